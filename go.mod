@@ -1,0 +1,7 @@
+module github.com/gptailor/gptailor
+
+go 1.26.0
+
+require golang.org/x/sys v0.50.0
+
+require golang.org/x/text v0.44.0 // indirect

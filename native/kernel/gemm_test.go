@@ -1,0 +1,132 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+// checkAgainstFloat64 compares C = A·Wᵀ (+ C0 when accumulating) with a
+// float64 reference; the allowed error is the classical bound for a
+// float32 dot product of length k, γ_k·Σ|a||w|.
+func checkAgainstFloat64(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand) {
+	t.Helper()
+	a := randSlice(r, m*k)
+	w := randSlice(r, n*k)
+	c0 := randSlice(r, m*n)
+	c := append([]float32(nil), c0...)
+	MatMulT(c, n, a, k, m, Pack(w, n, k), accumulate)
+	u := math.Pow(2, -24)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var ref, mag float64
+			for kk := 0; kk < k; kk++ {
+				p := float64(a[i*k+kk]) * float64(w[j*k+kk])
+				ref += p
+				mag += math.Abs(p)
+			}
+			if accumulate {
+				ref += float64(c0[i*n+j])
+				mag += math.Abs(float64(c0[i*n+j]))
+			}
+			tol := float64(k+2)*u*mag + 1e-30
+			if d := math.Abs(float64(c[i*n+j]) - ref); d > tol {
+				t.Fatalf("m=%d n=%d k=%d acc=%v: C[%d][%d] = %g, float64 reference %g (diff %g > %g)", m, n, k, accumulate, i, j, c[i*n+j], ref, d, tol)
+			}
+		}
+	}
+}
+
+func TestMatMulTShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, m := range []int{1, 2, 3, 5, 6, 7, 12, 13, 31} {
+		for _, n := range []int{1, 15, 16, 17, 33, 64} {
+			for _, k := range []int{0, 1, 2, 3, 64, 255, 256, 257, 600} {
+				for _, acc := range []bool{false, true} {
+					checkAgainstFloat64(t, m, n, k, acc, r)
+				}
+			}
+		}
+	}
+}
+
+func TestMatMulTLargeParallel(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	checkAgainstFloat64(t, 70, 300, 520, false, r)
+}
+
+// The portable kernel must agree with the assembly one on the same packing.
+func TestPortableKernelAgrees(t *testing.T) {
+	if !HasSIMD {
+		t.Skip("no SIMD kernel on this CPU; the portable one is what runs")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for rows := 1; rows <= MR; rows++ {
+		for _, kc := range []int{1, 2, 7, 256} {
+			a, b := randSlice(r, kc*MR), randSlice(r, kc*NR)
+			c1, c2 := randSlice(r, rows*20), make([]float32, rows*20)
+			copy(c2, c1)
+			microKernel(rows, kc, a, b, c1, 20, true)
+			microKernelGo(rows, kc, a, b, c2, 20, true)
+			for i := range c1 {
+				if d := math.Abs(float64(c1[i] - c2[i])); d > 1e-4*(1+math.Abs(float64(c2[i]))) {
+					t.Fatalf("rows=%d kc=%d: element %d asm %g go %g", rows, kc, i, c1[i], c2[i])
+				}
+			}
+			for i := 0; i < rows; i++ { // columns past NR untouched
+				for j := NR; j < 20; j++ {
+					if c1[i*20+j] != c2[i*20+j] {
+						t.Fatalf("rows=%d: kernel wrote past its tile at [%d][%d]", rows, i, j)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestDotAxpy(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 64, 100} {
+		a, b := randSlice(r, n), randSlice(r, n)
+		var ref float64
+		for i := range a {
+			ref += float64(a[i]) * float64(b[i])
+		}
+		if d := math.Abs(float64(Dot(a, b)) - ref); d > 1e-4*(1+math.Abs(ref)) {
+			t.Errorf("Dot n=%d: %g, want %g", n, Dot(a, b), ref)
+		}
+		y := append([]float32(nil), b...)
+		Axpy(0.5, a, y)
+		for i := range y {
+			if want := b[i] + 0.5*a[i]; math.Abs(float64(y[i]-want)) > 1e-6*(1+math.Abs(float64(want))) {
+				t.Fatalf("Axpy n=%d: y[%d] = %g, want %g", n, i, y[i], want)
+			}
+		}
+	}
+}
+
+func BenchmarkGEMM(b *testing.B) {
+	for _, m := range []int{1, 8, 64, 256} {
+		n, k := 2048, 2048
+		b.Run(fmt.Sprintf("M=%d/N=%d/K=%d", m, n, k), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a := randSlice(r, m*k)
+			w := Pack(randSlice(r, n*k), n, k)
+			c := make([]float32, m*n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				MatMulT(c, n, a, k, m, w, false)
+			}
+			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

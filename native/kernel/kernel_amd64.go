@@ -1,0 +1,75 @@
+package kernel
+
+import "golang.org/x/sys/cpu"
+
+// HasSIMD says whether the assembly micro-kernels run on this CPU.
+var HasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func kern1x16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern2x16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern3x16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern4x16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern5x16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern6x16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+//go:noescape
+func axpyAVX2(alpha float32, x, y *float32, n int)
+
+var kerns = [MR + 1]func(k int, a, b, c *float32, ldc int, acc int){
+	nil, kern1x16, kern2x16, kern3x16, kern4x16, kern5x16, kern6x16,
+}
+
+func microKernel(rows, kc int, a, b, c []float32, ldc int, acc bool) {
+	if !HasSIMD {
+		microKernelGo(rows, kc, a, b, c, ldc, acc)
+		return
+	}
+	// Bounds the assembly relies on, checked once here.
+	_ = a[kc*MR-1]
+	_ = b[kc*NR-1]
+	_ = c[(rows-1)*ldc+NR-1]
+	f := 0
+	if acc {
+		f = 1
+	}
+	kerns[rows](kc, &a[0], &b[0], &c[0], ldc, f)
+}
+
+// Dot returns the inner product of a and b[:len(a)].
+func Dot(a, b []float32) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	if !HasSIMD {
+		return dotGo(a, b)
+	}
+	_ = b[len(a)-1]
+	return dotAVX2(&a[0], &b[0], len(a))
+}
+
+// Axpy adds alpha·x to y[:len(x)].
+func Axpy(alpha float32, x, y []float32) {
+	if len(x) == 0 {
+		return
+	}
+	if !HasSIMD {
+		axpyGo(alpha, x, y)
+		return
+	}
+	_ = y[len(x)-1]
+	axpyAVX2(alpha, &x[0], &y[0], len(x))
+}

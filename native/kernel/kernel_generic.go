@@ -1,0 +1,16 @@
+//go:build !amd64
+
+package kernel
+
+// HasSIMD says whether the assembly micro-kernels run on this CPU.
+const HasSIMD = false
+
+func microKernel(rows, kc int, a, b, c []float32, ldc int, acc bool) {
+	microKernelGo(rows, kc, a, b, c, ldc, acc)
+}
+
+// Dot returns the inner product of a and b[:len(a)].
+func Dot(a, b []float32) float32 { return dotGo(a, b) }
+
+// Axpy adds alpha·x to y[:len(x)].
+func Axpy(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }

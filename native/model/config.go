@@ -1,0 +1,264 @@
+// Package model opens Hugging Face decoder-only checkpoints (Llama, Mistral,
+// Qwen2) and families of them: config.json, the architecture's tensor names
+// (a table in architectures.json, not code), lazily read safetensors, and the
+// consistency checks a family of fine-tunes of one base must pass.
+package model
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// RopeScaling is config.json's rope_scaling. Only rope_type "llama3" changes
+// the frequencies; "default" (or null) leaves them alone.
+type RopeScaling struct {
+	RopeType                      string  `json:"rope_type"`
+	Type                          string  `json:"type"` // older spelling of rope_type
+	Factor                        float64 `json:"factor"`
+	LowFreqFactor                 float64 `json:"low_freq_factor"`
+	HighFreqFactor                float64 `json:"high_freq_factor"`
+	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
+}
+
+// Config is the part of config.json the engine needs.
+type Config struct {
+	Architectures         []string     `json:"architectures"`
+	ModelType             string       `json:"model_type"`
+	HiddenSize            int          `json:"hidden_size"`
+	IntermediateSize      int          `json:"intermediate_size"`
+	NumHiddenLayers       int          `json:"num_hidden_layers"`
+	NumAttentionHeads     int          `json:"num_attention_heads"`
+	NumKeyValueHeads      int          `json:"num_key_value_heads"`
+	HeadDim               int          `json:"head_dim"`
+	VocabSize             int          `json:"vocab_size"`
+	MaxPositionEmbeddings int          `json:"max_position_embeddings"`
+	RMSNormEps            float64      `json:"rms_norm_eps"`
+	RopeTheta             float64      `json:"rope_theta"`
+	RopeScaling           *RopeScaling `json:"rope_scaling"`
+	TieWordEmbeddings     bool         `json:"tie_word_embeddings"`
+	AttentionBias         *bool        `json:"attention_bias"`
+	HiddenAct             string       `json:"hidden_act"`
+	SlidingWindow         *int         `json:"sliding_window"`
+	UseSlidingWindow      *bool        `json:"use_sliding_window"`
+	TorchDType            string       `json:"torch_dtype"`
+	BOSTokenID            any          `json:"bos_token_id"`
+	EOSTokenID            any          `json:"eos_token_id"`
+
+	// Raw keeps every field of the file, for writing an updated config.
+	Raw map[string]any `json:"-"`
+}
+
+// QDim is the width of the query projection (heads × head_dim).
+func (c *Config) QDim() int { return c.NumAttentionHeads * c.HeadDim }
+
+// KVDim is the width of the key and value projections.
+func (c *Config) KVDim() int { return c.NumKeyValueHeads * c.HeadDim }
+
+// Window is the attention window in tokens, or 0 for full causal attention.
+func (c *Config) Window() int {
+	if c.SlidingWindow == nil || *c.SlidingWindow <= 0 {
+		return 0
+	}
+	if c.UseSlidingWindow != nil && !*c.UseSlidingWindow {
+		return 0
+	}
+	return *c.SlidingWindow
+}
+
+// ParseConfig decodes and checks config.json. path is only used in errors.
+func ParseConfig(raw []byte, path string) (*Config, error) {
+	var c Config
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("[%s]: %w", path, err)
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&c.Raw); err != nil {
+		return nil, fmt.Errorf("[%s]: %w", path, err)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("[%s]: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) check() error {
+	_, ok := architectures[c.ModelType]
+	if !ok {
+		return fmt.Errorf("unsupported architecture: model_type %q (supported: %s)", c.ModelType, strings.Join(SupportedTypes(), ", "))
+	}
+	pos := []struct {
+		name string
+		v    int
+	}{
+		{"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
+		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
+		{"vocab_size", c.VocabSize},
+	}
+	for _, p := range pos {
+		if p.v <= 0 {
+			return fmt.Errorf("field %s must be positive, is %d", p.name, p.v)
+		}
+	}
+	if c.NumKeyValueHeads == 0 {
+		c.NumKeyValueHeads = c.NumAttentionHeads
+	}
+	if c.NumKeyValueHeads < 0 || c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
+		return fmt.Errorf("field num_key_value_heads = %d must divide num_attention_heads = %d", c.NumKeyValueHeads, c.NumAttentionHeads)
+	}
+	if c.HeadDim == 0 {
+		if c.HiddenSize%c.NumAttentionHeads != 0 {
+			return fmt.Errorf("field hidden_size = %d is not a multiple of num_attention_heads = %d and head_dim is not given", c.HiddenSize, c.NumAttentionHeads)
+		}
+		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+	}
+	if c.HeadDim < 0 || c.HeadDim%2 != 0 {
+		return fmt.Errorf("field head_dim = %d must be positive and even for rotary embeddings", c.HeadDim)
+	}
+	if c.RMSNormEps == 0 {
+		c.RMSNormEps = 1e-6
+	}
+	if c.RMSNormEps < 0 || math.IsNaN(c.RMSNormEps) {
+		return fmt.Errorf("field rms_norm_eps = %g must be positive", c.RMSNormEps)
+	}
+	if c.RopeTheta == 0 {
+		c.RopeTheta = 10000
+	}
+	if c.RopeTheta < 0 {
+		return fmt.Errorf("field rope_theta = %g must be positive", c.RopeTheta)
+	}
+	if c.HiddenAct != "" && c.HiddenAct != "silu" {
+		return fmt.Errorf("field hidden_act %q is not supported (silu is)", c.HiddenAct)
+	}
+	if rs := c.RopeScaling; rs != nil {
+		t := rs.RopeType
+		if t == "" {
+			t = rs.Type
+		}
+		rs.RopeType = t
+		switch t {
+		case "default", "":
+		case "llama3":
+			if rs.Factor <= 0 || rs.LowFreqFactor <= 0 || rs.HighFreqFactor <= rs.LowFreqFactor || rs.OriginalMaxPositionEmbeddings <= 0 {
+				return fmt.Errorf("field rope_scaling (llama3) needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0")
+			}
+		default:
+			return fmt.Errorf("field rope_scaling.rope_type %q is not supported (llama3 is)", t)
+		}
+	}
+	return nil
+}
+
+// HasAttentionBias says whether q/k/v projections carry biases.
+func (c *Config) HasAttentionBias() bool {
+	if c.AttentionBias != nil {
+		return *c.AttentionBias
+	}
+	return architectures[c.ModelType].AttentionBias
+}
+
+// InvFreq returns the rotary inverse frequencies (head_dim/2 of them),
+// with llama3 scaling applied when configured, as Hugging Face computes them.
+func (c *Config) InvFreq() []float64 {
+	half := c.HeadDim / 2
+	out := make([]float64, half)
+	for i := range out {
+		out[i] = 1 / math.Pow(c.RopeTheta, float64(2*i)/float64(c.HeadDim))
+	}
+	rs := c.RopeScaling
+	if rs == nil || rs.RopeType != "llama3" {
+		return out
+	}
+	lowWavelen := float64(rs.OriginalMaxPositionEmbeddings) / rs.LowFreqFactor
+	highWavelen := float64(rs.OriginalMaxPositionEmbeddings) / rs.HighFreqFactor
+	for i, f := range out {
+		wavelen := 2 * math.Pi / f
+		switch {
+		case wavelen < highWavelen:
+		case wavelen > lowWavelen:
+			out[i] = f / rs.Factor
+		default:
+			smooth := (float64(rs.OriginalMaxPositionEmbeddings)/wavelen - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor)
+			out[i] = (1-smooth)*f/rs.Factor + smooth*f
+		}
+	}
+	return out
+}
+
+// Arch is one architecture's tensor-name templates ({i} is the layer index).
+type Arch struct {
+	Architectures []string          `json:"architectures"`
+	AttentionBias bool              `json:"attention_bias"`
+	Embed         string            `json:"embed"`
+	FinalNorm     string            `json:"final_norm"`
+	LMHead        string            `json:"lm_head"`
+	Layer         map[string]string `json:"layer"`
+}
+
+//go:embed architectures.json
+var architecturesJSON []byte
+
+var architectures = mustArchitectures()
+
+func mustArchitectures() map[string]Arch {
+	var m map[string]Arch
+	d := json.NewDecoder(bytes.NewReader(architecturesJSON))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&m); err != nil {
+		panic("model: architectures.json: " + err.Error()) // embedded at build time; tested
+	}
+	for name, a := range m {
+		for _, role := range LayerRoles {
+			if a.Layer[role] == "" {
+				panic("model: architectures.json: " + name + " lacks layer role " + role)
+			}
+		}
+	}
+	return m
+}
+
+// SupportedTypes lists the model_type values we can run.
+func SupportedTypes() []string {
+	var out []string
+	for k := range architectures {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Layer tensor roles, in a fixed order.
+const (
+	AttnNorm = "attn_norm"
+	Q        = "q"
+	K        = "k"
+	V        = "v"
+	O        = "o"
+	QBias    = "q_bias"
+	KBias    = "k_bias"
+	VBias    = "v_bias"
+	MLPNorm  = "mlp_norm"
+	Gate     = "gate"
+	Up       = "up"
+	Down     = "down"
+)
+
+// LayerRoles lists every role a layer template may have.
+var LayerRoles = []string{AttnNorm, Q, K, V, O, QBias, KBias, VBias, MLPNorm, Gate, Up, Down}
+
+// readConfig reads dir/config.json.
+func readConfig(dir string) (*Config, error) {
+	p := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(raw, p)
+}

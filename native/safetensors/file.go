@@ -1,0 +1,259 @@
+package safetensors
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// File is one open safetensors file. Only the header is read at Open; tensor
+// bytes are read on demand with ReadAt, so opening a large checkpoint costs
+// a few kilobytes.
+type File struct {
+	Path   string
+	Header *Header
+	f      *os.File
+}
+
+// Open opens and validates one safetensors file.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	var first [8]byte
+	n, _ := io.ReadFull(f, first[:])
+	h, err := ParseHeader(first[:n], func(size int64) ([]byte, error) {
+		buf := make([]byte, size)
+		if _, err := f.ReadAt(buf, 8); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("[%s]: %w", path, err)
+	}
+	return &File{Path: path, Header: h, f: f}, nil
+}
+
+// Close releases the file.
+func (f *File) Close() error { return f.f.Close() }
+
+// ReadRaw reads the bytes of one tensor.
+func (f *File) ReadRaw(t Info) ([]byte, error) {
+	buf := make([]byte, t.End-t.Begin)
+	if _, err := f.f.ReadAt(buf, f.Header.DataStart+t.Begin); err != nil {
+		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, t.Name, err)
+	}
+	return buf, nil
+}
+
+// ReadFloat32 reads one tensor and widens it to float32.
+func (f *File) ReadFloat32(name string) ([]float32, error) {
+	t, ok := f.Header.Tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("[%s]: %w [%s]", f.Path, ErrNotFound, name)
+	}
+	raw, err := f.ReadRaw(t)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ToFloat32(t.DType, raw)
+	if err != nil {
+		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
+	}
+	return out, nil
+}
+
+// ErrNotFound is returned for a tensor a checkpoint does not hold.
+var ErrNotFound = errors.New("no tensor")
+
+// ToFloat32 widens little-endian F32, F16 or BF16 bytes to float32.
+func ToFloat32(dt DType, raw []byte) ([]float32, error) {
+	switch dt {
+	case F32:
+		out := make([]float32, len(raw)/4)
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		return out, nil
+	case BF16:
+		out := make([]float32, len(raw)/2)
+		for i := range out {
+			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
+		}
+		return out, nil
+	case F16:
+		out := make([]float32, len(raw)/2)
+		for i := range out {
+			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("dtype %s cannot be read as float32 (F32, F16 and BF16 can)", dt)
+}
+
+// HalfToFloat32 converts an IEEE 754 binary16 value to float32 exactly.
+func HalfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp == 0:
+		if man == 0 {
+			return math.Float32frombits(sign)
+		}
+		// subnormal: value = man * 2^-24
+		f := float32(man) * (1.0 / (1 << 24))
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}
+
+// Checkpoint is the set of tensors of a model directory: one file or the
+// shards named by model.safetensors.index.json.
+type Checkpoint struct {
+	Dir   string
+	files []*File
+	where map[string]*File
+}
+
+// IndexName is the index file of a sharded checkpoint.
+const IndexName = "model.safetensors.index.json"
+
+// OpenDir opens the checkpoint of a Hugging Face model directory.
+func OpenDir(dir string) (*Checkpoint, error) {
+	c := &Checkpoint{Dir: dir, where: map[string]*File{}}
+	idxPath := filepath.Join(dir, IndexName)
+	if raw, err := os.ReadFile(idxPath); err == nil {
+		var idx struct {
+			WeightMap map[string]string `json:"weight_map"`
+		}
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return nil, fmt.Errorf("[%s]: %w", idxPath, err)
+		}
+		if len(idx.WeightMap) == 0 {
+			return nil, fmt.Errorf("[%s]: weight_map is empty", idxPath)
+		}
+		shards := map[string]*File{}
+		names := make([]string, 0, len(idx.WeightMap))
+		for name := range idx.WeightMap {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			shard := idx.WeightMap[name]
+			if shard != filepath.Base(shard) {
+				c.Close()
+				return nil, fmt.Errorf("[%s]: weight_map[%q] = %q must name a file in the same directory", idxPath, name, shard)
+			}
+			f, ok := shards[shard]
+			if !ok {
+				var err error
+				if f, err = Open(filepath.Join(dir, shard)); err != nil {
+					c.Close()
+					return nil, err
+				}
+				shards[shard] = f
+				c.files = append(c.files, f)
+			}
+			if _, ok := f.Header.Tensors[name]; !ok {
+				c.Close()
+				return nil, fmt.Errorf("[%s]: weight_map puts tensor [%s] in %s, which does not hold it", idxPath, name, shard)
+			}
+			c.where[name] = f
+		}
+		return c, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	single := filepath.Join(dir, "model.safetensors")
+	f, err := Open(single)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("[%s]: no model.safetensors and no %s", dir, IndexName)
+		}
+		return nil, err
+	}
+	c.files = []*File{f}
+	for name := range f.Header.Tensors {
+		c.where[name] = f
+	}
+	return c, nil
+}
+
+// Close closes every file of the checkpoint.
+func (c *Checkpoint) Close() error {
+	var first error
+	for _, f := range c.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Info returns the description of a tensor.
+func (c *Checkpoint) Info(name string) (Info, bool) {
+	f, ok := c.where[name]
+	if !ok {
+		return Info{}, false
+	}
+	return f.Header.Tensors[name], true
+}
+
+// Names lists every tensor name, sorted.
+func (c *Checkpoint) Names() []string {
+	names := make([]string, 0, len(c.where))
+	for n := range c.where {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// DTypes counts the tensors of each dtype.
+func (c *Checkpoint) DTypes() map[DType]int {
+	out := map[DType]int{}
+	for n, f := range c.where {
+		out[f.Header.Tensors[n].DType]++
+	}
+	return out
+}
+
+// ReadFloat32 reads one tensor widened to float32.
+func (c *Checkpoint) ReadFloat32(name string) ([]float32, error) {
+	f, ok := c.where[name]
+	if !ok {
+		return nil, fmt.Errorf("[%s]: %w [%s]", c.Dir, ErrNotFound, name)
+	}
+	return f.ReadFloat32(name)
+}
+
+// ReadRaw reads one tensor's bytes as stored, with its description.
+func (c *Checkpoint) ReadRaw(name string) (Info, []byte, error) {
+	f, ok := c.where[name]
+	if !ok {
+		return Info{}, nil, fmt.Errorf("[%s]: %w [%s]", c.Dir, ErrNotFound, name)
+	}
+	t := f.Header.Tensors[name]
+	b, err := f.ReadRaw(t)
+	return t, b, err
+}
