@@ -17,8 +17,8 @@ import (
 
 // Register tile and cache blocking.
 const (
-	MR = 6   // rows of A per micro-kernel call
-	NR = 16  // columns of W per packed panel
+	MR = 6    // rows of A per micro-kernel call
+	NR = 16   // columns of W per packed panel
 	KC = 1024 // K block: a 16×256 W panel (16 KiB) stays in L1
 )
 
@@ -26,8 +26,17 @@ const (
 // NR rows of W, each stored k-major ([K][NR]), zero-padded to a whole panel.
 // Packing happens once per layer; every GEMM then streams it.
 type Packed struct {
-	N, K int
-	data []float32 // ceil(N/NR) * K * NR
+	N, K   int
+	stride int       // k-steps per panel in data (K, or more for a View)
+	data   []float32 // ceil(N/NR) * stride * NR
+}
+
+// View is the leading n×k block of p, sharing its memory (n <= N, k <= K).
+func (p *Packed) View(n, k int) *Packed {
+	if n > p.N || k > p.K || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernel.Packed.View(%d, %d) of a %d×%d matrix", n, k, p.N, p.K))
+	}
+	return &Packed{N: n, K: k, stride: p.stride, data: p.data}
 }
 
 // Pack lays out W (row-major [N,K]) for MatMulT.
@@ -41,7 +50,7 @@ func Pack(w []float32, n, k int) *Packed {
 // PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs].
 func PackStrided(src []float32, n, k, rs, cs int) *Packed {
 	panels := (n + NR - 1) / NR
-	p := &Packed{N: n, K: k, data: make([]float32, panels*k*NR)}
+	p := &Packed{N: n, K: k, stride: k, data: make([]float32, panels*k*NR)}
 	for pi := 0; pi < panels; pi++ {
 		dst := p.data[pi*k*NR : (pi+1)*k*NR]
 		for j := 0; j < NR; j++ {
@@ -72,6 +81,16 @@ var aPool = sync.Pool{New: func() any { return new([]float32) }}
 // MatMulT computes C[M,N] = A[M,K] · Wᵀ (accumulate=false) or C += A · Wᵀ.
 // A has row stride lda, C row stride ldc.
 func MatMulT(c []float32, ldc int, a []float32, lda int, m int, w *Packed, accumulate bool) {
+	matMulT(Threads, c, ldc, a, lda, m, w, accumulate)
+}
+
+// MatMulTSerial is MatMulT on the calling goroutine only, for callers that
+// already run one GEMM per core.
+func MatMulTSerial(c []float32, ldc int, a []float32, lda int, m int, w *Packed, accumulate bool) {
+	matMulT(1, c, ldc, a, lda, m, w, accumulate)
+}
+
+func matMulT(threads int, c []float32, ldc int, a []float32, lda int, m int, w *Packed, accumulate bool) {
 	n, k := w.N, w.K
 	if m == 0 || n == 0 {
 		return
@@ -92,7 +111,41 @@ func MatMulT(c []float32, ldc int, a []float32, lda int, m int, w *Packed, accum
 		*bufp = make([]float32, need)
 	}
 	ap := (*bufp)[:need]
-	for mp := 0; mp < mPanels; mp++ {
+	nPanels := (n + NR - 1) / NR
+	if int64(m)*int64(n)*int64(k) < parallelWork || nPanels < 2 {
+		threads = 1
+	}
+	threads = min(threads, nPanels)
+	if threads <= 1 {
+		packA(ap, a, lda, m, k, 0, mPanels)
+		gemmPanels(c, ldc, ap, m, w, 0, nPanels, accumulate)
+		aPool.Put(bufp)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			packA(ap, a, lda, m, k, t*mPanels/threads, (t+1)*mPanels/threads)
+		}()
+	}
+	wg.Wait()
+	for t := 0; t < threads; t++ {
+		lo, hi := t*nPanels/threads, (t+1)*nPanels/threads
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gemmPanels(c, ldc, ap, m, w, lo, hi, accumulate)
+		}()
+	}
+	wg.Wait()
+	aPool.Put(bufp)
+}
+
+// packA packs A's MR-row panels [lo, hi) k-major, zero-padding short panels.
+func packA(ap, a []float32, lda, m, k, lo, hi int) {
+	for mp := lo; mp < hi; mp++ {
 		dst := ap[mp*k*MR : (mp+1)*k*MR]
 		rows := min(MR, m-mp*MR)
 		for i := 0; i < rows; i++ {
@@ -107,27 +160,6 @@ func MatMulT(c []float32, ldc int, a []float32, lda int, m int, w *Packed, accum
 			}
 		}
 	}
-	nPanels := (n + NR - 1) / NR
-	threads := Threads
-	if int64(m)*int64(n)*int64(k) < parallelWork || nPanels < 2 {
-		threads = 1
-	}
-	threads = min(threads, nPanels)
-	if threads <= 1 {
-		gemmPanels(c, ldc, ap, m, w, 0, nPanels, accumulate)
-	} else {
-		var wg sync.WaitGroup
-		for t := 0; t < threads; t++ {
-			lo, hi := t*nPanels/threads, (t+1)*nPanels/threads
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				gemmPanels(c, ldc, ap, m, w, lo, hi, accumulate)
-			}()
-		}
-		wg.Wait()
-	}
-	aPool.Put(bufp)
 }
 
 // gemmPanels computes the columns of W panels [plo, phi).
@@ -138,7 +170,7 @@ func gemmPanels(c []float32, ldc int, ap []float32, m int, w *Packed, plo, phi i
 		kc := min(KC, k-k0)
 		acc := accumulate || k0 > 0
 		for p := plo; p < phi; p++ {
-			bp := w.data[p*k*NR+k0*NR:]
+			bp := w.data[p*w.stride*NR+k0*NR:]
 			cols := min(NR, n-p*NR)
 			for mp := 0; mp*MR < m; mp++ {
 				rows := min(MR, m-mp*MR)

@@ -130,3 +130,29 @@ func BenchmarkGEMM(b *testing.B) {
 		})
 	}
 }
+
+// A view of a packed matrix multiplies like the leading block it names.
+func TestPackedView(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	n, k, m := 40, 30, 5
+	w := randSlice(r, n*k)
+	p := Pack(w, n, k)
+	for _, vn := range []int{1, 16, 17, 40} {
+		for _, vk := range []int{1, 7, 30} {
+			a := randSlice(r, m*vk)
+			got := make([]float32, m*vn)
+			MatMulTSerial(got, vn, a, vk, m, p.View(vn, vk), false)
+			for i := 0; i < m; i++ {
+				for j := 0; j < vn; j++ {
+					var ref float64
+					for kk := 0; kk < vk; kk++ {
+						ref += float64(a[i*vk+kk]) * float64(w[j*k+kk])
+					}
+					if math.Abs(float64(got[i*vn+j])-ref) > 1e-4*(1+math.Abs(ref)) {
+						t.Fatalf("view %d×%d: C[%d][%d] = %g, want %g", vn, vk, i, j, got[i*vn+j], ref)
+					}
+				}
+			}
+		}
+	}
+}

@@ -73,3 +73,20 @@ func Axpy(alpha float32, x, y []float32) {
 	_ = y[len(x)-1]
 	axpyAVX2(alpha, &x[0], &y[0], len(x))
 }
+
+//go:noescape
+func expAVX2(x *float32, n int)
+
+// Exp replaces every x[i] by exp(x[i]) (about 1 ulp; inputs below -87.3
+// give ~1e-38 rather than 0).
+func Exp(x []float32) {
+	n8 := len(x) &^ 7
+	if HasSIMD && n8 > 0 {
+		expAVX2(&x[0], n8)
+	} else {
+		n8 = 0
+	}
+	for i := n8; i < len(x); i++ {
+		x[i] = expf(x[i])
+	}
+}

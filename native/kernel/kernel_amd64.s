@@ -665,3 +665,67 @@ axpy1:
 axpydone:
 	VZEROUPPER
 	RET
+
+DATA expconst<>+0(SB)/4, $0x42b17218 // 88.72284
+DATA expconst<>+4(SB)/4, $0xc2aeac4f // -87.33654
+DATA expconst<>+8(SB)/4, $0x3fb8aa3b // log2(e)
+DATA expconst<>+12(SB)/4, $0x3f318000 // C1 0.693359375
+DATA expconst<>+16(SB)/4, $0xb95e8083 // C2 -2.12194440e-4
+DATA expconst<>+20(SB)/4, $0x39506967 // p0 1.9875691500e-4
+DATA expconst<>+24(SB)/4, $0x3ab743ce // p1 1.3981999507e-3
+DATA expconst<>+28(SB)/4, $0x3c088908 // p2 8.3334519073e-3
+DATA expconst<>+32(SB)/4, $0x3d2aa9c1 // p3 4.1665795894e-2
+DATA expconst<>+36(SB)/4, $0x3e2aaaaa // p4 1.6666665459e-1
+DATA expconst<>+40(SB)/4, $0x3f000000 // p5 0.5
+DATA expconst<>+44(SB)/4, $0x3f800000 // 1.0
+DATA expconst<>+48(SB)/4, $0x0000007f // 127
+GLOBL expconst<>(SB), RODATA|NOPTR, $52
+
+// func expAVX2(x *float32, n int) // n a multiple of 8
+TEXT ·expAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS expconst<>+0(SB), Y3
+	VBROADCASTSS expconst<>+4(SB), Y4
+	VBROADCASTSS expconst<>+8(SB), Y5
+	VBROADCASTSS expconst<>+12(SB), Y6
+	VBROADCASTSS expconst<>+16(SB), Y7
+	VBROADCASTSS expconst<>+20(SB), Y8
+	VBROADCASTSS expconst<>+24(SB), Y9
+	VBROADCASTSS expconst<>+28(SB), Y10
+	VBROADCASTSS expconst<>+32(SB), Y11
+	VBROADCASTSS expconst<>+36(SB), Y12
+	VBROADCASTSS expconst<>+40(SB), Y13
+	VBROADCASTSS expconst<>+44(SB), Y14
+	VBROADCASTSS expconst<>+48(SB), Y15
+exploop:
+	CMPQ CX, $8
+	JLT expdone
+	VMOVUPS (SI), Y0
+	VMINPS Y3, Y0, Y0
+	VMAXPS Y4, Y0, Y0
+	VMULPS Y5, Y0, Y1
+	VROUNDPS $0, Y1, Y1 // fx = round(x·log2e)
+	VFNMADD231PS Y6, Y1, Y0 // x -= fx·C1
+	VFNMADD231PS Y7, Y1, Y0 // x -= fx·C2
+	VMOVAPS Y8, Y2
+	VFMADD213PS Y9, Y0, Y2
+	VFMADD213PS Y10, Y0, Y2
+	VFMADD213PS Y11, Y0, Y2
+	VFMADD213PS Y12, Y0, Y2
+	VFMADD213PS Y13, Y0, Y2
+	VMULPS Y0, Y0, Y15
+	VFMADD213PS Y0, Y15, Y2 // y = p·x² + x
+	VADDPS Y14, Y2, Y2 // + 1
+	VCVTPS2DQ Y1, Y1
+	VPBROADCASTD expconst<>+48(SB), Y15
+	VPADDD Y15, Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VMULPS Y1, Y2, Y2
+	VMOVUPS Y2, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP exploop
+expdone:
+	VZEROUPPER
+	RET

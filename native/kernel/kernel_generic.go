@@ -14,3 +14,10 @@ func Dot(a, b []float32) float32 { return dotGo(a, b) }
 
 // Axpy adds alpha·x to y[:len(x)].
 func Axpy(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
+
+// Exp replaces every x[i] by exp(x[i]).
+func Exp(x []float32) {
+	for i := range x {
+		x[i] = expf(x[i])
+	}
+}

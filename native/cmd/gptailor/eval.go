@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gptailor/gptailor/native/corpus"
+	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/progress"
+	"github.com/gptailor/gptailor/native/tokenizer"
+)
+
+// evalResult is what eval --json prints.
+type evalResult struct {
+	Model           string  `json:"model"`
+	Layers          []int   `json:"layers"`
+	Data            string  `json:"data"`
+	Documents       int     `json:"documents"`
+	Seq             int     `json:"seq"`
+	Windows         int     `json:"windows"`
+	Tokens          int     `json:"tokens"`
+	Bytes           int     `json:"bytes"`
+	NLL             float64 `json:"nll"`
+	Perplexity      float64 `json:"perplexity"`
+	BitsPerByte     float64 `json:"bits_per_byte"`
+	Seconds         float64 `json:"seconds"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+}
+
+func runEval(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	modelDir := fs.String("model", "", "model directory (Hugging Face layout)")
+	data := fs.String("data", "", "text file, or JSONL with one {\"text\"} per line")
+	seq := fs.Int("seq", 256, "window length in tokens (non-overlapping windows)")
+	layerSpec := fs.String("layers", "", "run these source layers in this order, e.g. 0,1,2,4 (default: all)")
+	limit := fs.Int("limit", 0, "use only the first N documents (0: all)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gptailor eval --model DIR --data FILE [--seq N] [--layers LIST] [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *modelDir == "" || *data == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	m, err := model.Open(*modelDir)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	defer m.Close()
+	if *seq < 2 {
+		return fail(stderr, "eval", fmt.Errorf("--seq %d: a window needs at least 2 tokens", *seq))
+	}
+	if mp := m.Config.MaxPositionEmbeddings; mp > 0 && *seq > mp {
+		return fail(stderr, "eval", fmt.Errorf("--seq %d exceeds the model's max_position_embeddings %d", *seq, mp))
+	}
+	layers, err := parseLayers(*layerSpec, m.Config.NumHiddenLayers)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	tok, err := tokenizer.Load(*modelDir)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	docs, err := corpus.Read(*data)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	if *limit > 0 && *limit < len(docs) {
+		docs = docs[:*limit]
+	}
+	net, err := engine.NewLoader().Net(m, layers)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	res, err := evaluate(net, tok, docs, *seq, stderr)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	res.Model, res.Data, res.Layers = *modelDir, *data, layers
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
+	printEval(stdout, res)
+	return 0
+}
+
+// evaluate tokenizes documents, cuts windows and scores them.
+func evaluate(net *engine.Net, tok *tokenizer.Tokenizer, docs []corpus.Document, seq int, stderr io.Writer) (*evalResult, error) {
+	start := time.Now()
+	streams := make([][]int, len(docs))
+	nbytes := 0
+	for i, d := range docs {
+		streams[i] = tok.Encode(d.Text, true)
+		nbytes += len(d.Text)
+	}
+	windows := corpus.Windows(streams, seq)
+	if len(windows) == 0 {
+		return nil, errors.New("the data holds fewer than 2 tokens: nothing to predict")
+	}
+	for w, win := range windows {
+		for p, id := range win {
+			if id >= net.Cfg.VocabSize {
+				return nil, fmt.Errorf("window %d position %d: token id %d from the tokenizer is outside the model's vocabulary of %d", w, p, id, net.Cfg.VocabSize)
+			}
+		}
+	}
+	bar := progress.New(stderr, "eval", "windows", len(windows))
+	lps, err := net.ScoreWindows(windows, bar.Add)
+	bar.Finish()
+	if err != nil {
+		return nil, err
+	}
+	var sum float64
+	n := 0
+	for _, lp := range lps {
+		for _, v := range lp {
+			sum -= v
+			n++
+		}
+	}
+	el := time.Since(start).Seconds()
+	res := &evalResult{Documents: len(docs), Seq: seq, Windows: len(windows), Tokens: n, Bytes: nbytes,
+		NLL: sum / float64(n), Seconds: el, TokensPerSecond: float64(n) / el}
+	res.Perplexity = math.Exp(res.NLL)
+	if nbytes > 0 {
+		res.BitsPerByte = sum / float64(nbytes) / math.Ln2
+	}
+	return res, nil
+}
+
+func printEval(w io.Writer, r *evalResult) {
+	fmt.Fprintf(w, "model          %s\n", r.Model)
+	if r.Layers != nil {
+		fmt.Fprintf(w, "layers         %v\n", r.Layers)
+	}
+	fmt.Fprintf(w, "data           %s: %d documents, %d bytes\n", r.Data, r.Documents, r.Bytes)
+	fmt.Fprintf(w, "windows        %d of up to %d tokens, %d tokens predicted\n", r.Windows, r.Seq, r.Tokens)
+	fmt.Fprintf(w, "nll            %.4f nats/token\n", r.NLL)
+	fmt.Fprintf(w, "perplexity     %.3f\n", r.Perplexity)
+	fmt.Fprintf(w, "bits per byte  %.4f\n", r.BitsPerByte)
+	fmt.Fprintf(w, "speed          %.0f tokens/s (%.2f s)\n", r.TokensPerSecond, r.Seconds)
+}
+
+// parseLayers reads "0,1,2,4" (ranges like 0-3 allowed); "" means all layers.
+func parseLayers(spec string, n int) ([]int, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("--layers %q: %q is not a layer number", spec, part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("--layers %q: %q is not a range lo-hi", spec, part)
+			}
+		}
+		for i := a; i <= b; i++ {
+			if i < 0 || i >= n {
+				return nil, fmt.Errorf("--layers %q: layer %d out of range [0, %d)", spec, i, n)
+			}
+			out = append(out, i)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--layers %q names no layer", spec)
+	}
+	return out, nil
+}

@@ -1,0 +1,63 @@
+// Command gptailor tailors a smaller LLM out of a family of fine-tunes of
+// one base model. This file dispatches subcommands; each lives in its own
+// file and is testable through run.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"inspect":  {"describe model directories and check that they form a family", runInspect},
+		"eval":     {"score a model (or a stitched layer list) on text: NLL, perplexity, bits per byte", runEval},
+		"tokenize": {"tokenize JSONL {\"text\"} from stdin, one JSON array of ids per line", runTokenize},
+	}
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "gptailor: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return 2
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: gptailor <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'gptailor <command> -h' for a command's flags.")
+}
+
+// fail prints an error the way every subcommand does and returns exit code 1.
+func fail(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "gptailor %s: %v\n", cmd, err)
+	return 1
+}

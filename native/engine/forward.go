@@ -1,0 +1,329 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/gptailor/gptailor/native/kernel"
+	"github.com/gptailor/gptailor/native/model"
+)
+
+// Net is a runnable model: a config (the blueprint), a head and an explicit
+// layer list. Layers may come from different models of a family, repeat, or
+// be merged; the forward pass does not care.
+type Net struct {
+	Cfg    *model.Config
+	Head   *Head
+	Layers []*Layer
+
+	invFreq []float64
+	ropeMu  sync.Mutex
+	cos     []float32 // [positions][hd/2]
+	sin     []float32
+}
+
+// NewNet assembles a network.
+func NewNet(cfg *model.Config, head *Head, layers []*Layer) *Net {
+	return &Net{Cfg: cfg, Head: head, Layers: layers, invFreq: cfg.InvFreq()}
+}
+
+// rope returns cos/sin tables covering n positions.
+func (n *Net) rope(positions int) (cos, sin []float32) {
+	n.ropeMu.Lock()
+	defer n.ropeMu.Unlock()
+	half := n.Cfg.HeadDim / 2
+	have := len(n.cos) / half
+	if have < positions {
+		c := make([]float32, positions*half)
+		s := make([]float32, positions*half)
+		for p := 0; p < positions; p++ {
+			for i, f := range n.invFreq {
+				// float32 angle, as the reference computes pos·inv_freq
+				ang := float64(float32(p) * float32(f))
+				c[p*half+i] = float32(math.Cos(ang))
+				s[p*half+i] = float32(math.Sin(ang))
+			}
+		}
+		n.cos, n.sin = c, s
+	}
+	return n.cos, n.sin
+}
+
+// batch is the activation state of one forward call over several sequences.
+type batch struct {
+	lens   []int // length of each sequence
+	starts []int // first row of each sequence
+	rows   int
+	x      []float32 // [rows, D] residual stream
+	xn     []float32 // [rows, D] normalised
+	qkv    []float32 // [rows, (H+2KV)·hd]
+	att    []float32 // [rows, H·hd]
+	gu     []float32 // [rows, 2I]
+	h      []float32 // [rows, I]
+}
+
+func (n *Net) newBatch(seqs [][]int) (*batch, error) {
+	c := n.Cfg
+	b := &batch{}
+	for i, s := range seqs {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("sequence %d is empty", i)
+		}
+		b.starts = append(b.starts, b.rows)
+		b.lens = append(b.lens, len(s))
+		b.rows += len(s)
+	}
+	d := c.HiddenSize
+	b.x = make([]float32, b.rows*d)
+	b.xn = make([]float32, b.rows*d)
+	b.qkv = make([]float32, b.rows*(c.QDim()+2*c.KVDim()))
+	b.att = make([]float32, b.rows*c.QDim())
+	b.gu = make([]float32, b.rows*2*c.IntermediateSize)
+	b.h = make([]float32, b.rows*c.IntermediateSize)
+	r := 0
+	for i, s := range seqs {
+		for t, tok := range s {
+			if tok < 0 || tok >= c.VocabSize {
+				return nil, fmt.Errorf("sequence %d position %d: token id %d outside the vocabulary [0, %d)", i, t, tok, c.VocabSize)
+			}
+			copy(b.x[r*d:(r+1)*d], n.Head.Embed[tok*d:(tok+1)*d])
+			r++
+		}
+	}
+	return b, nil
+}
+
+// rmsNorm writes w ⊙ x / rms(x) for each row.
+func rmsNorm(dst, src, w []float32, d int, eps float64) {
+	for r := 0; r+d <= len(src); r += d {
+		x := src[r : r+d]
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		inv := float32(1 / math.Sqrt(ss/float64(d)+eps))
+		o := dst[r : r+d]
+		for i, v := range x {
+			o[i] = w[i] * (v * inv)
+		}
+	}
+}
+
+// hidden runs the decoder layers and the final norm; the result is in b.xn.
+func (n *Net) hidden(b *batch) {
+	c := n.Cfg
+	d := c.HiddenSize
+	qkvW := c.QDim() + 2*c.KVDim()
+	maxLen := 0
+	for _, l := range b.lens {
+		maxLen = max(maxLen, l)
+	}
+	cos, sin := n.rope(maxLen)
+	for _, l := range n.Layers {
+		rmsNorm(b.xn, b.x, l.AttnNorm, d, c.RMSNormEps)
+		kernel.MatMulT(b.qkv, qkvW, b.xn, d, b.rows, l.QKV, false)
+		if l.QKVBias != nil {
+			for r := 0; r < b.rows; r++ {
+				row := b.qkv[r*qkvW : (r+1)*qkvW]
+				for i, v := range l.QKVBias {
+					row[i] += v
+				}
+			}
+		}
+		n.applyRope(b, cos, sin)
+		n.attention(b)
+		kernel.MatMulT(b.x, d, b.att, c.QDim(), b.rows, l.O, true)
+		rmsNorm(b.xn, b.x, l.MLPNorm, d, c.RMSNormEps)
+		inter := c.IntermediateSize
+		kernel.MatMulT(b.gu, 2*inter, b.xn, d, b.rows, l.GateUp, false)
+		for r := 0; r < b.rows; r++ {
+			g := b.gu[r*2*inter : r*2*inter+inter]
+			u := b.gu[r*2*inter+inter : (r+1)*2*inter]
+			kernel.SiLUMul(b.h[r*inter:(r+1)*inter], g, u)
+		}
+		kernel.MatMulT(b.x, d, b.h, inter, b.rows, l.Down, true)
+	}
+	rmsNorm(b.xn, b.x, n.Head.FinalNorm, d, c.RMSNormEps)
+}
+
+// applyRope rotates the q and k parts of every row by its position.
+func (n *Net) applyRope(b *batch, cos, sin []float32) {
+	c := n.Cfg
+	hd, half := c.HeadDim, c.HeadDim/2
+	qkvW := c.QDim() + 2*c.KVDim()
+	heads := c.NumAttentionHeads + c.NumKeyValueHeads // q heads then k heads are contiguous
+	for s, start := range b.starts {
+		for t := 0; t < b.lens[s]; t++ {
+			row := b.qkv[(start+t)*qkvW:]
+			cs, sn := cos[t*half:(t+1)*half], sin[t*half:(t+1)*half]
+			for h := 0; h < heads; h++ {
+				v := row[h*hd : (h+1)*hd]
+				for i := 0; i < half; i++ {
+					a, bb := v[i], v[i+half]
+					v[i] = a*cs[i] - bb*sn[i]
+					v[i+half] = bb*cs[i] + a*sn[i]
+				}
+			}
+		}
+	}
+}
+
+// queryChunk is how many query rows one attention GEMM handles; a chunk
+// only multiplies the keys it can see, which skips most of the masked half.
+const queryChunk = 64
+
+// attention computes causal grouped-query attention. Work is split over
+// (sequence, kv head) pairs; each packs its keys and values once and runs
+// the scores S = Q·Kᵀ and outputs O = P·V as GEMMs on the packed kernels.
+func (n *Net) attention(b *batch) {
+	c := n.Cfg
+	hd := c.HeadDim
+	H, KV := c.NumAttentionHeads, c.NumKeyValueHeads
+	group := H / KV
+	qkvW := c.QDim() + 2*c.KVDim()
+	kOff, vOff := c.QDim(), c.QDim()+c.KVDim()
+	window := c.Window()
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	maxLen := 0
+	for _, l := range b.lens {
+		maxLen = max(maxLen, l)
+	}
+	type job struct{ s, g int }
+	jobs := make(chan job, len(b.starts)*KV)
+	for s := range b.starts {
+		for g := 0; g < KV; g++ {
+			jobs <- job{s, g}
+		}
+	}
+	close(jobs)
+	workers := min(runtime.GOMAXPROCS(0), len(b.starts)*KV)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scores := make([]float32, queryChunk*maxLen)
+			for j := range jobs {
+				start, T := b.starts[j.s], b.lens[j.s]
+				base := b.qkv[start*qkvW:]
+				keys := kernel.PackStrided(base[kOff+j.g*hd:], T, hd, qkvW, 1) // K [T, hd]
+				vals := kernel.PackStrided(base[vOff+j.g*hd:], hd, T, 1, qkvW) // Vᵀ [hd, T]
+				for h := j.g * group; h < (j.g+1)*group; h++ {
+					for r0 := 0; r0 < T; r0 += queryChunk {
+						r1 := min(r0+queryChunk, T)
+						rows := r1 - r0
+						kernel.MatMulTSerial(scores, r1, base[r0*qkvW+h*hd:], qkvW, rows, keys.View(r1, hd), false)
+						for i := 0; i < rows; i++ {
+							t := r0 + i
+							row := scores[i*r1 : (i+1)*r1]
+							lo := 0
+							if window > 0 && t-window+1 > 0 {
+								lo = t - window + 1
+							}
+							clear(row[:lo])
+							for u := lo; u <= t; u++ {
+								row[u] *= scale
+							}
+							kernel.Softmax(row[lo : t+1])
+							clear(row[t+1:])
+						}
+						out := b.att[(start+r0)*c.QDim()+h*hd:]
+						kernel.MatMulTSerial(out, c.QDim(), scores, r1, rows, vals.View(hd, r1), false)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// logitRows is how many rows of logits are held at once.
+const logitRows = 64
+
+// LogProbs returns, for every sequence s and position t < len(s)-1, the
+// log-probability of seqs[s][t+1] after seqs[s][:t+1]. Logits are computed
+// logitRows rows at a time, never for the whole batch.
+func (n *Net) LogProbs(seqs [][]int) ([][]float64, error) {
+	b, err := n.newBatch(seqs)
+	if err != nil {
+		return nil, err
+	}
+	n.hidden(b)
+	out := make([][]float64, len(seqs))
+	type rowRef struct{ s, t, target int }
+	var refs []rowRef
+	for s, seq := range seqs {
+		out[s] = make([]float64, len(seq)-1)
+		for t := 0; t+1 < len(seq); t++ {
+			refs = append(refs, rowRef{s, t, seq[t+1]})
+		}
+	}
+	d, V := n.Cfg.HiddenSize, n.Cfg.VocabSize
+	chunks := make(chan int, (len(refs)+logitRows-1)/logitRows)
+	for lo := 0; lo < len(refs); lo += logitRows {
+		chunks <- lo
+	}
+	close(chunks)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), cap(chunks)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := make([]float32, logitRows*d)
+			logits := make([]float32, logitRows*V)
+			scratch := make([]float32, V)
+			for lo := range chunks {
+				hi := min(lo+logitRows, len(refs))
+				for i, r := range refs[lo:hi] {
+					row := b.starts[r.s] + r.t
+					copy(a[i*d:(i+1)*d], b.xn[row*d:(row+1)*d])
+				}
+				kernel.MatMulTSerial(logits, V, a, d, hi-lo, n.Head.LMHead, false)
+				for i, r := range refs[lo:hi] {
+					l := logits[i*V : (i+1)*V]
+					out[r.s][r.t] = float64(l[r.target]) - kernel.LogSumExp(l, scratch)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// Logits returns the logits after the last token of seq.
+func (n *Net) Logits(seq []int) ([]float32, error) {
+	b, err := n.newBatch([][]int{seq})
+	if err != nil {
+		return nil, err
+	}
+	n.hidden(b)
+	d, V := n.Cfg.HiddenSize, n.Cfg.VocabSize
+	out := make([]float32, V)
+	kernel.MatMulT(out, V, b.xn[(b.rows-1)*d:], d, 1, n.Head.LMHead, false)
+	return out, nil
+}
+
+// Greedy extends prompt by n tokens, each the argmax of the logits
+// (stopping early at stop, if stop >= 0).
+func (n *Net) Greedy(prompt []int, steps, stop int) ([]int, error) {
+	seq := append([]int(nil), prompt...)
+	for i := 0; i < steps; i++ {
+		l, err := n.Logits(seq)
+		if err != nil {
+			return nil, err
+		}
+		best := 0
+		for j, v := range l {
+			if v > l[best] {
+				best = j
+			}
+		}
+		if best == stop {
+			break
+		}
+		seq = append(seq, best)
+	}
+	return seq, nil
+}

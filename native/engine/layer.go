@@ -1,0 +1,153 @@
+// Package engine runs the Llama-family forward pass over an explicit list
+// of decoder layers, so a stitched model is simply another list: embeddings
+// → layers → final RMSNorm → lm_head, with RMSNorm, rotate-half RoPE (with
+// llama3 scaling), grouped-query causal attention (optionally windowed),
+// SwiGLU and optional q/k/v biases. It scores full sequences (no KV cache)
+// and returns per-token log-probabilities without materialising a
+// batch×sequence×vocabulary tensor.
+package engine
+
+import (
+	"fmt"
+
+	"github.com/gptailor/gptailor/native/kernel"
+	"github.com/gptailor/gptailor/native/model"
+)
+
+// Tensors holds one decoder layer's float32 tensors by role
+// (model.AttnNorm, model.Q, ...), row-major as stored in the checkpoint.
+type Tensors map[string][]float32
+
+// Layer is a decoder layer ready to run: norms as vectors, projections
+// packed for the GEMM (q/k/v fused into one matrix, gate/up into another).
+type Layer struct {
+	AttnNorm []float32      // [D]
+	QKV      *kernel.Packed // [(H+2·KV)·hd, D]: q rows, then k, then v
+	QKVBias  []float32      // [(H+2·KV)·hd], nil without attention bias
+	O        *kernel.Packed // [D, H·hd]
+	MLPNorm  []float32      // [D]
+	GateUp   *kernel.Packed // [2·I, D]: gate rows, then up rows
+	Down     *kernel.Packed // [D, I]
+}
+
+// Bytes is the memory the layer holds.
+func (l *Layer) Bytes() int64 {
+	n := int64(len(l.AttnNorm)+len(l.MLPNorm)+len(l.QKVBias)) * 4
+	return n + l.QKV.Bytes() + l.O.Bytes() + l.GateUp.Bytes() + l.Down.Bytes()
+}
+
+// NewLayer packs a layer's tensors. It checks every shape against cfg.
+func NewLayer(cfg *model.Config, t Tensors) (*Layer, error) {
+	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O, model.MLPNorm, model.Gate, model.Up, model.Down}
+	if cfg.HasAttentionBias() {
+		roles = append(roles, model.QBias, model.KBias, model.VBias)
+	}
+	for _, r := range roles {
+		want := 1
+		for _, d := range cfg.ExpectedShape(r) {
+			want *= d
+		}
+		if len(t[r]) != want {
+			return nil, fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
+		}
+	}
+	d, inter := cfg.HiddenSize, cfg.IntermediateSize
+	qkvRows := cfg.QDim() + 2*cfg.KVDim()
+	qkv := make([]float32, 0, qkvRows*d)
+	qkv = append(append(append(qkv, t[model.Q]...), t[model.K]...), t[model.V]...)
+	gu := make([]float32, 0, 2*inter*d)
+	gu = append(append(gu, t[model.Gate]...), t[model.Up]...)
+	l := &Layer{
+		AttnNorm: append([]float32(nil), t[model.AttnNorm]...),
+		QKV:      kernel.Pack(qkv, qkvRows, d),
+		O:        kernel.Pack(t[model.O], d, cfg.QDim()),
+		MLPNorm:  append([]float32(nil), t[model.MLPNorm]...),
+		GateUp:   kernel.Pack(gu, 2*inter, d),
+		Down:     kernel.Pack(t[model.Down], d, inter),
+	}
+	if cfg.HasAttentionBias() {
+		l.QKVBias = append(append(append(make([]float32, 0, qkvRows), t[model.QBias]...), t[model.KBias]...), t[model.VBias]...)
+	}
+	return l, nil
+}
+
+// ReadTensors reads layer i of m as float32 tensors.
+func ReadTensors(m *model.Model, i int) (Tensors, error) {
+	if i < 0 || i >= m.Config.NumHiddenLayers {
+		return nil, fmt.Errorf("model %s: layer %d out of range [0, %d)", m.Name, i, m.Config.NumHiddenLayers)
+	}
+	t := Tensors{}
+	for _, role := range m.Roles() {
+		v, err := m.Tensors.ReadFloat32(m.LayerTensorName(role, i))
+		if err != nil {
+			return nil, err
+		}
+		t[role] = v
+	}
+	return t, nil
+}
+
+// LoadLayer reads and packs layer i of m.
+func LoadLayer(m *model.Model, i int) (*Layer, error) {
+	t, err := ReadTensors(m, i)
+	if err != nil {
+		return nil, err
+	}
+	l, err := NewLayer(m.Config, t)
+	if err != nil {
+		return nil, fmt.Errorf("model %s layer %d: %w", m.Name, i, err)
+	}
+	return l, nil
+}
+
+// Head holds the parts outside the decoder layers.
+type Head struct {
+	Embed     []float32      // [V, D]
+	FinalNorm []float32      // [D]
+	LMHead    *kernel.Packed // [V, D] (the embeddings when tied)
+}
+
+// HeadTensors are the outer tensors in float32; LMHead is nil when tied.
+type HeadTensors struct {
+	Embed, FinalNorm, LMHead []float32
+}
+
+// ReadHead reads m's embeddings, final norm and lm_head.
+func ReadHead(m *model.Model) (*HeadTensors, error) {
+	var h HeadTensors
+	var err error
+	if h.Embed, err = m.Tensors.ReadFloat32(m.Arch.Embed); err != nil {
+		return nil, err
+	}
+	if h.FinalNorm, err = m.Tensors.ReadFloat32(m.Arch.FinalNorm); err != nil {
+		return nil, err
+	}
+	if !m.Config.TieWordEmbeddings {
+		if h.LMHead, err = m.Tensors.ReadFloat32(m.Arch.LMHead); err != nil {
+			return nil, err
+		}
+	}
+	return &h, nil
+}
+
+// NewHead packs the output projection.
+func NewHead(cfg *model.Config, t *HeadTensors) (*Head, error) {
+	v, d := cfg.VocabSize, cfg.HiddenSize
+	if len(t.Embed) != v*d || len(t.FinalNorm) != d || (t.LMHead != nil && len(t.LMHead) != v*d) {
+		return nil, fmt.Errorf("head tensors do not match vocab %d × hidden %d", v, d)
+	}
+	out := t.LMHead
+	if out == nil {
+		out = t.Embed
+	}
+	return &Head{Embed: t.Embed, FinalNorm: t.FinalNorm, LMHead: kernel.Pack(out, v, d)}, nil
+}
+
+// LoadHead reads and packs m's head.
+func LoadHead(m *model.Model) (*Head, error) {
+	t, err := ReadHead(m)
+	if err != nil {
+		return nil, err
+	}
+	return NewHead(m.Config, t)
+}

@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gptailor/gptailor/native/model"
+)
+
+// Loader reads and packs source layers and heads once and shares them: every
+// net built from the same model layer points at the same packed weights.
+type Loader struct {
+	mu     sync.Mutex
+	layers map[layerKey]*Layer
+	heads  map[string]*Head
+}
+
+type layerKey struct {
+	dir   string
+	layer int
+}
+
+// NewLoader returns an empty loader.
+func NewLoader() *Loader {
+	return &Loader{layers: map[layerKey]*Layer{}, heads: map[string]*Head{}}
+}
+
+// Layer returns layer i of m, reading it on first use.
+func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
+	k := layerKey{m.Dir, i}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ly, ok := l.layers[k]; ok {
+		return ly, nil
+	}
+	ly, err := LoadLayer(m, i)
+	if err != nil {
+		return nil, err
+	}
+	l.layers[k] = ly
+	return ly, nil
+}
+
+// Head returns m's head, reading it on first use.
+func (l *Loader) Head(m *model.Model) (*Head, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h, ok := l.heads[m.Dir]; ok {
+		return h, nil
+	}
+	h, err := LoadHead(m)
+	if err != nil {
+		return nil, err
+	}
+	l.heads[m.Dir] = h
+	return h, nil
+}
+
+// Net builds a net from m's head and the given layers of m, in order (nil:
+// all of them). Dropping or repeating a layer is just another list.
+func (l *Loader) Net(m *model.Model, layers []int) (*Net, error) {
+	if layers == nil {
+		for i := 0; i < m.Config.NumHiddenLayers; i++ {
+			layers = append(layers, i)
+		}
+	}
+	h, err := l.Head(m)
+	if err != nil {
+		return nil, err
+	}
+	ls := make([]*Layer, len(layers))
+	for k, i := range layers {
+		if i < 0 || i >= m.Config.NumHiddenLayers {
+			return nil, fmt.Errorf("model %s: layer %d out of range [0, %d)", m.Name, i, m.Config.NumHiddenLayers)
+		}
+		if ls[k], err = l.Layer(m, i); err != nil {
+			return nil, err
+		}
+	}
+	return NewNet(m.Config, h, ls), nil
+}

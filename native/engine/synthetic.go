@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/gptailor/gptailor/native/model"
+)
+
+// SyntheticConfig describes a Llama-shaped model (tied embeddings, no
+// biases) for benchmarks and tests that need shapes but no checkpoint.
+func SyntheticConfig(hidden, inter, layers, heads, kvHeads, vocab int) *model.Config {
+	return &model.Config{
+		ModelType: "llama", HiddenSize: hidden, IntermediateSize: inter, NumHiddenLayers: layers,
+		NumAttentionHeads: heads, NumKeyValueHeads: kvHeads, HeadDim: hidden / heads, VocabSize: vocab,
+		MaxPositionEmbeddings: 2048, RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: true,
+	}
+}
+
+// RandomTensors draws one layer's tensors with scale 1/sqrt(fan-in).
+func RandomTensors(cfg *model.Config, r *rand.Rand) Tensors {
+	t := Tensors{}
+	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O, model.MLPNorm, model.Gate, model.Up, model.Down}
+	if cfg.HasAttentionBias() {
+		roles = append(roles, model.QBias, model.KBias, model.VBias)
+	}
+	for _, role := range roles {
+		shape := cfg.ExpectedShape(role)
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		switch role {
+		case model.AttnNorm, model.MLPNorm:
+			for i := range v {
+				v[i] = 1
+			}
+		default:
+			s := 1 / math.Sqrt(float64(shape[len(shape)-1]))
+			for i := range v {
+				v[i] = float32(r.NormFloat64() * s)
+			}
+		}
+		t[role] = v
+	}
+	return t
+}
+
+// RandomNet builds a net of random weights for cfg.
+func RandomNet(cfg *model.Config, seed uint64) *Net {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	layers := make([]*Layer, cfg.NumHiddenLayers)
+	for i := range layers {
+		l, err := NewLayer(cfg, RandomTensors(cfg, r))
+		if err != nil {
+			panic(err) // shapes come from cfg itself
+		}
+		layers[i] = l
+	}
+	emb := make([]float32, cfg.VocabSize*cfg.HiddenSize)
+	for i := range emb {
+		emb[i] = float32(r.NormFloat64() * 0.02)
+	}
+	norm := make([]float32, cfg.HiddenSize)
+	for i := range norm {
+		norm[i] = 1
+	}
+	h, err := NewHead(cfg, &HeadTensors{Embed: emb, FinalNorm: norm})
+	if err != nil {
+		panic(err)
+	}
+	return NewNet(cfg, h, layers)
+}
