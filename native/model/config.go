@@ -55,6 +55,10 @@ type Config struct {
 	Raw map[string]any `json:"-"`
 }
 
+// maxDim bounds every size field, so a corrupt config fails here instead of
+// asking for terabytes later.
+const maxDim = 1 << 24
+
 // QDim is the width of the query projection (heads × head_dim).
 func (c *Config) QDim() int { return c.NumAttentionHeads * c.HeadDim }
 
@@ -106,6 +110,9 @@ func (c *Config) check() error {
 		if p.v <= 0 {
 			return fmt.Errorf("field %s must be positive, is %d", p.name, p.v)
 		}
+		if p.v > maxDim {
+			return fmt.Errorf("field %s = %d is beyond any model we can run (limit %d)", p.name, p.v, maxDim)
+		}
 	}
 	if c.NumKeyValueHeads == 0 {
 		c.NumKeyValueHeads = c.NumAttentionHeads
@@ -119,7 +126,7 @@ func (c *Config) check() error {
 		}
 		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
 	}
-	if c.HeadDim < 0 || c.HeadDim%2 != 0 {
+	if c.HeadDim < 0 || c.HeadDim%2 != 0 || c.HeadDim > maxDim {
 		return fmt.Errorf("field head_dim = %d must be positive and even for rotary embeddings", c.HeadDim)
 	}
 	if c.RMSNormEps == 0 {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -30,6 +31,10 @@ type Tokenizer struct {
 	post       []postStep
 	decoders   []decStep
 	BOS, EOS   int // -1 when unknown
+
+	decoderNames []string // component types of the decoder, in order
+	bytesOnce    sync.Once
+	tokBytes     []int32
 }
 
 type addedToken struct {
@@ -154,8 +159,8 @@ func Parse(raw, config []byte) (*Tokenizer, error) {
 		}
 		size = max(size, a.ID+1)
 	}
-	if size > 1<<24 {
-		return nil, fmt.Errorf("%w: token ids up to %d are implausible", ErrFormat, size)
+	if size > 2*(len(f.Model.Vocab)+len(f.AddedTokens))+1024 {
+		return nil, fmt.Errorf("%w: token ids reach %d for %d tokens: ids must be (nearly) dense", ErrFormat, size-1, len(f.Model.Vocab)+len(f.AddedTokens))
 	}
 	t.idToTok = make([]string, size)
 	for tok, id := range f.Model.Vocab {
@@ -178,7 +183,7 @@ func Parse(raw, config []byte) (*Tokenizer, error) {
 	if t.post, err = t.parsePost(f.PostProcessor, "post_processor"); err != nil {
 		return nil, err
 	}
-	if t.decoders, err = parseDecoder(f.Decoder, "decoder"); err != nil {
+	if t.decoders, err = parseDecoder(f.Decoder, "decoder", &t.decoderNames); err != nil {
 		return nil, err
 	}
 	if err := t.readConfig(config); err != nil {
@@ -576,6 +581,9 @@ func parsePre(raw json.RawMessage, field string) ([]preStep, error) {
 		if err := c.into(&m, field); err != nil {
 			return nil, err
 		}
+		if m.Replacement == "" {
+			return nil, fmt.Errorf("%w: field %s: Metaspace needs a non-empty replacement", ErrFormat, field)
+		}
 		scheme := m.PrependScheme
 		if scheme == "" {
 			scheme = "always"
@@ -748,11 +756,12 @@ func (t *Tokenizer) parsePost(raw json.RawMessage, field string) ([]postStep, er
 
 type decStep func([]string) []string
 
-func parseDecoder(raw json.RawMessage, field string) ([]decStep, error) {
+func parseDecoder(raw json.RawMessage, field string, names *[]string) ([]decStep, error) {
 	c, err := decodeComponent(raw, field)
 	if c == nil || err != nil {
 		return nil, err
 	}
+	*names = append(*names, c.Type)
 	switch c.Type {
 	case "Sequence":
 		var s struct {
@@ -763,7 +772,7 @@ func parseDecoder(raw json.RawMessage, field string) ([]decStep, error) {
 		}
 		var out []decStep
 		for i, d := range s.Decoders {
-			steps, err := parseDecoder(d, fmt.Sprintf("%s.decoders[%d]", field, i))
+			steps, err := parseDecoder(d, fmt.Sprintf("%s.decoders[%d]", field, i), names)
 			if err != nil {
 				return nil, err
 			}
@@ -822,6 +831,9 @@ func parseDecoder(raw json.RawMessage, field string) ([]decStep, error) {
 		}
 		if err := c.into(&m, field); err != nil {
 			return nil, err
+		}
+		if m.Replacement == "" {
+			return nil, fmt.Errorf("%w: field %s: Metaspace needs a non-empty replacement", ErrFormat, field)
 		}
 		return []decStep{func(toks []string) []string {
 			for i, t := range toks {
@@ -956,4 +968,51 @@ func lossyUTF8(b []byte) string {
 		i = j
 	}
 	return sb.String()
+}
+
+// TokenBytes is the number of bytes of text token id stands for: 0 for a
+// special token, 1 for a <0xNN> byte token, the bytes of its decoded form
+// otherwise (SentencePiece's ▁ counts as the space it encodes). Summed over
+// the predicted tokens it gives the denominator of bits per byte.
+func (t *Tokenizer) TokenBytes(id int) int {
+	t.bytesOnce.Do(t.fillTokenBytes)
+	if id < 0 || id >= len(t.tokBytes) {
+		return 0
+	}
+	return int(t.tokBytes[id])
+}
+
+func (t *Tokenizer) fillTokenBytes() {
+	byteLevel := false
+	for _, d := range t.decoderNames {
+		if d == "ByteLevel" {
+			byteLevel = true
+		}
+	}
+	t.tokBytes = make([]int32, len(t.idToTok))
+	for id, tok := range t.idToTok {
+		if a, ok := t.addedByID[id]; ok {
+			if !a.Special {
+				t.tokBytes[id] = int32(len(a.Content))
+			}
+			continue
+		}
+		if _, ok := parseByteToken(tok); ok && t.model.byteFallback {
+			t.tokBytes[id] = 1
+			continue
+		}
+		if byteLevel {
+			n := 0
+			for _, r := range tok {
+				if _, ok := runeToByte[r]; ok {
+					n++
+				} else {
+					n += utf8.RuneLen(r)
+				}
+			}
+			t.tokBytes[id] = int32(n)
+			continue
+		}
+		t.tokBytes[id] = int32(len(strings.ReplaceAll(tok, "\u2581", " ")))
+	}
 }

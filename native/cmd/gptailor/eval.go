@@ -43,6 +43,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	seq := fs.Int("seq", 256, "window length in tokens (non-overlapping windows)")
 	layerSpec := fs.String("layers", "", "run these source layers in this order, e.g. 0,1,2,4 (default: all)")
 	limit := fs.Int("limit", 0, "use only the first N documents (0: all)")
+	maxWindows := fs.Int("windows", 0, "score only the first N windows (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor eval --model DIR --data FILE [--seq N] [--layers LIST] [--json]")
@@ -85,7 +86,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
-	res, err := evaluate(net, tok, docs, *seq, stderr)
+	res, err := evaluate(net, tok, docs, *seq, *maxWindows, stderr)
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
@@ -100,15 +101,16 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 }
 
 // evaluate tokenizes documents, cuts windows and scores them.
-func evaluate(net *engine.Net, tok *tokenizer.Tokenizer, docs []corpus.Document, seq int, stderr io.Writer) (*evalResult, error) {
+func evaluate(net *engine.Net, tok *tokenizer.Tokenizer, docs []corpus.Document, seq, maxWindows int, stderr io.Writer) (*evalResult, error) {
 	start := time.Now()
 	streams := make([][]int, len(docs))
-	nbytes := 0
 	for i, d := range docs {
 		streams[i] = tok.Encode(d.Text, true)
-		nbytes += len(d.Text)
 	}
 	windows := corpus.Windows(streams, seq)
+	if maxWindows > 0 && maxWindows < len(windows) {
+		windows = windows[:maxWindows]
+	}
 	if len(windows) == 0 {
 		return nil, errors.New("the data holds fewer than 2 tokens: nothing to predict")
 	}
@@ -126,11 +128,12 @@ func evaluate(net *engine.Net, tok *tokenizer.Tokenizer, docs []corpus.Document,
 		return nil, err
 	}
 	var sum float64
-	n := 0
-	for _, lp := range lps {
-		for _, v := range lp {
+	n, nbytes := 0, 0
+	for w, lp := range lps {
+		for p, v := range lp {
 			sum -= v
 			n++
+			nbytes += tok.TokenBytes(windows[w][p+1])
 		}
 	}
 	el := time.Since(start).Seconds()
@@ -148,8 +151,8 @@ func printEval(w io.Writer, r *evalResult) {
 	if r.Layers != nil {
 		fmt.Fprintf(w, "layers         %v\n", r.Layers)
 	}
-	fmt.Fprintf(w, "data           %s: %d documents, %d bytes\n", r.Data, r.Documents, r.Bytes)
-	fmt.Fprintf(w, "windows        %d of up to %d tokens, %d tokens predicted\n", r.Windows, r.Seq, r.Tokens)
+	fmt.Fprintf(w, "data           %s: %d documents\n", r.Data, r.Documents)
+	fmt.Fprintf(w, "windows        %d of up to %d tokens: %d tokens predicted, %d bytes of text\n", r.Windows, r.Seq, r.Tokens, r.Bytes)
 	fmt.Fprintf(w, "nll            %.4f nats/token\n", r.NLL)
 	fmt.Fprintf(w, "perplexity     %.3f\n", r.Perplexity)
 	fmt.Fprintf(w, "bits per byte  %.4f\n", r.BitsPerByte)

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var (
+	repoData  = filepath.Join("..", "..", "..", "testdata")
+	sharedDir = filepath.Join("..", "..", "..", "..", "shared")
+)
+
+func runCLI(t *testing.T, input string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	stdin = strings.NewReader(input)
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func goldenNLL(t *testing.T) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "nll.json"))
+	if err != nil {
+		t.Skipf("golden files not available: %v", err)
+	}
+	var g map[string]any
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func mean(vs []any) float64 {
+	var s float64
+	for _, v := range vs {
+		s += v.(float64)
+	}
+	return s / float64(len(vs))
+}
+
+// eval on the domain files reproduces the reference's first eight 128-token
+// windows: text → tokenizer → windows → forward pass → NLL, end to end.
+func TestEvalMatchesGolden(t *testing.T) {
+	g := goldenNLL(t)
+	nll := g["nll"].(map[string]any)
+	cases := []struct{ model, dir, domain string }{
+		{"base", filepath.Join(repoData, "stories260K-base"), "stories"},
+		{"code", filepath.Join(repoData, "stories260K-code"), "code"},
+		{"math", filepath.Join(repoData, "stories260K-math"), "docs"},
+		{"base-bf16-sharded", filepath.Join(sharedDir, "models", "stories260K-base-bf16-sharded"), "math"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runCLI(t, "", "eval", "--model", c.dir, "--data", filepath.Join(repoData, "data", c.domain+".jsonl"), "--seq", "128", "--windows", "8", "--json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.model, code, errOut)
+		}
+		var res evalResult
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%s: %v in %q", c.model, err, out)
+		}
+		want := mean(nll[c.model].(map[string]any)[c.domain].([]any))
+		if res.Tokens != 8*127 || math.Abs(res.NLL-want) > 2e-4 {
+			t.Errorf("%s/%s: %d tokens, NLL %.6f; reference %d tokens, %.6f", c.model, c.domain, res.Tokens, res.NLL, 8*127, want)
+		}
+		if math.Abs(res.Perplexity-math.Exp(res.NLL)) > 1e-9 || res.BitsPerByte <= 0 || res.TokensPerSecond <= 0 {
+			t.Errorf("%s: inconsistent result %+v", c.model, res)
+		}
+	}
+}
+
+// A dropped layer goes through the same path: --layers 0,1,2,4 is the
+// reference's drop-3 plan.
+func TestEvalDroppedLayer(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	var pg struct {
+		Plans []struct {
+			Name string
+			NLL  map[string][]any
+		}
+	}
+	json.Unmarshal(raw, &pg)
+	var want float64
+	for _, p := range pg.Plans {
+		if p.Name == "drop-3" {
+			want = mean(p.NLL["stories"])
+		}
+	}
+	code, out, errOut := runCLI(t, "", "eval", "--model", filepath.Join(repoData, "stories260K-base"), "--data", filepath.Join(repoData, "data", "stories.jsonl"), "--seq", "128", "--windows", "8", "--layers", "0-2,4", "--json")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	var res evalResult
+	json.Unmarshal([]byte(out), &res)
+	if math.Abs(res.NLL-want) > 2e-4 || len(res.Layers) != 4 {
+		t.Errorf("drop-3: NLL %.6f layers %v; reference %.6f", res.NLL, res.Layers, want)
+	}
+}
+
+func TestTokenizeCommand(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "tokens.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	var g struct {
+		Cases []struct {
+			Text string `json:"text"`
+			IDs  []int  `json:"ids"`
+		} `json:"cases"`
+	}
+	json.Unmarshal(raw, &g)
+	var in, want strings.Builder
+	for _, c := range g.Cases {
+		b, _ := json.Marshal(map[string]string{"text": c.Text})
+		in.Write(append(b, '\n'))
+		ids, _ := json.Marshal(c.IDs)
+		want.Write(append(ids, '\n'))
+	}
+	code, out, errOut := runCLI(t, in.String(), "tokenize", "--tokenizer", filepath.Join(repoData, "stories260K-base"))
+	if code != 0 || out != want.String() {
+		t.Errorf("exit %d, stderr %q\n got  %q\n want %q", code, errOut, out, want.String())
+	}
+	code, _, errOut = runCLI(t, "{\"text\": \"ok\"}\n{\"txt\": 1}\n", "tokenize", "--tokenizer", filepath.Join(repoData, "stories260K-base"))
+	if code != 1 || !strings.Contains(errOut, "stdin:2: field \"text\" is missing") {
+		t.Errorf("bad line: exit %d, %q", code, errOut)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "inspect", "--json", filepath.Join(repoData, "stories260K-base"), filepath.Join(repoData, "stories260K-code"))
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	var reps []inspectReport
+	if err := json.Unmarshal([]byte(out), &reps); err != nil {
+		t.Fatal(err)
+	}
+	// 260K parameters: 5 layers of 45,440 plus 512×64 tied embeddings and a norm.
+	if len(reps) != 2 || reps[0].ParamsPerLayer != 45440 || reps[0].ParamsTotal != 5*45440+512*64+64 || !*reps[1].CompatibleToBase {
+		t.Errorf("unexpected report %+v", reps)
+	}
+	baby := filepath.Join(sharedDir, "models", "babyllama-105")
+	if _, err := os.Stat(baby); err != nil {
+		t.Skip(err)
+	}
+	code, out, _ = runCLI(t, "", "inspect", filepath.Join(repoData, "stories260K-base"), baby)
+	if code != 1 || !strings.Contains(out, "NOT compatible: model 105") {
+		t.Errorf("mismatched family: exit %d\n%s", code, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"eval"}, {"eval", "--model", "x"}, {"tokenize"}, {"inspect"}} {
+		if code, _, _ := runCLI(t, "", args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	code, _, errOut := runCLI(t, "", "eval", "--model", filepath.Join(repoData, "stories260K-base"), "--data", filepath.Join(repoData, "data", "stories.jsonl"), "--layers", "0,9")
+	if code != 1 || !strings.Contains(errOut, "layer 9 out of range [0, 5)") {
+		t.Errorf("bad --layers: exit %d %q", code, errOut)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"text\": \"fine\"}\n{\"text\": 3}\n"), 0o644)
+	code, _, errOut = runCLI(t, "", "eval", "--model", filepath.Join(repoData, "stories260K-base"), "--data", bad)
+	if code != 1 || !strings.Contains(errOut, "bad.jsonl:2: field \"text\" must be a string") {
+		t.Errorf("bad data: exit %d %q", code, errOut)
+	}
+}

@@ -1,0 +1,228 @@
+package safetensors
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func header(json string) []byte {
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(json)))
+	return append(b, json...)
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRoundTripAllDtypes(t *testing.T) {
+	vals := []float32{0, 1, -2, 0.5, 3.140625, -65504, 1e-3}
+	dir := t.TempDir()
+	var tensors []Tensor
+	for _, dt := range []DType{F32, F16, BF16} {
+		b, err := FromFloat32(dt, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors = append(tensors, Tensor{Name: "t." + string(dt), DType: dt, Shape: []int{7}, Data: b})
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, tensors, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(writeFile(t, dir, "model.safetensors", buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Header.Metadata["format"] != "pt" {
+		t.Errorf("metadata lost: %v", f.Header.Metadata)
+	}
+	for _, dt := range []DType{F32, F16, BF16} {
+		got, err := f.ReadFloat32("t." + string(dt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vals {
+			tol := 0.0
+			switch dt {
+			case F16:
+				tol = math.Abs(float64(v)) * math.Pow(2, -11)
+			case BF16:
+				tol = math.Abs(float64(v)) * math.Pow(2, -8)
+			}
+			if math.Abs(float64(got[i]-v)) > tol {
+				t.Errorf("%s[%d] = %g, want %g", dt, i, got[i], v)
+			}
+		}
+	}
+}
+
+func TestHalfConversions(t *testing.T) {
+	cases := []struct {
+		h uint16
+		f float32
+	}{
+		{0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, float32(math.Pow(2, -24))},
+		{0x0400, float32(math.Pow(2, -14))}, {0x3555, 0.333251953125}, {0x8000, float32(math.Copysign(0, -1))},
+	}
+	for _, c := range cases {
+		if got := HalfToFloat32(c.h); got != c.f {
+			t.Errorf("HalfToFloat32(%#04x) = %g, want %g", c.h, got, c.f)
+		}
+		if got := Float32ToHalf(c.f); got != c.h {
+			t.Errorf("Float32ToHalf(%g) = %#04x, want %#04x", c.f, got, c.h)
+		}
+	}
+	if !math.IsInf(float64(HalfToFloat32(0x7c00)), 1) || !math.IsNaN(float64(HalfToFloat32(0x7e00))) {
+		t.Error("inf/NaN")
+	}
+	// Every finite half survives half -> float32 -> half.
+	for h := 0; h < 1<<16; h++ {
+		if h&0x7c00 == 0x7c00 {
+			continue
+		}
+		if got := Float32ToHalf(HalfToFloat32(uint16(h))); got != uint16(h) {
+			t.Fatalf("round trip %#04x -> %#04x", h, got)
+		}
+	}
+	if Float32ToHalf(70000) != 0x7c00 || Float32ToHalf(1+1.0/4096) != 0x3c00 {
+		t.Error("overflow or tie rounding wrong")
+	}
+	if Float32ToBF16(1.00390625) != 0x3f80 || Float32ToBF16(1.01171875) != 0x3f82 {
+		t.Error("bf16 ties to even")
+	}
+}
+
+// Each malformed file gets an error naming the problem and the tensor.
+func TestBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`
+	cases := []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"short", []byte{1, 2, 3}, "shorter than the 8-byte header length"},
+		{"past-end", append(binary.LittleEndian.AppendUint64(nil, 1000), "{}"...), "header length 1000 runs past the end"},
+		{"huge-header", binary.LittleEndian.AppendUint64(nil, 1<<40), "exceeds the"},
+		{"not-json", header("{nope"), "header is not a JSON object"},
+		{"truncated-data", header(good), "tensor [a]: data_offsets [0, 8] out of range (data section is 0 bytes)"},
+		{"unknown-dtype", append(header(`{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}`), make([]byte, 8)...), `tensor [a]: unknown dtype "Q4"`},
+		{"shape-bytes", append(header(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`), make([]byte, 8)...), "tensor [a]: shape [3] of F32 needs 12 bytes but data_offsets span 8"},
+		{"overlap", append(header(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`), make([]byte, 12)...), "tensors [a] and [b] overlap"},
+		{"reversed", append(header(`{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}`), make([]byte, 8)...), "tensor [a]: data_offsets [8, 0] out of range"},
+		{"negative-shape", append(header(`{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}`), make([]byte, 8)...), "tensor [a]: shape[0] = -2 is invalid"},
+		{"missing-field", append(header(`{"a":{"dtype":"F32","shape":[2]}}`), make([]byte, 8)...), "tensor [a]: needs dtype, shape and data_offsets"},
+		{"unknown-field", append(header(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}`), make([]byte, 8)...), `tensor [a]: json: unknown field "x"`},
+		{"bad-metadata", header(`{"__metadata__":{"a":1}}`), "__metadata__ must map strings to strings"},
+	}
+	for _, c := range cases {
+		p := writeFile(t, dir, c.name+".safetensors", c.file)
+		_, err := Open(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v, want it to name the file and say %q", c.name, err, c.want)
+		}
+	}
+	// A dtype we recognise but cannot widen is refused at read time, by name.
+	p := writeFile(t, dir, "i8.safetensors", append(header(`{"q":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}`), 1, 2))
+	f, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.ReadFloat32("q"); err == nil || !strings.Contains(err.Error(), "tensor [q]: dtype I8 cannot be read as float32") {
+		t.Errorf("I8 read: %v", err)
+	}
+	if _, err := f.ReadFloat32("nope"); err == nil || !strings.Contains(err.Error(), "no tensor [nope]") {
+		t.Errorf("missing tensor: %v", err)
+	}
+}
+
+func TestShardedIndexErrors(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	b, _ := FromFloat32(F32, []float32{1, 2})
+	Write(&buf, []Tensor{{Name: "a", DType: F32, Shape: []int{2}, Data: b}}, nil)
+	writeFile(t, dir, "model-1.safetensors", buf.Bytes())
+	writeFile(t, dir, IndexName, []byte(`{"weight_map":{"a":"model-1.safetensors","b":"model-1.safetensors"}}`))
+	if _, err := OpenDir(dir); err == nil || !strings.Contains(err.Error(), "weight_map puts tensor [b] in model-1.safetensors, which does not hold it") {
+		t.Errorf("got %v", err)
+	}
+	writeFile(t, dir, IndexName, []byte(`{"weight_map":{"a":"../x.safetensors"}}`))
+	if _, err := OpenDir(dir); err == nil || !strings.Contains(err.Error(), "must name a file in the same directory") {
+		t.Errorf("got %v", err)
+	}
+	writeFile(t, dir, IndexName, []byte(`{"weight_map":{"a":"model-1.safetensors"}}`))
+	c, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if v, err := c.ReadFloat32("a"); err != nil || v[1] != 2 {
+		t.Errorf("read %v %v", v, err)
+	}
+	if _, err := OpenDir(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no model.safetensors") {
+		t.Errorf("empty dir: %v", err)
+	}
+}
+
+// The real BF16 sharded checkpoint of the team folder.
+func TestRealShardedBF16(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "models", "stories260K-base-bf16-sharded")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skip(err)
+	}
+	c, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n := len(c.Names()); n != 47 || c.DTypes()[BF16] != 47 {
+		t.Errorf("%d tensors, dtypes %v", n, c.DTypes())
+	}
+	v, err := c.ReadFloat32("model.norm.weight")
+	if err != nil || len(v) != 64 {
+		t.Fatalf("%v %d", err, len(v))
+	}
+	for _, x := range v { // widened BF16: low 16 bits are zero
+		if math.Float32bits(x)&0xffff != 0 {
+			t.Fatalf("%g is not a widened bf16", x)
+		}
+	}
+}
+
+func FuzzParseHeader(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(append(header(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`), make([]byte, 8)...))
+	f.Add(append(header(`{"__metadata__":{"k":"v"},"a":{"dtype":"BF16","shape":[2,1],"data_offsets":[0,4]},"b":{"dtype":"F16","shape":[],"data_offsets":[4,6]}}`), make([]byte, 6)...))
+	f.Add(header(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseBytes(b)
+		if err != nil {
+			return
+		}
+		for name, ti := range h.Tensors {
+			if ti.Begin < 0 || ti.End < ti.Begin || h.DataStart+ti.End > int64(len(b)) {
+				t.Fatalf("accepted tensor [%s] outside the file: %+v", name, ti)
+			}
+			if ti.NumElements()*int64(ti.DType.Size()) != ti.End-ti.Begin {
+				t.Fatalf("accepted tensor [%s] whose shape does not match its bytes", name)
+			}
+			if raw := b[h.DataStart+ti.Begin : h.DataStart+ti.End]; ti.DType == F32 || ti.DType == BF16 || ti.DType == F16 {
+				if _, err := ToFloat32(ti.DType, raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}

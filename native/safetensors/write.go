@@ -1,0 +1,120 @@
+package safetensors
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	st "github.com/nlpodyssey/safetensors"
+)
+
+// Tensor is one tensor to write.
+type Tensor struct {
+	Name  string
+	DType DType
+	Shape []int
+	Data  []byte // little-endian elements of DType
+}
+
+var toLib = map[DType]st.DType{F32: st.F32, F16: st.F16, BF16: st.BF16, F64: st.F64, I64: st.I64, I32: st.I32, I16: st.I16, I8: st.I8, U8: st.U8, Bool: st.BOOL}
+
+// Write streams tensors as one safetensors file (the header is sorted as
+// the format's reference implementation sorts it).
+func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
+	views := make(map[string]st.TensorView, len(tensors))
+	for _, t := range tensors {
+		dt, ok := toLib[t.DType]
+		if !ok {
+			return fmt.Errorf("tensor [%s]: cannot write dtype %s", t.Name, t.DType)
+		}
+		shape := make([]uint64, len(t.Shape))
+		for i, d := range t.Shape {
+			shape[i] = uint64(d)
+		}
+		v, err := st.NewTensorView(dt, shape, t.Data)
+		if err != nil {
+			return fmt.Errorf("tensor [%s]: %w", t.Name, err)
+		}
+		if _, dup := views[t.Name]; dup {
+			return fmt.Errorf("tensor [%s] written twice", t.Name)
+		}
+		views[t.Name] = v
+	}
+	return st.SerializeToWriter(views, metadata, w)
+}
+
+// FromFloat32 encodes float32 values as dt (F32, F16 or BF16, rounding to
+// nearest even).
+func FromFloat32(dt DType, v []float32) ([]byte, error) {
+	switch dt {
+	case F32:
+		b := make([]byte, 4*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+		return b, nil
+	case BF16:
+		b := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(b[2*i:], Float32ToBF16(x))
+		}
+		return b, nil
+	case F16:
+		b := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(b[2*i:], Float32ToHalf(x))
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("dtype %s cannot be written from float32 (F32, F16 and BF16 can)", dt)
+}
+
+// Float32ToBF16 rounds to the nearest bfloat16, ties to even; NaN stays NaN.
+func Float32ToBF16(x float32) uint16 {
+	b := math.Float32bits(x)
+	if x != x {
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+// Float32ToHalf rounds to the nearest IEEE binary16, ties to even, with
+// overflow to infinity and gradual underflow.
+func Float32ToHalf(x float32) uint16 {
+	b := math.Float32bits(x)
+	sign := uint16(b>>16) & 0x8000
+	exp := int((b >> 23) & 0xff)
+	man := b & 0x7fffff
+	if exp == 0xff {
+		if man != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 {
+		if e < -10 {
+			return sign
+		}
+		man |= 0x800000
+		shift := uint32(14 - e)
+		half := man >> shift
+		rem := man & (1<<shift - 1)
+		mid := uint32(1) << (shift - 1)
+		if rem > mid || (rem == mid && half&1 == 1) {
+			half++
+		}
+		return sign | uint16(half)
+	}
+	half := uint32(e)<<10 | man>>13
+	rem := man & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
+		half++ // may carry into the exponent, which is correct (up to inf)
+	}
+	return sign | uint16(half)
+}
