@@ -143,13 +143,27 @@ func matMulT(threads int, c []float32, ldc int, a []float32, lda int, m int, w *
 	aPool.Put(bufp)
 }
 
+// panelRows gives the first row and row count of A panel mp. Rows are
+// spread evenly over ceil(m/MR) panels (8 rows: 4+4, not 6+2), so no panel
+// is so short that its few accumulators wait on FMA latency.
+func panelRows(m, mp int) (first, rows int) {
+	panels := (m + MR - 1) / MR
+	base, extra := m/panels, m%panels
+	first = mp*base + min(mp, extra)
+	rows = base
+	if mp < extra {
+		rows++
+	}
+	return first, rows
+}
+
 // packA packs A's MR-row panels [lo, hi) k-major, zero-padding short panels.
 func packA(ap, a []float32, lda, m, k, lo, hi int) {
 	for mp := lo; mp < hi; mp++ {
 		dst := ap[mp*k*MR : (mp+1)*k*MR]
-		rows := min(MR, m-mp*MR)
+		r0, rows := panelRows(m, mp)
 		for i := 0; i < rows; i++ {
-			src := a[(mp*MR+i)*lda : (mp*MR+i)*lda+k]
+			src := a[(r0+i)*lda : (r0+i)*lda+k]
 			for kk, v := range src {
 				dst[kk*MR+i] = v
 			}
@@ -166,22 +180,23 @@ func packA(ap, a []float32, lda, m, k, lo, hi int) {
 func gemmPanels(c []float32, ldc int, ap []float32, m int, w *Packed, plo, phi int, accumulate bool) {
 	n, k := w.N, w.K
 	var tile [MR * NR]float32
+	mPanels := (m + MR - 1) / MR
 	for k0 := 0; k0 < k; k0 += KC {
 		kc := min(KC, k-k0)
 		acc := accumulate || k0 > 0
 		for p := plo; p < phi; p++ {
 			bp := w.data[p*w.stride*NR+k0*NR:]
 			cols := min(NR, n-p*NR)
-			for mp := 0; mp*MR < m; mp++ {
-				rows := min(MR, m-mp*MR)
+			for mp := 0; mp < mPanels; mp++ {
+				r0, rows := panelRows(m, mp)
 				apan := ap[mp*k*MR+k0*MR:]
 				if cols == NR {
-					microKernel(rows, kc, apan, bp, c[mp*MR*ldc+p*NR:], ldc, acc)
+					microKernel(rows, kc, apan, bp, c[r0*ldc+p*NR:], ldc, acc)
 					continue
 				}
 				microKernel(rows, kc, apan, bp, tile[:], NR, false)
 				for i := 0; i < rows; i++ {
-					dst := c[(mp*MR+i)*ldc+p*NR : (mp*MR+i)*ldc+p*NR+cols]
+					dst := c[(r0+i)*ldc+p*NR : (r0+i)*ldc+p*NR+cols]
 					src := tile[i*NR : i*NR+cols]
 					if acc {
 						for j := range dst {

@@ -41,6 +41,8 @@ func main() {
 		w("\tSHRQ $1, R9")
 		w("\tJZ tail%d", mr)
 		w("loop%d:", mr)
+		w("\tPREFETCHT0 1024(DI)")
+		w("\tPREFETCHT0 1088(DI)")
 		for u := 0; u < 2; u++ {
 			w("\tVMOVUPS %d(DI), Y12", 64*u)
 			w("\tVMOVUPS %d(DI), Y13", 64*u+32)
