@@ -1,0 +1,331 @@
+// Package plan is the layer plan of a tailored model: which decoder layer
+// each output slot runs (a layer taken as is from the base or a fine-tune, or
+// a merge of one source layer across several models), and where the
+// embeddings and the head come from. It is compiled into both the native
+// binary and the browser app, so it imports nothing that needs an OS.
+//
+// The JSON form is versioned and strict: Parse reports every problem it
+// finds, each with the path of the field it concerns (slots[3].merge.models[1]).
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Version is the plan format this package reads and writes.
+const Version = 1
+
+// BaseAlias is the alias of the family's base model.
+const BaseAlias = "base"
+
+// Plan is one tailored model.
+type Plan struct {
+	Version int               `json:"version"`
+	Name    string            `json:"name,omitempty"`
+	Models  map[string]string `json:"models,omitempty"` // alias -> model directory; "base" is the base
+	Slots   []Slot            `json:"slots"`
+	Embed   *Outer            `json:"embed,omitempty"` // embeddings; nil: the base's
+	Head    *Outer            `json:"head,omitempty"`  // final norm and lm_head; nil: the base's
+}
+
+// Slot is one output layer: exactly one of Take and Merge.
+type Slot struct {
+	Take  *Take  `json:"take,omitempty"`
+	Merge *Merge `json:"merge,omitempty"`
+}
+
+// Take runs source layer Layer of model Model unchanged.
+type Take struct {
+	Model string
+	Layer int
+}
+
+// Merge combines source layer Layer of several models by Method. Every
+// tensor of the layer (norms included) is merged with the same rule, unless
+// an override whose filter is a substring of the tensor's name says otherwise.
+type Merge struct {
+	Method string   `json:"method"`
+	Layer  int      `json:"layer"`
+	Models []string `json:"models"`
+	// Base is the model task vectors are taken against (task arithmetic,
+	// TIES, DARE, breadcrumbs, model stock) and SLERP's t = 0 end; default "base".
+	Base string `json:"base,omitempty"`
+	Params
+	Overrides []Override `json:"overrides,omitempty"`
+}
+
+// Params are a merge method's parameters; nil means the method's default.
+type Params struct {
+	Weights   []float64 `json:"weights,omitempty"`   // per model, default 1
+	Lambda    *float64  `json:"lambda,omitempty"`    // scale of the merged task vector, default 1
+	Density   *float64  `json:"density,omitempty"`   // fraction kept (ties, dare, breadcrumbs), default 1
+	Gamma     *float64  `json:"gamma,omitempty"`     // breadcrumbs: fraction of largest dropped, default 0.01
+	T         *float64  `json:"t,omitempty"`         // slerp: 0 = base, 1 = the other model
+	Normalize *bool     `json:"normalize,omitempty"` // linear, ties, dare: divide by the weight sum, default true (dare_linear: false)
+	Seed      *uint64   `json:"seed,omitempty"`      // dare: random mask seed, default 0
+	Scale     *float64  `json:"scale,omitempty"`     // passthrough: multiply the tensor, default 1
+}
+
+// Override gives other parameters to the tensors whose name contains Filter
+// (first matching override wins; fields left nil fall back to the merge's).
+type Override struct {
+	Filter string `json:"filter"`
+	Params
+}
+
+// Outer says where embeddings or the head come from: one model's, or a
+// merge of them (Merge.Layer is ignored).
+type Outer struct {
+	Model string `json:"model,omitempty"`
+	Merge *Merge `json:"merge,omitempty"`
+}
+
+// Methods lists the merge methods, in one place.
+var Methods = map[string]MethodInfo{
+	"linear":          {MinModels: 1, UsesBase: false},
+	"task_arithmetic": {MinModels: 1, UsesBase: true},
+	"ties":            {MinModels: 1, UsesBase: true},
+	"dare_linear":     {MinModels: 1, UsesBase: true},
+	"dare_ties":       {MinModels: 1, UsesBase: true},
+	"breadcrumbs":     {MinModels: 1, UsesBase: true},
+	"model_stock":     {MinModels: 2, UsesBase: true},
+	"slerp":           {MinModels: 1, MaxModels: 1, UsesBase: true},
+	"passthrough":     {MinModels: 1, MaxModels: 1},
+}
+
+// MethodInfo is what validation needs to know about a method.
+type MethodInfo struct {
+	MinModels, MaxModels int // MaxModels 0: no limit
+	UsesBase             bool
+}
+
+// MethodNames lists the methods in sorted order.
+func MethodNames() []string {
+	var out []string
+	for m := range Methods {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BaseModel is the merge's base alias (default "base").
+func (m *Merge) BaseModel() string {
+	if m.Base == "" {
+		return BaseAlias
+	}
+	return m.Base
+}
+
+// ParamsFor returns the parameters for one tensor: the first override whose
+// filter the name contains, over the merge's own.
+func (m *Merge) ParamsFor(tensor string) Params {
+	p := m.Params
+	for _, o := range m.Overrides {
+		if o.Filter == "" || o.Filter == "*" || strings.Contains(tensor, o.Filter) {
+			p = p.overlay(o.Params)
+			break
+		}
+	}
+	return p
+}
+
+func (p Params) overlay(o Params) Params {
+	if o.Weights != nil {
+		p.Weights = o.Weights
+	}
+	if o.Lambda != nil {
+		p.Lambda = o.Lambda
+	}
+	if o.Density != nil {
+		p.Density = o.Density
+	}
+	if o.Gamma != nil {
+		p.Gamma = o.Gamma
+	}
+	if o.T != nil {
+		p.T = o.T
+	}
+	if o.Normalize != nil {
+		p.Normalize = o.Normalize
+	}
+	if o.Seed != nil {
+		p.Seed = o.Seed
+	}
+	if o.Scale != nil {
+		p.Scale = o.Scale
+	}
+	return p
+}
+
+// Get returns *v or def.
+func Get[T any](v *T, def T) T {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+// Ptr returns a pointer to v (for building plans in code).
+func Ptr[T any](v T) *T { return &v }
+
+// Family is what a plan is checked against: the aliases it may use, the
+// layer count of every model and the parameter counts.
+type Family struct {
+	Models      []string // aliases, base first
+	Layers      int
+	LayerParams int64 // parameters of one decoder layer
+	OuterParams int64 // embeddings, final norm and (untied) lm_head
+}
+
+// Params is the parameter count of the tailored model.
+func (p *Plan) ParamCount(f *Family) int64 {
+	return f.OuterParams + int64(len(p.Slots))*f.LayerParams
+}
+
+// FractionRemoved is 1 - params(plan)/params(base); negative when the plan
+// is larger than the base (depth up-scaling).
+func (p *Plan) FractionRemoved(f *Family) float64 {
+	base := f.OuterParams + int64(f.Layers)*f.LayerParams
+	return 1 - float64(p.ParamCount(f))/float64(base)
+}
+
+// ModelRef names a model by its directory when the plan maps the alias, so
+// that recipes hash the same across plans that alias models differently.
+func (p *Plan) ModelRef(alias string) string {
+	if d, ok := p.Models[alias]; ok {
+		return "dir:" + d
+	}
+	return "alias:" + alias
+}
+
+// SlotHash is a stable hash of what slot i computes: the key of every cache
+// of merged layers and of activations.
+func (p *Plan) SlotHash(i int) string {
+	return p.recipeHash(p.Slots[i].Take, p.Slots[i].Merge, true)
+}
+
+// OuterHash hashes where the embeddings (or head) come from.
+func (p *Plan) OuterHash(o *Outer) string {
+	if o == nil {
+		return p.recipeHash(&Take{Model: BaseAlias, Layer: -1}, nil, false)
+	}
+	if o.Merge != nil {
+		return p.recipeHash(nil, o.Merge, false)
+	}
+	return p.recipeHash(&Take{Model: o.Model, Layer: -1}, nil, false)
+}
+
+func (p *Plan) recipeHash(t *Take, m *Merge, layered bool) string {
+	var b strings.Builder
+	if t != nil {
+		fmt.Fprintf(&b, "take|%s|%d", p.ModelRef(t.Model), t.Layer)
+	} else {
+		layer := m.Layer
+		if !layered {
+			layer = -1
+		}
+		fmt.Fprintf(&b, "merge|%s|%d|base=%s|", m.Method, layer, p.ModelRef(m.BaseModel()))
+		for _, a := range m.Models {
+			b.WriteString(p.ModelRef(a) + ";")
+		}
+		writeParams(&b, m.Params)
+		for _, o := range m.Overrides {
+			b.WriteString("|filter=" + strconv.Quote(o.Filter))
+			writeParams(&b, o.Params)
+		}
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:16])
+}
+
+func writeParams(b *strings.Builder, p Params) {
+	f := func(name string, v *float64) {
+		if v != nil {
+			fmt.Fprintf(b, "|%s=%s", name, strconv.FormatFloat(*v, 'g', -1, 64))
+		}
+	}
+	if p.Weights != nil {
+		b.WriteString("|weights=")
+		for _, w := range p.Weights {
+			b.WriteString(strconv.FormatFloat(w, 'g', -1, 64) + ",")
+		}
+	}
+	f("lambda", p.Lambda)
+	f("density", p.Density)
+	f("gamma", p.Gamma)
+	f("t", p.T)
+	f("scale", p.Scale)
+	if p.Normalize != nil {
+		fmt.Fprintf(b, "|normalize=%v", *p.Normalize)
+	}
+	if p.Seed != nil {
+		fmt.Fprintf(b, "|seed=%d", *p.Seed)
+	}
+}
+
+// Aliases lists the aliases a plan refers to (sorted).
+func (p *Plan) Aliases() []string {
+	set := map[string]bool{}
+	addMerge := func(m *Merge) {
+		for _, a := range m.Models {
+			set[a] = true
+		}
+		if Methods[m.Method].UsesBase {
+			set[m.BaseModel()] = true
+		}
+	}
+	for _, s := range p.Slots {
+		if s.Take != nil {
+			set[s.Take.Model] = true
+		}
+		if s.Merge != nil {
+			addMerge(s.Merge)
+		}
+	}
+	for _, o := range []*Outer{p.Embed, p.Head} {
+		switch {
+		case o == nil:
+			set[BaseAlias] = true
+		case o.Merge != nil:
+			addMerge(o.Merge)
+		default:
+			set[o.Model] = true
+		}
+	}
+	var out []string
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Describe is a one-line text of a slot, for tables and model cards.
+func (s Slot) Describe() string {
+	if s.Take != nil {
+		return fmt.Sprintf("%s[%d]", s.Take.Model, s.Take.Layer)
+	}
+	m := s.Merge
+	var parts []string
+	if m.Weights != nil {
+		parts = append(parts, fmt.Sprintf("weights=%v", m.Weights))
+	}
+	for _, kv := range []struct {
+		k string
+		v *float64
+	}{{"λ", m.Lambda}, {"density", m.Density}, {"gamma", m.Gamma}, {"t", m.T}, {"scale", m.Scale}} {
+		if kv.v != nil {
+			parts = append(parts, fmt.Sprintf("%s=%g", kv.k, *kv.v))
+		}
+	}
+	if len(m.Overrides) > 0 {
+		parts = append(parts, fmt.Sprintf("%d overrides", len(m.Overrides)))
+	}
+	return fmt.Sprintf("%s(%s)[%d] %s", m.Method, strings.Join(m.Models, "+"), m.Layer, strings.Join(parts, " "))
+}
