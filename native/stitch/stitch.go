@@ -1,0 +1,255 @@
+// Package stitch turns layer plans into runnable networks over a family:
+// taken slots point at the shared packed source layers (no copies); merged
+// slots are computed once and kept in a byte-bounded LRU cache keyed by the
+// slot's recipe hash, so a search that revisits a merge pays once.
+package stitch
+
+import (
+	"container/list"
+	"fmt"
+	"sync"
+
+	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/merge"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// DefaultCacheBytes bounds the merged-layer cache unless told otherwise.
+const DefaultCacheBytes = 2 << 30
+
+// Builder builds nets from plans over one family.
+type Builder struct {
+	Family *model.Family
+	Loader *engine.Loader
+
+	mu     sync.Mutex
+	merged *lru
+	heads  map[string]*engine.Head
+}
+
+// New returns a builder whose merged-layer cache holds at most cacheBytes.
+func New(f *model.Family, cacheBytes int64) *Builder {
+	return &Builder{Family: f, Loader: engine.NewLoader(), merged: newLRU(cacheBytes), heads: map[string]*engine.Head{}}
+}
+
+// Info describes the family for plan validation and parameter counts.
+func Info(f *model.Family) *plan.Family {
+	b := f.Base()
+	return &plan.Family{Models: f.Names(), Layers: b.Config.NumHiddenLayers, LayerParams: b.LayerParams(), OuterParams: b.OuterParams()}
+}
+
+func (b *Builder) model(alias string) (*model.Model, error) {
+	m, ok := b.Family.Model(alias)
+	if !ok {
+		return nil, fmt.Errorf("model %q is not in the family (%v)", alias, b.Family.Names())
+	}
+	return m, nil
+}
+
+// Net builds the network of a plan, which must validate against the family.
+func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
+	if err := plan.Validate(p, Info(b.Family)); err != nil {
+		return nil, err
+	}
+	layers := make([]*engine.Layer, len(p.Slots))
+	for i, s := range p.Slots {
+		var err error
+		if s.Take != nil {
+			m, err2 := b.model(s.Take.Model)
+			if err2 != nil {
+				return nil, fmt.Errorf("slots[%d]: %w", i, err2)
+			}
+			layers[i], err = b.Loader.Layer(m, s.Take.Layer)
+		} else {
+			layers[i], err = b.mergedLayer(p.SlotHash(i), s.Merge)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("slots[%d]: %w", i, err)
+		}
+	}
+	head, err := b.head(p)
+	if err != nil {
+		return nil, err
+	}
+	return engine.NewNet(b.Family.Base().Config, head, layers), nil
+}
+
+func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) {
+	b.mu.Lock()
+	if l, ok := b.merged.get(key); ok {
+		b.mu.Unlock()
+		return l, nil
+	}
+	b.mu.Unlock()
+	t, err := b.MergeTensors(m)
+	if err != nil {
+		return nil, err
+	}
+	l, err := engine.NewLayer(b.Family.Base().Config, t)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.merged.put(key, l)
+	b.mu.Unlock()
+	return l, nil
+}
+
+// MergeTensors computes the float32 tensors of a merged layer.
+func (b *Builder) MergeTensors(m *plan.Merge) (engine.Tensors, error) {
+	base := b.Family.Base()
+	out := engine.Tensors{}
+	for _, role := range base.Roles() {
+		name := base.LayerTensorName(role, m.Layer)
+		v, err := b.mergeNamed(m, name)
+		if err != nil {
+			return nil, err
+		}
+		out[role] = v
+	}
+	return out, nil
+}
+
+// mergeNamed merges one tensor (same name in every model) by m.
+func (b *Builder) mergeNamed(m *plan.Merge, name string) ([]float32, error) {
+	in := merge.Input{Name: name, Params: m.ParamsFor(name)}
+	for _, a := range m.Models {
+		mm, err := b.model(a)
+		if err != nil {
+			return nil, err
+		}
+		v, err := mm.Tensors.ReadFloat32(name)
+		if err != nil {
+			return nil, err
+		}
+		in.Models = append(in.Models, v)
+	}
+	if plan.Methods[m.Method].UsesBase {
+		bm, err := b.model(m.BaseModel())
+		if err != nil {
+			return nil, err
+		}
+		if in.Base, err = bm.Tensors.ReadFloat32(name); err != nil {
+			return nil, err
+		}
+	}
+	return merge.Tensor(m.Method, in)
+}
+
+// OuterTensor reads or merges one tensor outside the layers (embeddings,
+// final norm, lm_head) from the source o (nil: the base).
+func (b *Builder) OuterTensor(o *plan.Outer, name string) ([]float32, error) {
+	switch {
+	case o == nil:
+		return b.Family.Base().Tensors.ReadFloat32(name)
+	case o.Merge != nil:
+		return b.mergeNamed(o.Merge, name)
+	}
+	m, err := b.model(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	return m.Tensors.ReadFloat32(name)
+}
+
+// HeadTensors gathers the plan's embeddings, final norm and lm_head. With
+// tied embeddings the lm_head is the plan's embeddings (as in every tied
+// checkpoint); the head source then decides the final norm only.
+func (b *Builder) HeadTensors(p *plan.Plan) (*engine.HeadTensors, error) {
+	base := b.Family.Base()
+	var h engine.HeadTensors
+	var err error
+	if h.Embed, err = b.OuterTensor(p.Embed, base.Arch.Embed); err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	if h.FinalNorm, err = b.OuterTensor(p.Head, base.Arch.FinalNorm); err != nil {
+		return nil, fmt.Errorf("head: %w", err)
+	}
+	if !base.Config.TieWordEmbeddings {
+		if h.LMHead, err = b.OuterTensor(p.Head, base.Arch.LMHead); err != nil {
+			return nil, fmt.Errorf("head: %w", err)
+		}
+	}
+	return &h, nil
+}
+
+func (b *Builder) head(p *plan.Plan) (*engine.Head, error) {
+	key := p.OuterHash(p.Embed) + "/" + p.OuterHash(p.Head)
+	b.mu.Lock()
+	h, ok := b.heads[key]
+	b.mu.Unlock()
+	if ok {
+		return h, nil
+	}
+	if p.Embed == nil && p.Head == nil {
+		var err error
+		if h, err = b.Loader.Head(b.Family.Base()); err != nil {
+			return nil, err
+		}
+	} else {
+		t, err := b.HeadTensors(p)
+		if err != nil {
+			return nil, err
+		}
+		if h, err = engine.NewHead(b.Family.Base().Config, t); err != nil {
+			return nil, err
+		}
+	}
+	b.mu.Lock()
+	b.heads[key] = h
+	b.mu.Unlock()
+	return h, nil
+}
+
+// CacheStats reports the merged-layer cache.
+func (b *Builder) CacheStats() (hits, misses int, bytes int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.merged.hits, b.merged.misses, b.merged.bytes
+}
+
+// lru is a byte-bounded least-recently-used cache of merged layers.
+type lru struct {
+	max, bytes   int64
+	order        *list.List // front: most recent
+	items        map[string]*list.Element
+	hits, misses int
+}
+
+type lruEntry struct {
+	key   string
+	layer *engine.Layer
+	size  int64
+}
+
+func newLRU(max int64) *lru {
+	return &lru{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *lru) get(k string) (*engine.Layer, bool) {
+	if e, ok := c.items[k]; ok {
+		c.order.MoveToFront(e)
+		c.hits++
+		return e.Value.(*lruEntry).layer, true
+	}
+	c.misses++
+	return nil, false
+}
+
+func (c *lru) put(k string, l *engine.Layer) {
+	if e, ok := c.items[k]; ok {
+		c.order.MoveToFront(e)
+		return
+	}
+	size := l.Bytes()
+	c.items[k] = c.order.PushFront(&lruEntry{key: k, layer: l, size: size})
+	c.bytes += size
+	for c.bytes > c.max && c.order.Len() > 1 {
+		last := c.order.Back()
+		ent := last.Value.(*lruEntry)
+		c.order.Remove(last)
+		delete(c.items, ent.key)
+		c.bytes -= ent.size
+	}
+}

@@ -1,0 +1,138 @@
+package stitch
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+var (
+	sharedDir = filepath.Join("..", "..", "..", "shared")
+	repoData  = filepath.Join("..", "..", "testdata")
+)
+
+func openStories(t testing.TB) *model.Family {
+	t.Helper()
+	var ms []model.Member
+	for _, n := range []string{"base", "code", "docs", "math"} {
+		ms = append(ms, model.Member{Alias: n, Dir: filepath.Join(repoData, "stories260K-"+n)})
+	}
+	f, err := model.OpenFamily(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type goldenPlan struct {
+	Name  string               `json:"name"`
+	Slots json.RawMessage      `json:"slots"`
+	NLL   map[string][]float64 `json:"nll"`
+}
+
+// GoldenPlans reads the eight reference plans as our plans.
+func goldenPlans(t testing.TB) ([]goldenPlan, []*plan.Plan, map[string][][]int) {
+	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	var g struct {
+		Plans []goldenPlan `json:"plans"`
+	}
+	json.Unmarshal(raw, &g)
+	var ps []*plan.Plan
+	for _, gp := range g.Plans {
+		p, err := plan.Parse([]byte(`{"version":1,"name":"` + gp.Name + `","slots":` + string(gp.Slots) + `}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	raw, _ = os.ReadFile(filepath.Join(sharedDir, "golden", "nll.json"))
+	var n struct {
+		Windows map[string][][]int `json:"windows"`
+	}
+	json.Unmarshal(raw, &n)
+	return g.Plans, ps, n.Windows
+}
+
+// Every golden plan — drops, cross-model takes, task arithmetic, linear
+// soup, TIES, SLERP, a repeated layer — against the PyTorch reference.
+func TestGoldenPlans(t *testing.T) {
+	gps, ps, windows := goldenPlans(t)
+	f := openStories(t)
+	defer f.Close()
+	b := New(f, DefaultCacheBytes)
+	for i, p := range ps {
+		net, err := b.Net(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		for domain, want := range gps[i].NLL {
+			lps, err := net.LogProbs(windows[domain])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for w, lp := range lps {
+				var s float64
+				for _, v := range lp {
+					s -= v
+				}
+				if got := s / float64(len(lp)); math.Abs(got-want[w]) > 2e-4 {
+					t.Errorf("%s/%s window %d: NLL %.6f, reference %.6f", p.Name, domain, w, got, want[w])
+				}
+			}
+		}
+	}
+}
+
+func TestCacheAndSharing(t *testing.T) {
+	f := openStories(t)
+	defer f.Close()
+	b := New(f, DefaultCacheBytes)
+	p := &plan.Plan{Slots: []plan.Slot{
+		{Take: &plan.Take{Model: "code", Layer: 1}},
+		{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 2, Models: []string{"code", "math"}, Params: plan.Params{Lambda: plan.Ptr(0.5)}}},
+		{Take: &plan.Take{Model: "code", Layer: 1}},
+	}}
+	n1, err := b.Net(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n1.Layers[0] != n1.Layers[2] {
+		t.Error("a repeated take is not the same shared layer")
+	}
+	n2, _ := b.Net(p)
+	if n2.Layers[1] != n1.Layers[1] {
+		t.Error("the merged layer was computed twice")
+	}
+	if hits, misses, _ := b.CacheStats(); hits != 1 || misses != 1 {
+		t.Errorf("cache hits %d misses %d", hits, misses)
+	}
+	// A cache bound below two layers evicts the older merge.
+	small := New(f, n1.Layers[1].Bytes()+1)
+	q := func(l float64) *plan.Plan {
+		return &plan.Plan{Slots: []plan.Slot{{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 2, Models: []string{"code"}, Params: plan.Params{Lambda: plan.Ptr(l)}}}}}
+	}
+	small.Net(q(0.1))
+	small.Net(q(0.2))
+	small.Net(q(0.1))
+	if hits, misses, bytes := small.CacheStats(); hits != 0 || misses != 3 || bytes > n1.Layers[1].Bytes()+1 {
+		t.Errorf("bounded cache: hits %d misses %d bytes %d", hits, misses, bytes)
+	}
+}
+
+func TestPlanErrorsReachTheCaller(t *testing.T) {
+	f := openStories(t)
+	defer f.Close()
+	b := New(f, DefaultCacheBytes)
+	_, err := b.Net(&plan.Plan{Slots: []plan.Slot{{Take: &plan.Take{Model: "code", Layer: 9}}}})
+	if err == nil || err.Error() != "invalid plan: slots[0].take.layer: layer 9 out of range [0, 5)" {
+		t.Errorf("got %v", err)
+	}
+}
