@@ -102,7 +102,7 @@ func (b *Builder) MergeTensors(m *plan.Merge) (engine.Tensors, error) {
 	out := engine.Tensors{}
 	for _, role := range base.Roles() {
 		name := base.LayerTensorName(role, m.Layer)
-		v, err := b.mergeNamed(m, name)
+		v, err := b.MergeTensor(m, name)
 		if err != nil {
 			return nil, err
 		}
@@ -111,8 +111,9 @@ func (b *Builder) MergeTensors(m *plan.Merge) (engine.Tensors, error) {
 	return out, nil
 }
 
-// mergeNamed merges one tensor (same name in every model) by m.
-func (b *Builder) mergeNamed(m *plan.Merge, name string) ([]float32, error) {
+// MergeTensor merges one tensor (same name in every model) by m; it holds
+// only that tensor of each source.
+func (b *Builder) MergeTensor(m *plan.Merge, name string) ([]float32, error) {
 	in := merge.Input{Name: name, Params: m.ParamsFor(name)}
 	for _, a := range m.Models {
 		mm, err := b.model(a)
@@ -144,7 +145,7 @@ func (b *Builder) OuterTensor(o *plan.Outer, name string) ([]float32, error) {
 	case o == nil:
 		return b.Family.Base().Tensors.ReadFloat32(name)
 	case o.Merge != nil:
-		return b.mergeNamed(o.Merge, name)
+		return b.MergeTensor(o.Merge, name)
 	}
 	m, err := b.model(o.Model)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
+	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/tokenizer"
 )
 
@@ -39,6 +40,9 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelDir := fs.String("model", "", "model directory (Hugging Face layout)")
+	planPath := fs.String("plan", "", "layer plan (JSON) to evaluate instead of a model")
+	var fam familyFlags
+	fs.Var(&fam, "family", "alias=DIR of a family model for --plan (repeatable; overrides the plan's models)")
 	data := fs.String("data", "", "text file, or JSONL with one {\"text\"} per line")
 	seq := fs.Int("seq", 256, "window length in tokens (non-overlapping windows)")
 	layerSpec := fs.String("layers", "", "run these source layers in this order, e.g. 0,1,2,4 (default: all)")
@@ -46,32 +50,27 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	maxWindows := fs.Int("windows", 0, "score only the first N windows (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gptailor eval --model DIR --data FILE [--seq N] [--layers LIST] [--json]")
+		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) --data FILE [--seq N] [--layers LIST] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *modelDir == "" || *data == "" || fs.NArg() > 0 {
+	if (*modelDir == "") == (*planPath == "") || *data == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}
-	m, err := model.Open(*modelDir)
+	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam)
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
-	defer m.Close()
 	if *seq < 2 {
 		return fail(stderr, "eval", fmt.Errorf("--seq %d: a window needs at least 2 tokens", *seq))
 	}
-	if mp := m.Config.MaxPositionEmbeddings; mp > 0 && *seq > mp {
+	if mp := net.Cfg.MaxPositionEmbeddings; mp > 0 && *seq > mp {
 		return fail(stderr, "eval", fmt.Errorf("--seq %d exceeds the model's max_position_embeddings %d", *seq, mp))
 	}
-	layers, err := parseLayers(*layerSpec, m.Config.NumHiddenLayers)
-	if err != nil {
-		return fail(stderr, "eval", err)
-	}
-	tok, err := tokenizer.Load(*modelDir)
+	tok, err := tokenizer.Load(tokDir)
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
@@ -82,15 +81,11 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if *limit > 0 && *limit < len(docs) {
 		docs = docs[:*limit]
 	}
-	net, err := engine.NewLoader().Net(m, layers)
-	if err != nil {
-		return fail(stderr, "eval", err)
-	}
 	res, err := evaluate(net, tok, docs, *seq, *maxWindows, stderr)
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
-	res.Model, res.Data, res.Layers = *modelDir, *data, layers
+	res.Model, res.Data, res.Layers = name, *data, layers
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Fprintf(stdout, "%s\n", b)
@@ -98,6 +93,42 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	printEval(stdout, res)
 	return 0
+}
+
+// openEvalNet builds the net to score: a model (optionally a layer list of
+// it) or a plan over its family. It returns the tokenizer's directory, the
+// name to report and the layer list (nil: all, or the plan's).
+func openEvalNet(modelDir, planPath, layerSpec string, fam familyFlags) (*engine.Net, string, string, []int, error) {
+	if planPath != "" {
+		if layerSpec != "" {
+			return nil, "", "", nil, errors.New("--layers goes with --model; a plan lists its own layers")
+		}
+		p, f, err := loadPlan(planPath, fam)
+		if err != nil {
+			return nil, "", "", nil, err
+		}
+		if f == nil {
+			return nil, "", "", nil, fmt.Errorf(`%s: the plan names no models: add "models": {"base": DIR, ...} or pass --family base=DIR`, planPath)
+		}
+		net, err := stitch.New(f, stitch.DefaultCacheBytes).Net(p)
+		if err != nil {
+			return nil, "", "", nil, fmt.Errorf("%s: %w", planPath, err)
+		}
+		return net, f.Base().Dir, planPath, nil, nil
+	}
+	m, err := model.Open(modelDir)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	layers, err := parseLayers(layerSpec, m.Config.NumHiddenLayers)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	net, err := engine.NewLoader().Net(m, layers)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	return net, modelDir, modelDir, layers, nil
 }
 
 // evaluate tokenizes documents, cuts windows and scores them.

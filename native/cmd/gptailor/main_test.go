@@ -175,3 +175,68 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("bad data: exit %d %q", code, errOut)
 	}
 }
+
+// plan subcommands, eval --plan and build, end to end on the demo family.
+func TestPlanEvalBuild(t *testing.T) {
+	dir := t.TempDir()
+	models := map[string]string{}
+	for _, a := range []string{"base", "code", "docs", "math"} {
+		abs, _ := filepath.Abs(filepath.Join(repoData, "stories260K-"+a))
+		models[a] = abs
+	}
+	var slots []any
+	for _, l := range []int{0, 1, 2, 4} {
+		slots = append(slots, map[string]any{"take": []any{"base", l}})
+	}
+	doc, _ := json.Marshal(map[string]any{"version": 1, "name": "drop-3", "models": models, "slots": slots})
+	planPath := filepath.Join(dir, "drop3.json")
+	os.WriteFile(planPath, doc, 0o644)
+
+	code, out, errOut := runCLI(t, "", "plan", "validate", planPath)
+	if code != 0 || !strings.Contains(out, "valid: 4 slots, 214.6K parameters, 17.5% removed") {
+		t.Fatalf("validate: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, "", "plan", "show", planPath)
+	if code != 0 || !strings.Contains(out, "base[4]") {
+		t.Errorf("show: %q", out)
+	}
+	yml := filepath.Join(dir, "drop3.yml")
+	if code, _, errOut = runCLI(t, "", "plan", "to-mergekit", planPath, "-o", yml); code != 0 {
+		t.Fatalf("to-mergekit: %s", errOut)
+	}
+	back := filepath.Join(dir, "back.json")
+	if code, _, errOut = runCLI(t, "", "plan", "from-mergekit", yml, "-o", back); code != 0 {
+		t.Fatalf("from-mergekit: %s", errOut)
+	}
+	evalJSON := func(args ...string) evalResult {
+		t.Helper()
+		code, out, errOut := runCLI(t, "", append([]string{"eval", "--data", filepath.Join(repoData, "data", "stories.jsonl"), "--seq", "128", "--windows", "8", "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("eval %v: %s", args, errOut)
+		}
+		var r evalResult
+		json.Unmarshal([]byte(out), &r)
+		return r
+	}
+	a, b := evalJSON("--plan", planPath), evalJSON("--plan", back)
+	c := evalJSON("--model", filepath.Join(repoData, "stories260K-base"), "--layers", "0,1,2,4")
+	if a.NLL != b.NLL || a.NLL != c.NLL {
+		t.Errorf("plan %v, via mergekit %v, --layers %v", a.NLL, b.NLL, c.NLL)
+	}
+	built := filepath.Join(dir, "built")
+	if code, out, errOut = runCLI(t, "", "build", planPath, "-o", built); code != 0 || !strings.Contains(out, "wrote") {
+		t.Fatalf("build: %s %s", out, errOut)
+	}
+	if d := evalJSON("--model", built); d.NLL != a.NLL {
+		t.Errorf("built model %v, plan %v", d.NLL, a.NLL)
+	}
+	if code, _, errOut = runCLI(t, "", "build", planPath, "-o", built); code != 1 || !strings.Contains(errOut, "not empty") {
+		t.Errorf("rebuild without --force: %d %s", code, errOut)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"models":{"base":"`+models["base"]+`"},"slots":[{"take":["base",9]},{"merge":{"method":"ties","layer":0,"models":["ghost"]}}]}`), 0o644)
+	code, _, errOut = runCLI(t, "", "plan", "validate", bad)
+	if code != 1 || !strings.Contains(errOut, "slots[0].take.layer: layer 9 out of range [0, 5)") || !strings.Contains(errOut, `slots[1].merge.models[0]: unknown model "ghost"`) {
+		t.Errorf("bad plan: %d %s", code, errOut)
+	}
+}

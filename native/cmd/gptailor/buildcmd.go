@@ -1,0 +1,75 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gptailor/gptailor/native/build"
+	"github.com/gptailor/gptailor/native/progress"
+	"github.com/gptailor/gptailor/native/safetensors"
+	"github.com/gptailor/gptailor/native/stitch"
+)
+
+func runBuild(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "output directory (a Hugging Face model directory)")
+	dtype := fs.String("dtype", "", "f32, bf16 or f16 (default: each tensor's source dtype)")
+	force := fs.Bool("force", false, "replace a non-empty output directory")
+	shard := fs.Int64("shard-size", build.DefaultShardBytes, "largest shard in bytes")
+	var fam familyFlags
+	fs.Var(&fam, "family", "alias=DIR of a family model (repeatable; overrides the plan's models)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gptailor build PLAN -o DIR [--dtype f32|bf16|f16] [--force] [--shard-size BYTES]")
+		fs.PrintDefaults()
+	}
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 1 || *out == "" {
+		fs.Usage()
+		return 2
+	}
+	dt := map[string]safetensors.DType{"": "", "f32": safetensors.F32, "bf16": safetensors.BF16, "f16": safetensors.F16}
+	d, ok := dt[strings.ToLower(*dtype)]
+	if !ok {
+		return fail(stderr, "build", fmt.Errorf("--dtype %q: use f32, bf16 or f16", *dtype))
+	}
+	p, f, err := loadPlan(pos[0], fam)
+	if err != nil {
+		return fail(stderr, "build", err)
+	}
+	if f == nil {
+		return fail(stderr, "build", fmt.Errorf(`%s: the plan names no models: add "models": {"base": DIR, ...} or pass --family base=DIR`, pos[0]))
+	}
+	defer f.Close()
+	var bar *progress.Bar
+	res, err := build.Build(stitch.New(f, stitch.DefaultCacheBytes), p, build.Options{
+		Out: *out, DType: d, Force: *force, ShardBytes: *shard,
+		Progress: func(done, total int) {
+			if bar == nil {
+				bar = progress.New(stderr, "build", "tensors", total)
+			}
+			bar.Add(1)
+		},
+	})
+	bar.Finish()
+	if err != nil {
+		return fail(stderr, "build", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d tensors, %s parameters, %d shard(s), %.1f MB\n", res.Dir, res.Tensors, human(res.Params), len(res.Shards), float64(res.Bytes)/1e6)
+	if !res.Mergekit {
+		fmt.Fprintf(stdout, "no mergekit.yml: %s\n", res.NoMergekit)
+	}
+	return 0
+}
