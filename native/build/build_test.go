@@ -2,6 +2,7 @@ package build
 
 import (
 	"encoding/json"
+	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func stories(t *testing.T) *model.Family {
 func goldenPlans(t *testing.T) ([]*plan.Plan, []map[string][]float64, map[string][][]int) {
 	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	var g struct {
 		Plans []struct {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func loadNLLGolden(t *testing.T) *nllGolden {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "nll.json"))
 	if err != nil {
-		t.Skipf("golden files not available: %v", err)
+		testenv.Missing(t, err)
 	}
 	var g nllGolden
 	if err := json.Unmarshal(raw, &g); err != nil {
@@ -176,7 +177,7 @@ func TestGoldenStitchedTakes(t *testing.T) {
 	g := loadNLLGolden(t)
 	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	var pg planGolden
 	if err := json.Unmarshal(raw, &pg); err != nil {

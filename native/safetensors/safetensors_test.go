@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
@@ -180,7 +181,7 @@ func TestShardedIndexErrors(t *testing.T) {
 func TestRealShardedBF16(t *testing.T) {
 	dir := filepath.Join("..", "..", "..", "shared", "models", "stories260K-base-bf16-sharded")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	c, err := OpenDir(dir)
 	if err != nil {

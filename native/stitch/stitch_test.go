@@ -2,6 +2,7 @@ package stitch
 
 import (
 	"encoding/json"
+	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
@@ -39,7 +40,7 @@ type goldenPlan struct {
 func goldenPlans(t testing.TB) ([]goldenPlan, []*plan.Plan, map[string][][]int) {
 	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	var g struct {
 		Plans []goldenPlan `json:"plans"`

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"github.com/gptailor/gptailor/internal/testenv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,7 @@ var (
 func needGolden(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(golden); err != nil {
-		t.Skipf("team folder not found at %s", golden)
+		testenv.Missing(t, err)
 	}
 }
 
@@ -162,7 +163,7 @@ func TestCharacterTokenizer(t *testing.T) {
 	dir := filepath.Join("..", "..", "..", "shared", "models", "babyllama-105")
 	tok, err := Load(dir)
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	ids := tok.Encode("The cat sat.", true)
 	if ids[0] != 1 || len(ids) != 1+len("▁The▁cat▁sat.")-2*3 {

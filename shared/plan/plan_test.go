@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"github.com/gptailor/gptailor/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,7 @@ var stories = &Family{Models: []string{"base", "code", "docs", "math"}, Layers: 
 func TestGoldenPlansParse(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "golden", "plans.json"))
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	var g struct {
 		Plans []struct {

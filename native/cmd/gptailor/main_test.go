@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ func goldenNLL(t *testing.T) map[string]any {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "nll.json"))
 	if err != nil {
-		t.Skipf("golden files not available: %v", err)
+		testenv.Missing(t, err)
 	}
 	var g map[string]any
 	if err := json.Unmarshal(raw, &g); err != nil {
@@ -79,7 +80,7 @@ func TestEvalMatchesGolden(t *testing.T) {
 func TestEvalDroppedLayer(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	var pg struct {
 		Plans []struct {
@@ -108,7 +109,7 @@ func TestEvalDroppedLayer(t *testing.T) {
 func TestTokenizeCommand(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "tokens.json"))
 	if err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	var g struct {
 		Cases []struct {
@@ -149,7 +150,7 @@ func TestInspect(t *testing.T) {
 	}
 	baby := filepath.Join(sharedDir, "models", "babyllama-105")
 	if _, err := os.Stat(baby); err != nil {
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 	code, out, _ = runCLI(t, "", "inspect", filepath.Join(repoData, "stories260K-base"), baby)
 	if code != 1 || !strings.Contains(out, "NOT compatible: model 105") {
