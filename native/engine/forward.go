@@ -53,8 +53,10 @@ func (n *Net) rope(positions int) (cos, sin []float32) {
 
 // batch is the activation state of one forward call over several sequences.
 type batch struct {
-	lens   []int // length of each sequence
-	starts []int // first row of each sequence
+	lens   []int   // length of each sequence
+	starts []int   // first row of each sequence
+	pos    [][]int // position ids per sequence (nil: 0, 1, 2, ...)
+	seg    [][]int // branch per token (nil: one causal sequence), see Seq
 	rows   int
 	x      []float32 // [rows, D] residual stream
 	xn     []float32 // [rows, D] normalised
@@ -64,16 +66,45 @@ type batch struct {
 	h      []float32 // [rows, I]
 }
 
-func (n *Net) newBatch(seqs [][]int) (*batch, error) {
+// Seq is one packed input sequence. Tokens run causally; with Seg, a
+// token of branch k > 0 sees the shared prefix (Seg 0) and the earlier
+// tokens of its own branch only, so several continuations of one context
+// share the context's computation. Pos gives each token's position (a
+// branch continues from the end of the prefix); nil means 0, 1, 2, ....
+type Seq struct {
+	Tokens []int
+	Pos    []int
+	Seg    []int
+}
+
+func plain(seqs [][]int) []Seq {
+	out := make([]Seq, len(seqs))
+	for i, s := range seqs {
+		out[i] = Seq{Tokens: s}
+	}
+	return out
+}
+
+func (n *Net) newBatch(seqs []Seq) (*batch, error) {
 	c := n.Cfg
 	b := &batch{}
 	for i, s := range seqs {
-		if len(s) == 0 {
+		if len(s.Tokens) == 0 {
 			return nil, fmt.Errorf("sequence %d is empty", i)
 		}
+		if (s.Pos != nil && len(s.Pos) != len(s.Tokens)) || (s.Seg != nil && len(s.Seg) != len(s.Tokens)) {
+			return nil, fmt.Errorf("sequence %d: positions or segments do not match its %d tokens", i, len(s.Tokens))
+		}
+		for _, p := range s.Pos {
+			if p < 0 || p > 1<<20 {
+				return nil, fmt.Errorf("sequence %d: position %d out of range", i, p)
+			}
+		}
 		b.starts = append(b.starts, b.rows)
-		b.lens = append(b.lens, len(s))
-		b.rows += len(s)
+		b.lens = append(b.lens, len(s.Tokens))
+		b.pos = append(b.pos, s.Pos)
+		b.seg = append(b.seg, s.Seg)
+		b.rows += len(s.Tokens)
 	}
 	d := c.HiddenSize
 	b.x = make([]float32, b.rows*d)
@@ -84,7 +115,7 @@ func (n *Net) newBatch(seqs [][]int) (*batch, error) {
 	b.h = make([]float32, b.rows*c.IntermediateSize)
 	r := 0
 	for i, s := range seqs {
-		for t, tok := range s {
+		for t, tok := range s.Tokens {
 			if tok < 0 || tok >= c.VocabSize {
 				return nil, fmt.Errorf("sequence %d position %d: token id %d outside the vocabulary [0, %d)", i, t, tok, c.VocabSize)
 			}
@@ -116,11 +147,14 @@ func (n *Net) hidden(b *batch) {
 	c := n.Cfg
 	d := c.HiddenSize
 	qkvW := c.QDim() + 2*c.KVDim()
-	maxLen := 0
-	for _, l := range b.lens {
-		maxLen = max(maxLen, l)
+	maxPos := 0
+	for i, l := range b.lens {
+		maxPos = max(maxPos, l)
+		for _, p := range b.pos[i] {
+			maxPos = max(maxPos, p+1)
+		}
 	}
-	cos, sin := n.rope(maxLen)
+	cos, sin := n.rope(maxPos)
 	for _, l := range n.Layers {
 		rmsNorm(b.xn, b.x, l.AttnNorm, d, c.RMSNormEps)
 		kernel.MatMulT(b.qkv, qkvW, b.xn, d, b.rows, l.QKV, false)
@@ -157,7 +191,11 @@ func (n *Net) applyRope(b *batch, cos, sin []float32) {
 	for s, start := range b.starts {
 		for t := 0; t < b.lens[s]; t++ {
 			row := b.qkv[(start+t)*qkvW:]
-			cs, sn := cos[t*half:(t+1)*half], sin[t*half:(t+1)*half]
+			p := t
+			if b.pos[s] != nil {
+				p = b.pos[s][t]
+			}
+			cs, sn := cos[p*half:(p+1)*half], sin[p*half:(p+1)*half]
 			for h := 0; h < heads; h++ {
 				v := row[h*hd : (h+1)*hd]
 				for i := 0; i < half; i++ {
@@ -226,7 +264,22 @@ func (n *Net) attention(b *batch) {
 							for u := lo; u <= t; u++ {
 								row[u] *= scale
 							}
-							kernel.Softmax(row[lo : t+1])
+							if seg := b.seg[j.s]; seg != nil && seg[t] != 0 {
+								// A branch sees the prefix and itself only.
+								for u := lo; u < t; u++ {
+									if seg[u] != 0 && seg[u] != seg[t] {
+										row[u] = float32(math.Inf(-1))
+									}
+								}
+								kernel.Softmax(row[lo : t+1])
+								for u := lo; u < t; u++ {
+									if seg[u] != 0 && seg[u] != seg[t] {
+										row[u] = 0
+									}
+								}
+							} else {
+								kernel.Softmax(row[lo : t+1])
+							}
 							clear(row[t+1:])
 						}
 						out := b.att[(start+r0)*c.QDim()+h*hd:]
@@ -242,27 +295,27 @@ func (n *Net) attention(b *batch) {
 // logitRows is how many rows of logits are held at once.
 const logitRows = 64
 
-// LogProbs returns, for every sequence s and position t < len(s)-1, the
-// log-probability of seqs[s][t+1] after seqs[s][:t+1]. Logits are computed
-// logitRows rows at a time, never for the whole batch.
-func (n *Net) LogProbs(seqs [][]int) ([][]float64, error) {
+// Row names one row of a batch: token Row of sequence Seq.
+type Row struct{ Seq, Row int }
+
+// Rows runs the sequences and calls fn with the logits of each requested
+// row (fn(i, logits) for rows[i]; logits is reused after fn returns). Logits
+// are computed logitRows rows at a time on every core, so fn may be called
+// concurrently for different i.
+func (n *Net) Rows(seqs []Seq, rows []Row, fn func(i int, logits []float32)) error {
 	b, err := n.newBatch(seqs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	n.hidden(b)
-	out := make([][]float64, len(seqs))
-	type rowRef struct{ s, t, target int }
-	var refs []rowRef
-	for s, seq := range seqs {
-		out[s] = make([]float64, len(seq)-1)
-		for t := 0; t+1 < len(seq); t++ {
-			refs = append(refs, rowRef{s, t, seq[t+1]})
+	for i, r := range rows {
+		if r.Seq < 0 || r.Seq >= len(seqs) || r.Row < 0 || r.Row >= b.lens[r.Seq] {
+			return fmt.Errorf("row %d (%d, %d) is outside the batch", i, r.Seq, r.Row)
 		}
 	}
+	n.hidden(b)
 	d, V := n.Cfg.HiddenSize, n.Cfg.VocabSize
-	chunks := make(chan int, (len(refs)+logitRows-1)/logitRows)
-	for lo := 0; lo < len(refs); lo += logitRows {
+	chunks := make(chan int, (len(rows)+logitRows-1)/logitRows)
+	for lo := 0; lo < len(rows); lo += logitRows {
 		chunks <- lo
 	}
 	close(chunks)
@@ -273,28 +326,77 @@ func (n *Net) LogProbs(seqs [][]int) ([][]float64, error) {
 			defer wg.Done()
 			a := make([]float32, logitRows*d)
 			logits := make([]float32, logitRows*V)
-			scratch := make([]float32, V)
 			for lo := range chunks {
-				hi := min(lo+logitRows, len(refs))
-				for i, r := range refs[lo:hi] {
-					row := b.starts[r.s] + r.t
+				hi := min(lo+logitRows, len(rows))
+				for i, r := range rows[lo:hi] {
+					row := b.starts[r.Seq] + r.Row
 					copy(a[i*d:(i+1)*d], b.xn[row*d:(row+1)*d])
 				}
 				kernel.MatMulTSerial(logits, V, a, d, hi-lo, n.Head.LMHead, false)
-				for i, r := range refs[lo:hi] {
-					l := logits[i*V : (i+1)*V]
-					out[r.s][r.t] = float64(l[r.target]) - kernel.LogSumExp(l, scratch)
+				for i := range rows[lo:hi] {
+					fn(lo+i, logits[i*V:(i+1)*V])
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	return nil
+}
+
+// Target asks for the log-probability of Token after row Row of sequence Seq.
+type Target struct {
+	Row
+	Token int
+}
+
+// TargetLogProbs returns log p(target.Token | the row's context) for each target.
+func (n *Net) TargetLogProbs(seqs []Seq, targets []Target) ([]float64, error) {
+	rows := make([]Row, len(targets))
+	for i, t := range targets {
+		if t.Token < 0 || t.Token >= n.Cfg.VocabSize {
+			return nil, fmt.Errorf("target %d: token id %d outside the vocabulary", i, t.Token)
+		}
+		rows[i] = t.Row
+	}
+	out := make([]float64, len(targets))
+	var pool sync.Pool
+	err := n.Rows(seqs, rows, func(i int, l []float32) {
+		sp, _ := pool.Get().(*[]float32)
+		if sp == nil {
+			s := make([]float32, len(l))
+			sp = &s
+		}
+		out[i] = float64(l[targets[i].Token]) - kernel.LogSumExp(l, *sp)
+		pool.Put(sp)
+	})
+	return out, err
+}
+
+// LogProbs returns, for every sequence s and position t < len(s)-1, the
+// log-probability of seqs[s][t+1] after seqs[s][:t+1].
+func (n *Net) LogProbs(seqs [][]int) ([][]float64, error) {
+	var targets []Target
+	for s, seq := range seqs {
+		for t := 0; t+1 < len(seq); t++ {
+			targets = append(targets, Target{Row{s, t}, seq[t+1]})
+		}
+	}
+	flat, err := n.TargetLogProbs(plain(seqs), targets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float64, len(seqs))
+	k := 0
+	for s, seq := range seqs {
+		out[s] = flat[k : k+len(seq)-1]
+		k += len(seq) - 1
+	}
 	return out, nil
 }
 
 // Logits returns the logits after the last token of seq.
 func (n *Net) Logits(seq []int) ([]float32, error) {
-	b, err := n.newBatch([][]int{seq})
+	b, err := n.newBatch([]Seq{{Tokens: seq}})
 	if err != nil {
 		return nil, err
 	}
