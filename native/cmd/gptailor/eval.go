@@ -16,6 +16,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
 )
 
@@ -44,25 +45,30 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	var fam familyFlags
 	fs.Var(&fam, "family", "alias=DIR of a family model for --plan (repeatable; overrides the plan's models)")
 	data := fs.String("data", "", "text file, or JSONL with one {\"text\"} per line")
+	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL, instead of --data")
+	reference := fs.String("reference", "", "with --tasks: a model directory or plan to compute retention against")
 	seq := fs.Int("seq", 256, "window length in tokens (non-overlapping windows)")
 	layerSpec := fs.String("layers", "", "run these source layers in this order, e.g. 0,1,2,4 (default: all)")
 	limit := fs.Int("limit", 0, "use only the first N documents (0: all)")
 	maxWindows := fs.Int("windows", 0, "score only the first N windows (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) --data FILE [--seq N] [--layers LIST] [--json]")
+		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) (--data FILE | --tasks FILE [--reference DIR|PLAN]) [--seq N] [--layers LIST] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if (*modelDir == "") == (*planPath == "") || *data == "" || fs.NArg() > 0 {
+	if (*modelDir == "") == (*planPath == "") || (*data == "") == (*tasksPath == "") || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}
 	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam)
 	if err != nil {
 		return fail(stderr, "eval", err)
+	}
+	if *tasksPath != "" {
+		return runTasks(net, tokDir, name, *tasksPath, *reference, fam, *asJSON, stdout, stderr)
 	}
 	if *seq < 2 {
 		return fail(stderr, "eval", fmt.Errorf("--seq %d: a window needs at least 2 tokens", *seq))
@@ -220,4 +226,60 @@ func parseLayers(spec string, n int) ([]int, error) {
 		return nil, fmt.Errorf("--layers %q names no layer", spec)
 	}
 	return out, nil
+}
+
+// runTasks evaluates a task list, and the reference when given.
+func runTasks(net *engine.Net, tokDir, name, listPath, reference string, fam familyFlags, asJSON bool, stdout, stderr io.Writer) int {
+	list, err := task.ReadList(listPath)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	tok, err := tokenizer.Load(tokDir)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	run := func(m *task.Model) ([]*task.Result, error) {
+		bar := progress.New(stderr, "tasks "+m.Name, "tasks", len(list.Tasks))
+		defer bar.Finish()
+		var out []*task.Result
+		for i := range list.Tasks {
+			r, err := task.Run(m, &list.Tasks[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+			bar.Add(1)
+		}
+		return out, nil
+	}
+	res, err := run(&task.Model{Name: name, Net: net, Tok: tok})
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	var ref []*task.Result
+	if reference != "" {
+		modelDir, planPath := reference, ""
+		if strings.HasSuffix(reference, ".json") {
+			modelDir, planPath = "", reference
+		}
+		rnet, rtok, _, _, err := openEvalNet(modelDir, planPath, "", fam)
+		if err != nil {
+			return fail(stderr, "eval", fmt.Errorf("reference: %w", err))
+		}
+		rt, err := tokenizer.Load(rtok)
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
+		if ref, err = run(&task.Model{Name: reference, Net: rnet, Tok: rt}); err != nil {
+			return fail(stderr, "eval", fmt.Errorf("reference: %w", err))
+		}
+	}
+	rep := task.NewReport(name, reference, res, ref)
+	if asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
+	rep.Table(stdout)
+	return 0
 }

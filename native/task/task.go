@@ -1,0 +1,595 @@
+package task
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gptailor/gptailor/native/corpus"
+	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/tokenizer"
+)
+
+// Model is what a task runs on: a net (a model or a plan) and its tokenizer.
+type Model struct {
+	Name string
+	Net  *engine.Net
+	Tok  *tokenizer.Tokenizer
+}
+
+// Spec is one task of a task list.
+type Spec struct {
+	Name      string   `json:"name" yaml:"name"`
+	Type      string   `json:"type,omitempty" yaml:"type"` // perplexity, multiple_choice, loglikelihood, kl ("" = from the file)
+	Path      string   `json:"path" yaml:"path"`
+	Weight    float64  `json:"weight,omitempty" yaml:"weight"`       // default 1
+	Limit     int      `json:"limit,omitempty" yaml:"limit"`         // samples used (0: all)
+	Seed      *uint64  `json:"seed,omitempty" yaml:"seed"`           // with limit: a seeded random subset instead of the first N
+	Seq       int      `json:"seq,omitempty" yaml:"seq"`             // window for perplexity and kl (default 256)
+	Reference string   `json:"reference,omitempty" yaml:"reference"` // kl: the reference model directory
+	TopK      int      `json:"top_k,omitempty" yaml:"top_k"`         // kl: reference log-probs kept per token (default 64)
+	Metrics   []string `json:"metrics,omitempty" yaml:"metrics"`     // restrict to these metrics (checked)
+}
+
+// List is a task list file.
+type List struct {
+	Tasks []Spec `json:"tasks" yaml:"tasks"`
+}
+
+// Types lists the task types, in one place.
+var Types = map[string]func(m *Model, s *Spec) (*Result, error){
+	"perplexity":      runPerplexity,
+	"multiple_choice": runMultipleChoice,
+	"loglikelihood":   runLogLikelihood,
+	"kl":              runKL,
+}
+
+// metricsOf lists each type's metrics and whether higher is better.
+var metricsOf = map[string]map[string]bool{
+	"perplexity":      {"nll": false, "token_perplexity": false, "word_perplexity": false, "byte_perplexity": false, "bits_per_byte": false},
+	"multiple_choice": {"acc": true, "acc_norm": true},
+	"loglikelihood":   {"acc": true, "perplexity": false},
+	"kl":              {"kl": false},
+}
+
+// primary is the metric retention and objectives use, per type.
+var primary = map[string]string{"perplexity": "bits_per_byte", "multiple_choice": "acc", "loglikelihood": "acc", "kl": "kl"}
+
+// ReadList reads a task list (YAML or JSON: JSON is YAML) or, for a .jsonl
+// file, the single task it holds, named after the file.
+func ReadList(path string) (*List, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(path, ".jsonl") {
+		name := strings.TrimSuffix(filepath.Base(path), ".jsonl")
+		return &List{Tasks: []Spec{{Name: name, Path: path, Type: Sniff(raw)}}}, nil
+	}
+	var l List
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&l); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(l.Tasks) == 0 {
+		return nil, fmt.Errorf("%s: field tasks is empty", path)
+	}
+	dir := filepath.Dir(path)
+	seen := map[string]bool{}
+	for i := range l.Tasks {
+		s := &l.Tasks[i]
+		p := fmt.Sprintf("%s: tasks[%d]", path, i)
+		if s.Path == "" {
+			return nil, fmt.Errorf("%s.path is missing", p)
+		}
+		if !filepath.IsAbs(s.Path) {
+			if _, err := os.Stat(s.Path); err != nil {
+				s.Path = filepath.Join(dir, s.Path) // relative to the list file
+			}
+		}
+		if s.Name == "" {
+			s.Name = strings.TrimSuffix(filepath.Base(s.Path), filepath.Ext(s.Path))
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%s.name %q is used twice", p, s.Name)
+		}
+		seen[s.Name] = true
+		if s.Type == "" {
+			b, err := os.ReadFile(s.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s.path: %v", p, err)
+			}
+			s.Type = Sniff(b)
+		}
+		if _, ok := Types[s.Type]; !ok {
+			return nil, fmt.Errorf("%s.type %q is not a task type (perplexity, multiple_choice, loglikelihood, kl)", p, s.Type)
+		}
+		if s.Weight < 0 || math.IsNaN(s.Weight) {
+			return nil, fmt.Errorf("%s.weight %g must be >= 0", p, s.Weight)
+		}
+		for _, m := range s.Metrics {
+			if _, ok := metricsOf[s.Type][m]; !ok {
+				return nil, fmt.Errorf("%s.metrics: %q is not a metric of %s tasks (%v)", p, m, s.Type, keys(metricsOf[s.Type]))
+			}
+		}
+		if s.Type == "kl" && s.Reference == "" {
+			return nil, fmt.Errorf("%s.reference: a kl task needs a reference model directory", p)
+		}
+	}
+	return &l, nil
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WeightOf is a spec's weight (default 1).
+func (s *Spec) WeightOf() float64 {
+	if s.Weight == 0 {
+		return 1
+	}
+	return s.Weight
+}
+
+// selectIdx returns the indices of the samples to use: all, the first
+// Limit, or a seeded random subset of Limit (in original order).
+func (s *Spec) selectIdx(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	if s.Limit <= 0 || s.Limit >= n {
+		return idx
+	}
+	if s.Seed == nil {
+		return idx[:s.Limit]
+	}
+	r := rand.New(rand.NewPCG(*s.Seed, 0x9e3779b97f4a7c15))
+	r.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+	sub := idx[:s.Limit]
+	sort.Ints(sub)
+	return sub
+}
+
+// Sample is one sample's values, for user scorers.
+type Sample struct {
+	Index   int       `json:"index"`             // line (1-based) or document number
+	LL      []float64 `json:"ll,omitempty"`      // log-likelihood of each choice (or of the continuation)
+	Gold    *int      `json:"gold,omitempty"`    // the right choice
+	Pred    *int      `json:"pred,omitempty"`    // argmax of ll
+	Correct *bool     `json:"correct,omitempty"` // pred == gold, or the greedy continuation matched
+	Tokens  int       `json:"tokens"`            // tokens scored
+	Bytes   int       `json:"bytes,omitempty"`   // bytes of text scored (perplexity)
+	NLL     float64   `json:"nll,omitempty"`     // summed negative log-likelihood (perplexity, kl: summed KL)
+}
+
+// Result is one task's outcome.
+type Result struct {
+	Name           string             `json:"name"`
+	Type           string             `json:"type"`
+	Metrics        map[string]float64 `json:"metrics"` // name -> value; "<name>_stderr" alongside when defined
+	Primary        string             `json:"primary"`
+	HigherIsBetter bool               `json:"higher_is_better"`
+	Weight         float64            `json:"weight"`
+	NOriginal      int                `json:"n_original"`
+	NEffective     int                `json:"n_effective"`
+	Seconds        float64            `json:"seconds"`
+	Samples        []Sample           `json:"samples,omitempty"`
+}
+
+// Run evaluates one task.
+func Run(m *Model, s *Spec) (*Result, error) {
+	f, ok := Types[s.Type]
+	if !ok {
+		return nil, fmt.Errorf("task %s: unknown type %q", s.Name, s.Type)
+	}
+	start := time.Now()
+	r, err := f(m, s)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", s.Name, err)
+	}
+	r.Name, r.Type, r.Weight, r.Seconds = s.Name, s.Type, s.WeightOf(), time.Since(start).Seconds()
+	r.Primary = primary[s.Type]
+	r.HigherIsBetter = metricsOf[s.Type][r.Primary]
+	if len(s.Metrics) > 0 {
+		keep := map[string]float64{}
+		for _, k := range s.Metrics {
+			for name, v := range r.Metrics {
+				if name == k || name == k+"_stderr" {
+					keep[name] = v
+				}
+			}
+		}
+		r.Metrics = keep
+		if _, ok := keep[r.Primary]; !ok {
+			r.Primary = s.Metrics[0]
+			r.HigherIsBetter = metricsOf[s.Type][r.Primary]
+		}
+	}
+	return r, nil
+}
+
+// Retention is candidate against reference on the primary metric: c/r for
+// higher-is-better metrics, r/c for lower-is-better ones, and exp(r−c) for
+// KL (whose reference value is 0).
+func Retention(c, r *Result) float64 {
+	cv, rv := c.Metrics[c.Primary], r.Metrics[r.Primary]
+	switch {
+	case c.Type == "kl":
+		return math.Exp(rv - cv)
+	case c.HigherIsBetter:
+		if rv == 0 {
+			return math.NaN()
+		}
+		return cv / rv
+	}
+	if cv == 0 {
+		return math.NaN()
+	}
+	return rv / cv
+}
+
+func meanStderr(xs []float64) (float64, float64) {
+	n := float64(len(xs))
+	if n == 0 {
+		return math.NaN(), math.NaN()
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	mean := s / n
+	if n < 2 {
+		return mean, math.NaN()
+	}
+	var v float64
+	for _, x := range xs {
+		v += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(v/(n-1)) / math.Sqrt(n)
+}
+
+// workers runs fn over jobs [0, n) on every core for small models; large
+// models run one job at a time with multi-threaded GEMMs.
+func workers(net *engine.Net, n int, fn func(j int) error) error {
+	w := 1
+	if net.Cfg.HiddenSize < 1024 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	jobs := make(chan int, n)
+	for j := 0; j < n; j++ {
+		jobs <- j
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for i := 0; i < min(w, n); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := fn(j); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// perplexity: each document on its own, cut into windows that overlap by
+// one token so every token after the first is predicted with the window's
+// context.
+func runPerplexity(m *Model, s *Spec) (*Result, error) {
+	docs, err := corpus.Read(s.Path)
+	if err != nil {
+		return nil, err
+	}
+	seq := windowOf(m, s)
+	idx := s.selectIdx(len(docs))
+	samples := make([]Sample, len(idx))
+	err = workers(m.Net, len(idx), func(j int) error {
+		d := docs[idx[j]]
+		ids := m.Tok.Encode(d.Text, true)
+		var nll float64
+		tokens := 0
+		var wins [][]int
+		for lo := 0; lo+1 < len(ids); lo += seq - 1 {
+			wins = append(wins, ids[lo:min(lo+seq, len(ids))])
+		}
+		if len(wins) > 0 {
+			lps, err := m.Net.LogProbs(wins)
+			if err != nil {
+				return err
+			}
+			for _, lp := range lps {
+				for _, v := range lp {
+					nll -= v
+					tokens++
+				}
+			}
+		}
+		no := d.Line
+		if no == 0 {
+			no = idx[j] + 1
+		}
+		samples[j] = Sample{Index: no, Tokens: tokens, Bytes: len(d.Text), NLL: nll}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var nll float64
+	tokens, bytes, words := 0, 0, 0
+	for j, sm := range samples {
+		nll += sm.NLL
+		tokens += sm.Tokens
+		bytes += sm.Bytes
+		words += len(strings.Fields(docs[idx[j]].Text))
+	}
+	if tokens == 0 {
+		return nil, fmt.Errorf("%s: no token to predict", s.Path)
+	}
+	met := map[string]float64{
+		"nll":              nll / float64(tokens),
+		"token_perplexity": math.Exp(nll / float64(tokens)),
+		"word_perplexity":  math.Exp(nll / float64(max(words, 1))),
+		"byte_perplexity":  math.Exp(nll / float64(max(bytes, 1))),
+		"bits_per_byte":    nll / float64(max(bytes, 1)) / math.Ln2,
+	}
+	return &Result{Metrics: met, Samples: samples, NOriginal: len(docs), NEffective: len(idx)}, nil
+}
+
+func windowOf(m *Model, s *Spec) int {
+	seq := s.Seq
+	if seq <= 0 {
+		seq = 256
+	}
+	if mp := m.Net.Cfg.MaxPositionEmbeddings; mp > 0 && seq > mp {
+		seq = mp
+	}
+	return max(seq, 2)
+}
+
+// scoreContinuations returns, for each (context, continuation) pair, the
+// summed log-likelihood of the continuation's tokens, their count and
+// whether each was the argmax (greedy match). Pairs that share a context
+// are packed into one sequence: the context once, each continuation as a
+// branch after it.
+func scoreContinuations(m *Model, contexts []string, conts [][]string) (ll [][]float64, ntok [][]int, greedy [][]bool, err error) {
+	var seqs []engine.Seq
+	type ref struct{ item, choice int }
+	var targets []engine.Target
+	var owners []ref
+	for i, ctx := range contexts {
+		ctxEnc := m.Tok.Encode(ctx, true)
+		if len(ctxEnc) == 0 {
+			return nil, nil, nil, fmt.Errorf("context %d encodes to no token", i)
+		}
+		sq := engine.Seq{Tokens: append([]int(nil), ctxEnc...)}
+		for p := range ctxEnc {
+			sq.Pos = append(sq.Pos, p)
+			sq.Seg = append(sq.Seg, 0)
+		}
+		for c, cont := range conts[i] {
+			whole := m.Tok.Encode(ctx+cont, true)
+			var contEnc []int
+			if len(whole) > len(ctxEnc) {
+				contEnc = whole[len(ctxEnc):]
+			}
+			prev := len(ctxEnc) - 1
+			for k, tok := range contEnc {
+				targets = append(targets, engine.Target{Row: engine.Row{Seq: len(seqs), Row: prev}, Token: tok})
+				owners = append(owners, ref{i, c})
+				sq.Tokens = append(sq.Tokens, tok)
+				sq.Pos = append(sq.Pos, len(ctxEnc)+k)
+				sq.Seg = append(sq.Seg, c+1)
+				prev = len(sq.Tokens) - 1
+			}
+		}
+		seqs = append(seqs, sq)
+	}
+	rows := make([]engine.Row, len(targets))
+	for i, t := range targets {
+		rows[i] = t.Row
+	}
+	lps := make([]float64, len(targets))
+	best := make([]bool, len(targets))
+	var pool sync.Pool
+	err = m.Net.Rows(seqs, rows, func(i int, l []float32) {
+		sp, _ := pool.Get().(*[]float32)
+		if sp == nil {
+			x := make([]float32, len(l))
+			sp = &x
+		}
+		tok := targets[i].Token
+		lps[i] = float64(l[tok]) - kernelLogSumExp(l, *sp)
+		arg := 0
+		for k, v := range l {
+			if v > l[arg] {
+				arg = k
+			}
+		}
+		best[i] = arg == tok
+		pool.Put(sp)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ll = make([][]float64, len(contexts))
+	ntok = make([][]int, len(contexts))
+	greedy = make([][]bool, len(contexts))
+	for i := range contexts {
+		ll[i] = make([]float64, len(conts[i]))
+		ntok[i] = make([]int, len(conts[i]))
+		greedy[i] = make([]bool, len(conts[i]))
+		for c := range greedy[i] {
+			greedy[i][c] = true
+		}
+	}
+	for k, o := range owners {
+		ll[o.item][o.choice] += lps[k]
+		ntok[o.item][o.choice]++
+		greedy[o.item][o.choice] = greedy[o.item][o.choice] && best[k]
+	}
+	return ll, ntok, greedy, nil
+}
+
+// mcBatch is how many questions one forward call scores.
+const mcBatch = 16
+
+func runMultipleChoice(m *Model, s *Spec) (*Result, error) {
+	raw, err := os.ReadFile(s.Path)
+	if err != nil {
+		return nil, err
+	}
+	items, err := ParseMultipleChoice(raw, s.Path)
+	if err != nil {
+		return nil, err
+	}
+	idx := s.selectIdx(len(items))
+	samples := make([]Sample, len(idx))
+	normOK := make([]bool, len(idx))
+	nb := (len(idx) + mcBatch - 1) / mcBatch
+	err = workers(m.Net, nb, func(b int) error {
+		lo, hi := b*mcBatch, min((b+1)*mcBatch, len(idx))
+		var ctxs []string
+		var conts [][]string
+		type span struct{ first, n int }
+		var spans []span
+		for _, k := range idx[lo:hi] {
+			it := &items[k]
+			spans = append(spans, span{len(ctxs), len(it.Contexts)})
+			if len(it.Contexts) == 1 {
+				ctxs = append(ctxs, it.Contexts[0])
+				conts = append(conts, it.Continuations)
+			} else {
+				for _, c := range it.Contexts {
+					ctxs = append(ctxs, c)
+					conts = append(conts, it.Continuations)
+				}
+			}
+		}
+		ll, ntok, _, err := scoreContinuations(m, ctxs, conts)
+		if err != nil {
+			return err
+		}
+		for j, k := range idx[lo:hi] {
+			it := &items[k]
+			sp := spans[j]
+			var lls []float64
+			tokens := 0
+			if sp.n == 1 {
+				lls = ll[sp.first]
+				for _, t := range ntok[sp.first] {
+					tokens += t
+				}
+			} else {
+				for c := 0; c < sp.n; c++ {
+					lls = append(lls, ll[sp.first+c][0])
+					tokens += ntok[sp.first+c][0]
+				}
+			}
+			pred, predNorm := 0, 0
+			for c := range lls {
+				if lls[c] > lls[pred] {
+					pred = c
+				}
+				if lls[c]/float64(it.NormLen[c]) > lls[predNorm]/float64(it.NormLen[predNorm]) {
+					predNorm = c
+				}
+			}
+			gold := it.Gold
+			ok := pred == gold
+			samples[lo+j] = Sample{Index: it.Line, LL: lls, Gold: &gold, Pred: &pred, Correct: &ok, Tokens: tokens}
+			normOK[lo+j] = predNorm == gold
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	accs := make([]float64, len(samples))
+	norms := make([]float64, len(samples))
+	for i, sm := range samples {
+		if *sm.Correct {
+			accs[i] = 1
+		}
+		if normOK[i] {
+			norms[i] = 1
+		}
+	}
+	acc, accErr := meanStderr(accs)
+	norm, normErr := meanStderr(norms)
+	met := map[string]float64{"acc": acc, "acc_stderr": accErr, "acc_norm": norm, "acc_norm_stderr": normErr}
+	return &Result{Metrics: met, Samples: samples, NOriginal: len(items), NEffective: len(idx)}, nil
+}
+
+func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
+	raw, err := os.ReadFile(s.Path)
+	if err != nil {
+		return nil, err
+	}
+	items, err := ParseLogLikelihood(raw, s.Path)
+	if err != nil {
+		return nil, err
+	}
+	idx := s.selectIdx(len(items))
+	samples := make([]Sample, len(idx))
+	nb := (len(idx) + mcBatch - 1) / mcBatch
+	err = workers(m.Net, nb, func(b int) error {
+		lo, hi := b*mcBatch, min((b+1)*mcBatch, len(idx))
+		var ctxs []string
+		var conts [][]string
+		for _, k := range idx[lo:hi] {
+			ctxs = append(ctxs, items[k].Context)
+			conts = append(conts, []string{items[k].Continuation})
+		}
+		ll, ntok, greedy, err := scoreContinuations(m, ctxs, conts)
+		if err != nil {
+			return err
+		}
+		for j, k := range idx[lo:hi] {
+			ok := greedy[j][0]
+			samples[lo+j] = Sample{Index: items[k].Line, LL: []float64{ll[j][0]}, Correct: &ok, Tokens: ntok[j][0], NLL: -ll[j][0]}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	accs := make([]float64, len(samples))
+	var nll float64
+	tokens := 0
+	for i, sm := range samples {
+		if *sm.Correct {
+			accs[i] = 1
+		}
+		nll += sm.NLL
+		tokens += sm.Tokens
+	}
+	acc, accErr := meanStderr(accs)
+	met := map[string]float64{"acc": acc, "acc_stderr": accErr, "perplexity": math.Exp(nll / float64(max(tokens, 1)))}
+	return &Result{Metrics: met, Samples: samples, NOriginal: len(items), NEffective: len(idx)}, nil
+}
