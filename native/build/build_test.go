@@ -2,13 +2,13 @@ package build
 
 import (
 	"encoding/json"
-	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"

@@ -2,13 +2,13 @@ package engine
 
 import (
 	"encoding/json"
-	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
+	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/tokenizer"
 )

@@ -3,12 +3,13 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gptailor/gptailor/internal/testenv"
 )
 
 func header(json string) []byte {

@@ -2,12 +2,12 @@ package stitch
 
 import (
 	"encoding/json"
-	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/shared/plan"
 )

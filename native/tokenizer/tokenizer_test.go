@@ -2,13 +2,14 @@ package tokenizer
 
 import (
 	"encoding/json"
-	"github.com/gptailor/gptailor/internal/testenv"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/gptailor/gptailor/internal/testenv"
 )
 
 // Paths of the team folder beside the repository and of the repo's test data.

@@ -2,13 +2,14 @@ package plan
 
 import (
 	"encoding/json"
-	"github.com/gptailor/gptailor/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gptailor/gptailor/internal/testenv"
 )
 
 var stories = &Family{Models: []string{"base", "code", "docs", "math"}, Layers: 5, LayerParams: 45440, OuterParams: 512*64 + 64}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +18,11 @@ import (
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
+	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
+	"github.com/gptailor/gptailor/shared/plan"
 )
 
 // evalResult is what eval --json prints.
@@ -47,6 +52,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "text file, or JSONL with one {\"text\"} per line")
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL, instead of --data")
 	reference := fs.String("reference", "", "with --tasks: a model directory or plan to compute retention against")
+	scorerPath := fs.String("scorer", "", "with --tasks: a WebAssembly scoring module (docs/scorer-abi.md) to score the results")
 	seq := fs.Int("seq", 256, "window length in tokens (non-overlapping windows)")
 	layerSpec := fs.String("layers", "", "run these source layers in this order, e.g. 0,1,2,4 (default: all)")
 	limit := fs.Int("limit", 0, "use only the first N documents (0: all)")
@@ -68,7 +74,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "eval", err)
 	}
 	if *tasksPath != "" {
-		return runTasks(net, tokDir, name, *tasksPath, *reference, fam, *asJSON, stdout, stderr)
+		return runTasks(net, tokDir, name, *tasksPath, *reference, *scorerPath, *planPath, fam, *asJSON, stdout, stderr)
 	}
 	if *seq < 2 {
 		return fail(stderr, "eval", fmt.Errorf("--seq %d: a window needs at least 2 tokens", *seq))
@@ -229,7 +235,7 @@ func parseLayers(spec string, n int) ([]int, error) {
 }
 
 // runTasks evaluates a task list, and the reference when given.
-func runTasks(net *engine.Net, tokDir, name, listPath, reference string, fam familyFlags, asJSON bool, stdout, stderr io.Writer) int {
+func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, planPath string, fam familyFlags, asJSON bool, stdout, stderr io.Writer) int {
 	list, err := task.ReadList(listPath)
 	if err != nil {
 		return fail(stderr, "eval", err)
@@ -275,11 +281,55 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference string, fam fam
 		}
 	}
 	rep := task.NewReport(name, reference, res, ref)
+	status := 0
+	if scorerPath != "" {
+		score, err := runScorer(scorerPath, planPath, name, res, ref)
+		if err != nil {
+			fmt.Fprintf(stderr, "gptailor eval: %v\n", err)
+			rep.Config["scorer_error"] = err.Error()
+			status = 1
+		} else {
+			rep.Config["scorer"] = scorerPath
+			rep.Config["score"] = score
+		}
+	}
 	if asJSON {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
-		return 0
+		return status
 	}
 	rep.Table(stdout)
-	return 0
+	if s, ok := rep.Config["score"]; ok {
+		fmt.Fprintf(stdout, "score (%s): %.6g\n", scorerPath, s)
+	}
+	return status
+}
+
+// runScorer loads a scoring module in the sandbox and scores the results.
+func runScorer(path, planPath, name string, res, ref []*task.Result) (float64, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	ctx := context.Background()
+	h, err := scorer.NewHost(ctx, scorer.Limits{})
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close(ctx)
+	m, err := h.Load(ctx, filepath.Base(path), wasm)
+	if err != nil {
+		return 0, err
+	}
+	var p *plan.Plan
+	if planPath != "" {
+		if p, err = readPlan(planPath); err != nil {
+			return 0, err
+		}
+	}
+	doc, err := scorer.NewDocument(name, p, res, ref)
+	if err != nil {
+		return 0, err
+	}
+	return h.Score(ctx, m, doc)
 }

@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/gptailor/gptailor/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gptailor/gptailor/internal/testenv"
 )
 
 var (
@@ -239,5 +240,45 @@ func TestPlanEvalBuild(t *testing.T) {
 	code, _, errOut = runCLI(t, "", "plan", "validate", bad)
 	if code != 1 || !strings.Contains(errOut, "slots[0].take.layer: layer 9 out of range [0, 5)") || !strings.Contains(errOut, `slots[1].merge.models[0]: unknown model "ghost"`) {
 		t.Errorf("bad plan: %d %s", code, errOut)
+	}
+}
+
+// eval --tasks prints lm-eval's layout, retention against a reference, and
+// a sandboxed scorer's score.
+func TestEvalTasks(t *testing.T) {
+	arc := filepath.Join(sharedDir, "data", "tasks", "arc_easy.jsonl")
+	if _, err := os.Stat(arc); err != nil {
+		testenv.Missing(t, err)
+	}
+	dir := t.TempDir()
+	list := filepath.Join(dir, "tasks.yaml")
+	os.WriteFile(list, []byte("tasks:\n  - name: arc\n    path: "+arc+"\n    limit: 20\n    weight: 2\n  - name: ppl\n    path: "+filepath.Join(repoData, "data", "stories.jsonl")+"\n    limit: 5\n"), 0o644)
+	skeleton := filepath.Join("..", "..", "scorer", "examples", "wat", "skeleton.wasm")
+	code, out, errOut := runCLI(t, "", "eval", "--model", filepath.Join(repoData, "stories260K-math"), "--tasks", list,
+		"--reference", filepath.Join(repoData, "stories260K-base"), "--scorer", skeleton, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		Results   map[string]map[string]any `json:"results"`
+		NSamples  map[string]map[string]int `json:"n-samples"`
+		Retention map[string]float64        `json:"retention"`
+		Config    map[string]any            `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rep.Results["arc"]["acc,none"].(float64); !ok || rep.NSamples["arc"]["effective"] != 20 || rep.NSamples["arc"]["original"] != 2376 {
+		t.Errorf("results %v n-samples %v", rep.Results, rep.NSamples)
+	}
+	if _, ok := rep.Results["ppl"]["bits_per_byte,none"]; !ok {
+		t.Errorf("perplexity metrics %v", rep.Results["ppl"])
+	}
+	want := (2*rep.Retention["arc"] + rep.Retention["ppl"]) / 3
+	if math.Abs(rep.Retention["mean"]-want) > 1e-12 || rep.Retention["ppl"] >= 1 {
+		t.Errorf("retention %v", rep.Retention)
+	}
+	if rep.Config["score"] != 1.0 {
+		t.Errorf("scorer result %v", rep.Config)
 	}
 }

@@ -1,0 +1,6 @@
+(module
+  (memory (export "memory") 1)
+  (func (export "gptailor_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "gptailor_score") (param i32 i32) (result i32) unreachable)
+  (func (export "gptailor_result") (result f64) (f64.const 1))
+  (func (export "gptailor_message") (result i64) (i64.const 0)))
