@@ -250,3 +250,28 @@ func FuzzParseTasks(f *testing.F) {
 		Sniff(b)
 	})
 }
+
+// ARC-Easy on the stories base: questions/s, scored continuation tokens/s
+// and processed tokens/s (each context once, every choice as a branch).
+func BenchmarkARCEasy(b *testing.B) {
+	path := filepath.Join(testenv.Shared(), "data", "tasks", "arc_easy.jsonl")
+	if _, err := os.Stat(path); err != nil {
+		testenv.Missing(b, err)
+	}
+	m := storiesModel(b, "base")
+	spec := &Spec{Name: "arc_easy", Type: "multiple_choice", Path: path, Limit: 500}
+	var items, cont int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := Run(m, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		items += r.NEffective
+		for _, s := range r.Samples {
+			cont += s.Tokens
+		}
+	}
+	b.ReportMetric(float64(items)/b.Elapsed().Seconds(), "items/s")
+	b.ReportMetric(float64(cont)/b.Elapsed().Seconds(), "ll-tokens/s")
+}

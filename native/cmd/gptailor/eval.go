@@ -53,6 +53,8 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL, instead of --data")
 	reference := fs.String("reference", "", "with --tasks: a model directory or plan to compute retention against")
 	scorerPath := fs.String("scorer", "", "with --tasks: a WebAssembly scoring module (docs/scorer-abi.md) to score the results")
+	scorerMem := fs.Int("scorer-memory-mib", 256, "memory limit of the scoring module")
+	scorerTime := fs.Duration("scorer-timeout", 2*time.Second, "time limit of one scoring call")
 	seq := fs.Int("seq", 256, "window length in tokens (non-overlapping windows)")
 	layerSpec := fs.String("layers", "", "run these source layers in this order, e.g. 0,1,2,4 (default: all)")
 	limit := fs.Int("limit", 0, "use only the first N documents (0: all)")
@@ -74,7 +76,8 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "eval", err)
 	}
 	if *tasksPath != "" {
-		return runTasks(net, tokDir, name, *tasksPath, *reference, *scorerPath, *planPath, fam, *asJSON, stdout, stderr)
+		lim := scorer.Limits{MemoryBytes: uint64(max(*scorerMem, 1)) << 20, CallTimeout: *scorerTime}
+		return runTasks(net, tokDir, name, *tasksPath, *reference, *scorerPath, *planPath, lim, fam, *asJSON, stdout, stderr)
 	}
 	if *seq < 2 {
 		return fail(stderr, "eval", fmt.Errorf("--seq %d: a window needs at least 2 tokens", *seq))
@@ -235,7 +238,7 @@ func parseLayers(spec string, n int) ([]int, error) {
 }
 
 // runTasks evaluates a task list, and the reference when given.
-func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, planPath string, fam familyFlags, asJSON bool, stdout, stderr io.Writer) int {
+func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, planPath string, lim scorer.Limits, fam familyFlags, asJSON bool, stdout, stderr io.Writer) int {
 	list, err := task.ReadList(listPath)
 	if err != nil {
 		return fail(stderr, "eval", err)
@@ -283,7 +286,7 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 	rep := task.NewReport(name, reference, res, ref)
 	status := 0
 	if scorerPath != "" {
-		score, err := runScorer(scorerPath, planPath, name, res, ref)
+		score, err := runScorer(scorerPath, planPath, name, res, ref, lim)
 		if err != nil {
 			fmt.Fprintf(stderr, "gptailor eval: %v\n", err)
 			rep.Config["scorer_error"] = err.Error()
@@ -306,13 +309,13 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 }
 
 // runScorer loads a scoring module in the sandbox and scores the results.
-func runScorer(path, planPath, name string, res, ref []*task.Result) (float64, error) {
+func runScorer(path, planPath, name string, res, ref []*task.Result, lim scorer.Limits) (float64, error) {
 	wasm, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
 	ctx := context.Background()
-	h, err := scorer.NewHost(ctx, scorer.Limits{})
+	h, err := scorer.NewHost(ctx, lim)
 	if err != nil {
 		return 0, err
 	}
