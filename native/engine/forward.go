@@ -143,7 +143,11 @@ func rmsNorm(dst, src, w []float32, d int, eps float64) {
 }
 
 // hidden runs the decoder layers and the final norm; the result is in b.xn.
-func (n *Net) hidden(b *batch) {
+func (n *Net) hidden(b *batch) { n.hiddenTrace(b, nil) }
+
+// hiddenTrace is hidden, calling trace with the residual stream entering
+// each layer (layer 0 = the embeddings) and after the last one (layer L).
+func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 	c := n.Cfg
 	d := c.HiddenSize
 	qkvW := c.QDim() + 2*c.KVDim()
@@ -155,7 +159,10 @@ func (n *Net) hidden(b *batch) {
 		}
 	}
 	cos, sin := n.rope(maxPos)
-	for _, l := range n.Layers {
+	for li, l := range n.Layers {
+		if trace != nil {
+			trace(li, b.x)
+		}
 		rmsNorm(b.xn, b.x, l.AttnNorm, d, c.RMSNormEps)
 		kernel.MatMulT(b.qkv, qkvW, b.xn, d, b.rows, l.QKV, false)
 		if l.QKVBias != nil {
@@ -178,6 +185,9 @@ func (n *Net) hidden(b *batch) {
 			kernel.SiLUMul(b.h[r*inter:(r+1)*inter], g, u)
 		}
 		kernel.MatMulT(b.x, d, b.h, inter, b.rows, l.Down, true)
+	}
+	if trace != nil {
+		trace(len(n.Layers), b.x)
 	}
 	rmsNorm(b.xn, b.x, n.Head.FinalNorm, d, c.RMSNormEps)
 }
@@ -428,4 +438,17 @@ func (n *Net) Greedy(prompt []int, steps, stop int) ([]int, error) {
 		seq = append(seq, best)
 	}
 	return seq, nil
+}
+
+// Trace runs the sequences and calls fn with the hidden states (rows ×
+// hidden, sequences concatenated in order) entering each layer and after
+// the last: fn(0, embeddings), ..., fn(L, output of the last layer). The
+// slice is reused: copy what you keep.
+func (n *Net) Trace(seqs [][]int, fn func(layer int, x []float32)) error {
+	b, err := n.newBatch(plain(seqs))
+	if err != nil {
+		return err
+	}
+	n.hiddenTrace(b, fn)
+	return nil
 }

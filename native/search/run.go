@@ -1,0 +1,293 @@
+package search
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Evaluator scores one configuration at a budget (samples per task).
+type Evaluator interface {
+	// Tasks names the objectives, in cost order.
+	Tasks() []string
+	// Evaluate returns one cost per task (lower is better) and the
+	// retention per task (higher is better) for reports.
+	Evaluate(ctx context.Context, c *Config, budget int) (costs, retention []float64, err error)
+}
+
+// Settings configure a search.
+type Settings struct {
+	Optimizer string        `json:"optimizer"` // random or bo
+	Seed      uint64        `json:"seed"`
+	Trials    int           `json:"trials"`       // evaluations (config × budget); 0: no limit
+	Duration  time.Duration `json:"duration"`     // wall time; 0: no limit
+	MinBudget int           `json:"min_budget"`   // samples per task at the lowest fidelity
+	MaxBudget int           `json:"max_budget"`   // samples per task at full fidelity
+	Eta       float64       `json:"eta"`          // Hyperband's η
+	WarmStart bool          `json:"warm_start"`   // the reference's initial design first
+	Extra     []*Config     `json:"extra_starts"` // more starting points (baselines)
+}
+
+// Trial is one journaled evaluation.
+type Trial struct {
+	Index     int       `json:"index"`
+	Bracket   int       `json:"bracket"`
+	Rung      int       `json:"rung"`
+	Budget    int       `json:"budget"`
+	Key       string    `json:"key"`
+	Config    *Config   `json:"config"`
+	Costs     []float64 `json:"costs,omitempty"`
+	Retention []float64 `json:"retention,omitempty"`
+	Objective float64   `json:"objective"` // mean retention over tasks (NaN when failed: written as null)
+	Seconds   float64   `json:"seconds"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// MarshalJSON writes a failed trial's objective as null.
+func (t Trial) MarshalJSON() ([]byte, error) {
+	type plain Trial
+	var obj *float64
+	if !math.IsNaN(t.Objective) {
+		obj = &t.Objective
+	}
+	return json.Marshal(struct {
+		plain
+		Objective *float64 `json:"objective"`
+	}{plain(t), obj})
+}
+
+// UnmarshalJSON reads null as NaN.
+func (t *Trial) UnmarshalJSON(b []byte) error {
+	type plain Trial
+	var aux struct {
+		plain
+		Objective *float64 `json:"objective"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*t = Trial(aux.plain)
+	t.Objective = math.NaN()
+	if aux.Objective != nil {
+		t.Objective = *aux.Objective
+	}
+	return nil
+}
+
+// Journal is the append-only trial log of a run: one JSON line per
+// finished trial, synced before the next trial starts, so kill -9 loses
+// nothing finished. A torn last line is dropped on reopen.
+type Journal struct {
+	path string
+	f    *os.File
+}
+
+// OpenJournal opens (creating) the journal and returns the trials in it.
+func OpenJournal(path string) (*Journal, []Trial, error) {
+	var trials []Trial
+	raw, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	good := 0
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		end := good + len(line) + 1
+		if end > len(raw) { // no newline: torn write
+			break
+		}
+		var t Trial
+		if err := json.Unmarshal(line, &t); err != nil {
+			break
+		}
+		if t.Index != len(trials) {
+			return nil, nil, fmt.Errorf("%s: trial %d found where %d was expected", path, t.Index, len(trials))
+		}
+		trials = append(trials, t)
+		good = end
+	}
+	if good < len(raw) {
+		if err := os.Truncate(path, int64(good)); err != nil {
+			return nil, nil, err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Journal{path: path, f: f}, trials, nil
+}
+
+// Append writes one trial durably.
+func (j *Journal) Append(t Trial) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return j.f.Sync()
+}
+
+// Close closes the journal.
+func (j *Journal) Close() error { return j.f.Close() }
+
+// Search runs (or resumes) a search. Replayed trials come from the journal
+// and are checked to be the ones this seed and these settings propose, so
+// a resumed run neither repeats nor skips a trial. onTrial sees every
+// trial, replayed ones included.
+func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal *Journal, replay []Trial, onTrial func(Trial)) ([]Trial, error) {
+	if err := space.Validate(); err != nil {
+		return nil, err
+	}
+	newOpt, ok := Optimizers[s.Optimizer]
+	if !ok {
+		return nil, fmt.Errorf("unknown optimizer %q (random, bo)", s.Optimizer)
+	}
+	if s.MaxBudget <= 0 || s.MinBudget <= 0 || s.MinBudget > s.MaxBudget {
+		return nil, fmt.Errorf("budgets: need 0 < min (%d) <= max (%d)", s.MinBudget, s.MaxBudget)
+	}
+	if s.Eta <= 1 {
+		s.Eta = 3
+	}
+	opt := newOpt(space)
+	r := rand.New(rand.NewPCG(s.Seed, 0x5eed))
+	brackets := Brackets(s.MinBudget, s.MaxBudget, s.Eta)
+	var starts []*Config
+	starts = append(starts, s.Extra...)
+	if s.WarmStart {
+		starts = append(starts, space.WarmStart()...)
+	}
+	var trials []Trial
+	var history []Observation
+	seen := map[int]map[string]bool{}
+	start := time.Now()
+	done := func() bool {
+		return (s.Trials > 0 && len(trials) >= s.Trials) || (s.Duration > 0 && time.Since(start) > s.Duration) || ctx.Err() != nil
+	}
+	evaluate := func(c *Config, bracket, rung, budget int) (Trial, error) {
+		t := Trial{Index: len(trials), Bracket: bracket, Rung: rung, Budget: budget, Key: c.Key(), Config: c}
+		if t.Index < len(replay) {
+			old := replay[t.Index]
+			if old.Key != t.Key || old.Budget != budget {
+				return t, fmt.Errorf("journal trial %d is %s@%d but this search proposes %s@%d: the run was started with other settings or seed", t.Index, old.Key, old.Budget, t.Key, budget)
+			}
+			return old, nil
+		}
+		t0 := time.Now()
+		costs, ret, err := ev.Evaluate(ctx, c, budget)
+		t.Seconds = time.Since(t0).Seconds()
+		if err != nil {
+			if ctx.Err() != nil {
+				return t, ctx.Err()
+			}
+			t.Error, t.Objective = err.Error(), math.NaN()
+		} else {
+			t.Costs, t.Retention = costs, ret
+			var s float64
+			for _, v := range ret {
+				s += v
+			}
+			t.Objective = s / float64(len(ret))
+		}
+		if journal != nil {
+			if err := journal.Append(t); err != nil {
+				return t, err
+			}
+		}
+		return t, nil
+	}
+	record := func(t Trial) {
+		trials = append(trials, t)
+		history = append(history, Observation{Config: t.Config, Budget: t.Budget, Costs: t.Costs, Failed: t.Error != ""})
+		if seen[t.Budget] == nil {
+			seen[t.Budget] = map[string]bool{}
+		}
+		seen[t.Budget][t.Key] = true
+		if onTrial != nil {
+			onTrial(t)
+		}
+	}
+	for b := 0; !done(); b = (b + 1) % len(brackets) {
+		br := brackets[b]
+		var cands []*Config
+		for len(cands) < br[0].N {
+			if len(starts) > 0 {
+				cands = append(cands, starts[0])
+				starts = starts[1:]
+				continue
+			}
+			avoid := map[string]bool{}
+			for k := range seen[br[0].Budget] {
+				avoid[k] = true
+			}
+			for _, c := range cands {
+				avoid[c.Key()] = true
+			}
+			cands = append(cands, opt.Ask(r, history, avoid))
+		}
+		for ri, rung := range br {
+			if done() {
+				break
+			}
+			costs := make([][]float64, len(cands))
+			for i, c := range cands {
+				if done() {
+					cands = cands[:i]
+					costs = costs[:i]
+					break
+				}
+				t, err := evaluate(c, b, ri, rung.Budget)
+				if err != nil {
+					return trials, err
+				}
+				record(t)
+				costs[i] = t.Costs
+			}
+			if ri+1 < len(br) {
+				keep := promote(costs, br[ri+1].N)
+				next := make([]*Config, 0, len(keep))
+				for _, i := range keep {
+					next = append(next, cands[i])
+				}
+				cands = next
+			}
+		}
+	}
+	return trials, nil
+}
+
+// Best is the trial with the highest objective at the largest budget that
+// has a finished trial.
+func Best(trials []Trial) (Trial, bool) {
+	top := 0
+	for _, t := range trials {
+		if t.Error == "" && t.Budget > top {
+			top = t.Budget
+		}
+	}
+	var best Trial
+	found := false
+	for _, t := range trials {
+		if t.Error == "" && t.Budget == top && (!found || t.Objective > best.Objective) {
+			best, found = t, true
+		}
+	}
+	return best, found
+}
+
+// RunDir is where a run keeps its files.
+func RunDir(dir string) (journal, config string) {
+	return filepath.Join(dir, "trials.jsonl"), filepath.Join(dir, "search.json")
+}

@@ -1,0 +1,257 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func TestBracketsArithmetic(t *testing.T) {
+	got := fmt.Sprint(Brackets(100, 1000, 3))
+	want := "[[{9 111} {3 333} {1 1000}] [{5 333} {1 1000}] [{3 1000}]]"
+	if got != want {
+		t.Errorf("brackets %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(Brackets(10, 10, 3)); got != "[[{1 10}]]" {
+		t.Errorf("single fidelity: %s", got)
+	}
+}
+
+func TestParEGOByHand(t *testing.T) {
+	costs := [][]float64{{1, 10}, {3, 30}, {2, 20}}
+	got := parEGO(costs, []float64{0.25, 0.75})
+	// normalised: (0,0), (1,1), (0.5,0.5); max(θ·y) + 0.05·Σθ·y
+	want := []float64{0, 0.75 + 0.05*1, 0.375 + 0.05*0.5}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-12 {
+			t.Errorf("parEGO[%d] = %g, want %g", i, got[i], want[i])
+		}
+	}
+}
+
+func TestPromoteNonDominatedThenCrowding(t *testing.T) {
+	costs := [][]float64{{1, 5}, {2, 2}, {5, 1}, {3, 3}, nil, {1.5, 4}}
+	// front 0: {1,5}, {2,2}, {5,1}, {1.5,4}; crowding keeps the extremes first
+	got := promote(costs, 2)
+	if !reflect.DeepEqual(got, []int{0, 2}) {
+		t.Errorf("promote %v", got)
+	}
+	if got := promote(costs, 6); got[len(got)-1] != 4 {
+		t.Errorf("failed entry not last: %v", got)
+	}
+	if got := ParetoFront(costs); !reflect.DeepEqual(got, []int{0, 1, 2, 5}) {
+		t.Errorf("front %v", got)
+	}
+}
+
+// synthetic has a known optimum: remove layer 3, take the fine-tune on
+// layers 0 and 4 only. Two tasks disagree on part of it (a trade-off).
+type synthetic struct {
+	space *Space
+	calls int
+}
+
+func (s *synthetic) Tasks() []string { return []string{"a", "b"} }
+
+func (s *synthetic) Evaluate(_ context.Context, c *Config, budget int) ([]float64, []float64, error) {
+	s.calls++
+	wantSub := []uint32{1, 0, 0, 0, 1}
+	var miss float64
+	for i := range c.Removed {
+		if c.Removed[i] != (i == 3) {
+			miss += 2
+		}
+		if !c.Removed[i] && c.Subset[i] != wantSub[i] {
+			miss++
+		}
+	}
+	noise := 0.0
+	if budget < 1000 {
+		noise = 0.01 * float64(len(c.Key())%3) // low fidelity is a little off
+	}
+	a, b := miss+noise, miss*1.5+noise
+	return []float64{a, b}, []float64{1 / (1 + a), 1 / (1 + b)}, nil
+}
+
+func optimum(trials []Trial) bool {
+	for _, t := range trials {
+		if t.Error == "" && t.Costs[0] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func TestOptimizersFindTheOptimum(t *testing.T) {
+	space := &Space{Layers: 5, Remove: 1, FineTunes: []string{"ft"}}
+	for _, c := range []struct {
+		opt    string
+		trials int
+	}{{"random", 400}, {"bo", 150}} {
+		ev := &synthetic{space: space}
+		trials, err := Search(context.Background(), space, ev, Settings{Optimizer: c.opt, Seed: 3, Trials: c.trials, MinBudget: 1000, MaxBudget: 1000}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !optimum(trials) {
+			best, _ := Best(trials)
+			t.Errorf("%s did not find the optimum in %d trials (best %s %v)", c.opt, c.trials, best.Key, best.Costs)
+		}
+		again, _ := Search(context.Background(), space, &synthetic{space: space}, Settings{Optimizer: c.opt, Seed: 3, Trials: c.trials, MinBudget: 1000, MaxBudget: 1000}, nil, nil, nil)
+		for i := range trials {
+			if trials[i].Key != again[i].Key {
+				t.Fatalf("%s: trial %d differs between two runs with one seed", c.opt, i)
+			}
+		}
+	}
+}
+
+func TestHyperbandScheduleInARun(t *testing.T) {
+	space := &Space{Layers: 5, Remove: 1, FineTunes: []string{"ft"}}
+	trials, err := Search(context.Background(), space, &synthetic{space: space}, Settings{Optimizer: "bo", Seed: 1, Trials: 22, MinBudget: 100, MaxBudget: 1000}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var budgets []int
+	for _, tr := range trials {
+		budgets = append(budgets, tr.Budget)
+	}
+	want := "[111 111 111 111 111 111 111 111 111 333 333 333 1000 333 333 333 333 333 1000 1000 1000 1000]"
+	if fmt.Sprint(budgets) != want {
+		t.Errorf("budgets %v\nwant    %s", budgets, want)
+	}
+	// The promoted configs are the best of their rung.
+	rung0 := trials[:9]
+	promoted := map[string]bool{}
+	for _, tr := range trials[9:12] {
+		promoted[tr.Key] = true
+	}
+	for _, tr := range rung0 {
+		if !promoted[tr.Key] {
+			for _, p := range trials[9:12] {
+				if dominates(tr.Costs, rung0ByKey(rung0, p.Key).Costs) {
+					t.Errorf("%s dominates promoted %s", tr.Key, p.Key)
+				}
+			}
+		}
+	}
+}
+
+func rung0ByKey(ts []Trial, k string) Trial {
+	for _, t := range ts {
+		if t.Key == k {
+			return t
+		}
+	}
+	return Trial{}
+}
+
+// Kill the run after every journal write (and mid-write): resuming gives
+// the same trials, evaluating only the missing ones.
+func TestResumeAtEveryWritePoint(t *testing.T) {
+	space := &Space{Layers: 5, Remove: 1, FineTunes: []string{"ft"}}
+	settings := Settings{Optimizer: "bo", Seed: 9, Trials: 25, MinBudget: 100, MaxBudget: 1000, WarmStart: true}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "full.jsonl")
+	j, _, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Search(context.Background(), space, &synthetic{space: space}, settings, j, nil, nil)
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	var ends []int
+	for i, b := range raw {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) != 25 {
+		t.Fatalf("%d journal lines", len(ends))
+	}
+	for k := 0; k <= 25; k++ {
+		cut := 0
+		if k > 0 {
+			cut = ends[k-1]
+		}
+		content := append([]byte(nil), raw[:cut]...)
+		if k < 25 {
+			content = append(content, raw[cut:cut+(ends[k]-cut)/2]...) // a torn line
+		}
+		p := filepath.Join(dir, fmt.Sprintf("crash%d.jsonl", k))
+		os.WriteFile(p, content, 0o644)
+		j, replay, err := OpenJournal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(replay) != k {
+			t.Fatalf("crash after %d: %d trials recovered", k, len(replay))
+		}
+		ev := &synthetic{space: space}
+		got, err := Search(context.Background(), space, ev, settings, j, replay, nil)
+		j.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.calls != 25-k || len(got) != 25 {
+			t.Fatalf("crash after %d: %d evaluations, %d trials", k, ev.calls, len(got))
+		}
+		for i := range got {
+			if got[i].Key != full[i].Key || got[i].Budget != full[i].Budget || !reflect.DeepEqual(got[i].Costs, full[i].Costs) {
+				t.Fatalf("crash after %d: trial %d differs", k, i)
+			}
+		}
+		jr, back, _ := OpenJournal(p)
+		jr.Close()
+		if len(back) != 25 {
+			t.Fatalf("crash after %d: the resumed journal holds %d trials", k, len(back))
+		}
+		for i := range back {
+			if back[i].Key != full[i].Key || back[i].Index != i {
+				t.Fatalf("crash after %d: journal line %d differs", k, i)
+			}
+		}
+	}
+	// Other settings cannot silently continue a journal.
+	j2, replay, _ := OpenJournal(path)
+	defer j2.Close()
+	other := settings
+	other.Seed = 10
+	if _, err := Search(context.Background(), space, &synthetic{space: space}, other, j2, replay, nil); err == nil {
+		t.Error("a journal from another seed was accepted")
+	}
+}
+
+func TestImpossibleTargets(t *testing.T) {
+	for _, s := range []*Space{{Layers: 5, Remove: 5}, {Layers: 5, Remove: -1}, {Layers: 0}} {
+		if _, err := Search(context.Background(), s, &synthetic{}, Settings{Optimizer: "random", MinBudget: 1, MaxBudget: 1, Trials: 1}, nil, nil, nil); err == nil {
+			t.Errorf("%+v accepted", s)
+		}
+	}
+	ok := &Space{Layers: 5, Remove: 1}
+	if _, err := Search(context.Background(), ok, &synthetic{}, Settings{Optimizer: "annealing", MinBudget: 1, MaxBudget: 1}, nil, nil, nil); err == nil {
+		t.Error("unknown optimizer accepted")
+	}
+	if _, err := Search(context.Background(), ok, &synthetic{}, Settings{Optimizer: "bo", MinBudget: 10, MaxBudget: 5}, nil, nil, nil); err == nil {
+		t.Error("min budget above max accepted")
+	}
+}
+
+func TestWarmStartDesign(t *testing.T) {
+	s := &Space{Layers: 8, Remove: 2, FineTunes: []string{"a", "b", "c"}}
+	ws := s.WarmStart()
+	// three heuristics × (all-base + 3 single fine-tunes + 6 λ × 4 multi-subsets) = 84 distinct
+	if len(ws) != 84 {
+		t.Errorf("%d warm-start configs", len(ws))
+	}
+	if !ws[0].Removed[6] || !ws[0].Removed[5] { // higher layers first, keeping the last
+		t.Errorf("first heuristic removes %v", ws[0].Removed)
+	}
+}

@@ -1,0 +1,242 @@
+// Package search finds layer plans: the paper's search space (a removal set,
+// per kept layer a subset of fine-tunes and a merge scale λ), random search
+// and the reference's optimiser (random-forest surrogate, expected
+// improvement, local search, random interleaving, ParEGO over several tasks,
+// Hyperband over the number of task samples), and runs that journal every
+// trial so a killed search resumes exactly where it stopped.
+package search
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// Space is the search space over a family with L layers and fine-tunes.
+type Space struct {
+	Layers    int      // L, the base's layers
+	Remove    int      // R, exactly this many removed
+	FineTunes []string // aliases of the fine-tunes (the base is "base")
+}
+
+// Validate reports impossible targets before any work starts.
+func (s *Space) Validate() error {
+	switch {
+	case s.Layers <= 0:
+		return fmt.Errorf("the family has no layers")
+	case s.Remove < 0 || s.Remove >= s.Layers:
+		return fmt.Errorf("cannot remove %d of %d layers: keep at least one and remove at most %d", s.Remove, s.Layers, s.Layers-1)
+	case len(s.FineTunes) > 16:
+		return fmt.Errorf("%d fine-tunes: the subset encoding supports 16", len(s.FineTunes))
+	}
+	return nil
+}
+
+// Config is one candidate (a genotype). The removal set is a set — a bit
+// per layer — so each set has one encoding (the reference's R ordered
+// integers made every set appear R! times).
+type Config struct {
+	Removed []bool    `json:"removed"` // per source layer
+	Subset  []uint32  `json:"subset"`  // per source layer, bit k = fine-tune k
+	Lambda  []float64 `json:"lambda"`  // per source layer, merge scale in [0, 1]
+}
+
+// Key identifies a config for deduplication: λ only counts where a merge
+// uses it (two or more fine-tunes on a kept layer), rounded to 1e-6.
+func (c *Config) Key() string {
+	var b strings.Builder
+	for i := range c.Removed {
+		switch {
+		case c.Removed[i]:
+			b.WriteString("x")
+		case popcount(c.Subset[i]) >= 2:
+			fmt.Fprintf(&b, "%x@%.6f", c.Subset[i], c.Lambda[i])
+		default:
+			fmt.Fprintf(&b, "%x", c.Subset[i])
+		}
+		b.WriteByte('|')
+	}
+	return b.String()
+}
+
+func popcount(x uint32) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// Clone copies a config.
+func (c *Config) Clone() *Config {
+	return &Config{Removed: append([]bool(nil), c.Removed...), Subset: append([]uint32(nil), c.Subset...), Lambda: append([]float64(nil), c.Lambda...)}
+}
+
+// Random draws a config uniformly: R distinct removed layers, a uniform
+// subset and λ per layer.
+func (s *Space) Random(r *rand.Rand) *Config {
+	c := &Config{Removed: make([]bool, s.Layers), Subset: make([]uint32, s.Layers), Lambda: make([]float64, s.Layers)}
+	for _, i := range r.Perm(s.Layers)[:s.Remove] {
+		c.Removed[i] = true
+	}
+	for i := range c.Subset {
+		c.Subset[i] = uint32(r.IntN(1 << len(s.FineTunes)))
+		c.Lambda[i] = r.Float64()
+	}
+	return c
+}
+
+// Neighbor changes one thing: swaps a removed and a kept layer, flips one
+// fine-tune of a layer, or moves one λ.
+func (s *Space) Neighbor(c *Config, r *rand.Rand) *Config {
+	n := c.Clone()
+	move := r.IntN(3)
+	if len(s.FineTunes) == 0 {
+		move = 0
+	}
+	switch move {
+	case 0:
+		if s.Remove == 0 {
+			return n
+		}
+		var rem, kept []int
+		for i, x := range n.Removed {
+			if x {
+				rem = append(rem, i)
+			} else {
+				kept = append(kept, i)
+			}
+		}
+		a, b := rem[r.IntN(len(rem))], kept[r.IntN(len(kept))]
+		n.Removed[a], n.Removed[b] = false, true
+	case 1:
+		i := r.IntN(s.Layers)
+		n.Subset[i] ^= 1 << r.IntN(len(s.FineTunes))
+	default:
+		i := r.IntN(s.Layers)
+		n.Lambda[i] = math.Min(1, math.Max(0, n.Lambda[i]+r.NormFloat64()*0.15))
+	}
+	return n
+}
+
+// Features encodes a config for the surrogate: removal bits, subset bits
+// and λ (0 where no merge uses it).
+func (s *Space) Features(c *Config) []float64 {
+	K := len(s.FineTunes)
+	f := make([]float64, 0, s.Layers*(2+K))
+	for i := 0; i < s.Layers; i++ {
+		rem := 0.0
+		if c.Removed[i] {
+			rem = 1
+		}
+		f = append(f, rem)
+		for k := 0; k < K; k++ {
+			bit := 0.0
+			if !c.Removed[i] && c.Subset[i]&(1<<k) != 0 {
+				bit = 1
+			}
+			f = append(f, bit)
+		}
+		lam := 0.0
+		if !c.Removed[i] && popcount(c.Subset[i]) >= 2 {
+			lam = c.Lambda[i]
+		}
+		f = append(f, lam)
+	}
+	return f
+}
+
+// Genotype converts a config to the plan package's genotype.
+func (s *Space) Genotype(c *Config) *plan.Genotype {
+	g := &plan.Genotype{Layers: s.Layers, Subsets: make([][]string, s.Layers), Lambdas: append([]float64(nil), c.Lambda...)}
+	for i := 0; i < s.Layers; i++ {
+		if c.Removed[i] {
+			g.Removed = append(g.Removed, i)
+		}
+		for k, ft := range s.FineTunes {
+			if c.Subset[i]&(1<<k) != 0 {
+				g.Subsets[i] = append(g.Subsets[i], ft)
+			}
+		}
+		sort.Strings(g.Subsets[i])
+	}
+	return g
+}
+
+// Plan turns a config into a layer plan.
+func (s *Space) Plan(c *Config, models map[string]string) (*plan.Plan, error) {
+	return s.Genotype(c).Plan(models)
+}
+
+// WarmStart is the reference's initial design: three removal heuristics
+// (higher layers first, middle outward, alternating from the top), each
+// with the all-base choice and λ ∈ {0.3, 0.5, 0.6, 0.7, 0.8, 1.0} × every
+// non-empty fine-tune subset applied to every kept layer.
+func (s *Space) WarmStart() []*Config {
+	L, R := s.Layers, s.Remove
+	orders := [][]int{}
+	top := []int{}
+	for i := L - 2; i >= 0; i-- { // higher layers first, keeping the last
+		top = append(top, i)
+	}
+	top = append(top, L-1)
+	orders = append(orders, top)
+	mid := []int{}
+	for d := 0; len(mid) < L; d++ {
+		for _, i := range []int{L/2 + d, L/2 - 1 - d} {
+			if i >= 0 && i < L && !containsInt(mid, i) {
+				mid = append(mid, i)
+			}
+		}
+	}
+	orders = append(orders, mid)
+	alt := []int{}
+	for i := L - 2; i >= 0; i -= 2 {
+		alt = append(alt, i)
+	}
+	for i := L - 1; i >= 0; i-- {
+		if !containsInt(alt, i) {
+			alt = append(alt, i)
+		}
+	}
+	orders = append(orders, alt)
+	var out []*Config
+	seen := map[string]bool{}
+	add := func(c *Config) {
+		if k := c.Key(); !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	for _, ord := range orders {
+		base := &Config{Removed: make([]bool, L), Subset: make([]uint32, L), Lambda: make([]float64, L)}
+		for _, i := range ord[:R] {
+			base.Removed[i] = true
+		}
+		add(base)
+		for _, lam := range []float64{0.3, 0.5, 0.6, 0.7, 0.8, 1.0} {
+			for sub := uint32(1); sub < 1<<len(s.FineTunes); sub++ {
+				c := base.Clone()
+				for i := range c.Subset {
+					c.Subset[i] = sub
+					c.Lambda[i] = lam
+				}
+				add(c)
+			}
+		}
+	}
+	return out
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
