@@ -38,6 +38,10 @@ type Spec struct {
 	Reference string   `json:"reference,omitempty" yaml:"reference"` // kl: the reference model directory
 	TopK      int      `json:"top_k,omitempty" yaml:"top_k"`         // kl: reference log-probs kept per token (default 64)
 	Metrics   []string `json:"metrics,omitempty" yaml:"metrics"`     // restrict to these metrics (checked)
+	// Windows makes a perplexity task's samples the consecutive windows of
+	// seq tokens over the concatenated documents (as `eval --data` cuts
+	// them) instead of whole documents: a fine-grained fidelity for search.
+	Windows bool `json:"windows,omitempty" yaml:"windows"`
 }
 
 // List is a task list file.
@@ -305,6 +309,9 @@ func runPerplexity(m *Model, s *Spec) (*Result, error) {
 	docs, err := corpus.Read(s.Path)
 	if err != nil {
 		return nil, err
+	}
+	if s.Windows {
+		return perplexityWindows(m, s, docs)
 	}
 	seq := windowOf(m, s)
 	idx := s.selectIdx(len(docs))
@@ -592,4 +599,59 @@ func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
 	acc, accErr := meanStderr(accs)
 	met := map[string]float64{"acc": acc, "acc_stderr": accErr, "perplexity": math.Exp(nll / float64(max(tokens, 1)))}
 	return &Result{Metrics: met, Samples: samples, NOriginal: len(items), NEffective: len(idx)}, nil
+}
+
+// perplexityWindows scores the windows of the concatenated token stream;
+// bytes are those the predicted tokens stand for (word perplexity is not
+// defined per window and is left out).
+func perplexityWindows(m *Model, s *Spec, docs []corpus.Document) (*Result, error) {
+	seq := windowOf(m, s)
+	streams := make([][]int, len(docs))
+	for i, d := range docs {
+		streams[i] = m.Tok.Encode(d.Text, true)
+	}
+	all := corpus.Windows(streams, seq)
+	idx := s.selectIdx(len(all))
+	samples := make([]Sample, len(idx))
+	nb := (len(idx) + engine.WindowBatch - 1) / engine.WindowBatch
+	err := workers(m.Net, nb, func(b int) error {
+		lo, hi := b*engine.WindowBatch, min((b+1)*engine.WindowBatch, len(idx))
+		wins := make([][]int, 0, hi-lo)
+		for _, k := range idx[lo:hi] {
+			wins = append(wins, all[k])
+		}
+		lps, err := m.Net.LogProbs(wins)
+		if err != nil {
+			return err
+		}
+		for j, lp := range lps {
+			sm := Sample{Index: idx[lo+j], Tokens: len(lp)}
+			for p, v := range lp {
+				sm.NLL -= v
+				sm.Bytes += m.Tok.TokenBytes(wins[j][p+1])
+			}
+			samples[lo+j] = sm
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var nll float64
+	tokens, bytes := 0, 0
+	for _, sm := range samples {
+		nll += sm.NLL
+		tokens += sm.Tokens
+		bytes += sm.Bytes
+	}
+	if tokens == 0 {
+		return nil, fmt.Errorf("%s: no token to predict", s.Path)
+	}
+	met := map[string]float64{
+		"nll":              nll / float64(tokens),
+		"token_perplexity": math.Exp(nll / float64(tokens)),
+		"byte_perplexity":  math.Exp(nll / float64(max(bytes, 1))),
+		"bits_per_byte":    nll / float64(max(bytes, 1)) / math.Ln2,
+	}
+	return &Result{Metrics: met, Samples: samples, NOriginal: len(all), NEffective: len(idx)}, nil
 }

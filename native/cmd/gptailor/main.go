@@ -22,6 +22,8 @@ func commands() map[string]command {
 		"tokenize": {"tokenize JSONL {\"text\"} from stdin, one JSON array of ids per line", runTokenize},
 		"plan":     {"validate, show and convert layer plans (mergekit YAML both ways)", runPlan},
 		"build":    {"write a plan as a Hugging Face model directory", runBuild},
+		"search":   {"search layer plans (remove, select, merge) that keep the most quality", runSearch},
+		"prune":    {"single-model depth-pruning baselines (shortgpt, angular, sleb, last) as plans", runPrune},
 	}
 }
 

@@ -282,3 +282,53 @@ func TestEvalTasks(t *testing.T) {
 		t.Errorf("scorer result %v", rep.Config)
 	}
 }
+
+// A short real search on the demo family, interrupted and resumed, and
+// prune baselines as plans.
+func TestSearchAndPrune(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	args := []string{"search", "--remove", "1", "--tasks", filepath.Join(repoData, "demo-tasks.yaml"), "--run", run,
+		"--min-budget", "1", "--max-budget", "3", "--compare=false", "--seed", "4"}
+	for _, a := range []string{"base", "code", "docs", "math"} {
+		args = append(args, "--family", filepath.Join(repoData, "stories260K-"+a))
+	}
+	code, out, errOut := runCLI(t, "", append(args, "--trials", "5")...)
+	if code != 0 || !strings.Contains(out, "winning plan:") {
+		t.Fatalf("search: %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "", append(args, "--trials", "5")...)
+	if code != 1 || !strings.Contains(errOut, "--resume") {
+		t.Errorf("a second search into the same run: %d %s", code, errOut)
+	}
+	code, out, errOut = runCLI(t, "", "search", "--run", run, "--resume", "--trials", "9", "--compare=false")
+	if code != 0 {
+		t.Fatalf("resume: %s", errOut)
+	}
+	raw, _ := os.ReadFile(filepath.Join(run, "trials.jsonl"))
+	if n := strings.Count(string(raw), "\n"); n != 9 {
+		t.Errorf("%d journaled trials after resuming to 9", n)
+	}
+	for _, f := range []string{"report.md", "objective.svg", "pareto.svg", "best-plan.json", "pareto.json"} {
+		if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, _, errOut := runCLI(t, "", "plan", "validate", filepath.Join(run, "best-plan.json")); errOut != "" {
+		t.Errorf("best plan: %s", errOut)
+	}
+	planOut := filepath.Join(dir, "short.json")
+	code, _, errOut = runCLI(t, "", "prune", "--model", filepath.Join(repoData, "stories260K-base"), "--method", "shortgpt", "-n", "2",
+		"--data", filepath.Join(repoData, "data", "stories.jsonl"), "-o", planOut)
+	if code != 0 || !strings.Contains(errOut, "shortgpt removes layers") {
+		t.Fatalf("prune: %d %s", code, errOut)
+	}
+	if code, out, _ = runCLI(t, "", "plan", "validate", planOut); code != 0 || !strings.Contains(out, "3 slots") {
+		t.Errorf("pruned plan: %s", out)
+	}
+	bad := append([]string{}, args...)
+	bad[2] = "5"
+	if code, _, errOut = runCLI(t, "", append(bad[:len(bad):len(bad)], "--run", filepath.Join(dir, "r2"))...); code != 1 || !strings.Contains(errOut, "cannot remove 5 of 5 layers") {
+		t.Errorf("impossible target: %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gptailor/gptailor/native/build"
+	"github.com/gptailor/gptailor/native/corpus"
+	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/progress"
+	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/native/tokenizer"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// memberFlags collects --family [alias=]DIR flags (the first is the base).
+type memberFlags []model.Member
+
+func (f *memberFlags) String() string { return "" }
+func (f *memberFlags) Set(s string) error {
+	*f = append(*f, model.ParseMember(s))
+	return nil
+}
+
+// runSpec is what a run directory remembers, so --resume continues the same search.
+type runSpec struct {
+	Family   []model.Member  `json:"family"`
+	Remove   int             `json:"remove"`
+	Tasks    string          `json:"tasks"`
+	Settings search.Settings `json:"settings"`
+}
+
+func runSearch(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("search", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var fam memberFlags
+	fs.Var(&fam, "family", "[alias=]DIR of a family model, the base first (repeatable)")
+	remove := fs.Int("remove", 1, "layers to remove")
+	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL")
+	runDir := fs.String("run", "", "run directory (journal, report, best plan)")
+	optName := fs.String("optimizer", "bo", "bo (random forest + EI + local search, ParEGO) or random")
+	trials := fs.Int("trials", 60, "evaluations (config × budget); 0: no limit")
+	dur := fs.Duration("time", 0, "wall-time budget (0: none)")
+	minB := fs.Int("min-budget", 3, "samples per task at the lowest fidelity")
+	maxB := fs.Int("max-budget", 27, "samples per task at full fidelity")
+	eta := fs.Float64("eta", 3, "Hyperband's η")
+	seed := fs.Uint64("seed", 0, "random seed")
+	warm := fs.Bool("warm-start", false, "start from the reference's 3 removal heuristics × λ × fine-tune subsets")
+	resume := fs.Bool("resume", false, "continue the search journaled in --run")
+	overwrite := fs.Bool("overwrite", false, "discard a search already journaled in --run and start afresh")
+	buildOut := fs.String("build", "", "write the winning plan as a model directory")
+	compare := fs.Bool("compare", true, "also report ShortGPT and the base with its best single layer dropped")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || *runDir == "" || (!*resume && (len(fam) == 0 || *tasksPath == "")) {
+		fs.Usage()
+		return 2
+	}
+	spec := runSpec{Family: fam, Remove: *remove, Tasks: *tasksPath, Settings: search.Settings{
+		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm}}
+	journalPath, specPath := search.RunDir(*runDir)
+	if *resume {
+		raw, err := os.ReadFile(specPath)
+		if err != nil {
+			return fail(stderr, "search", fmt.Errorf("--resume: %w", err))
+		}
+		var saved runSpec
+		if err := json.Unmarshal(raw, &saved); err != nil {
+			return fail(stderr, "search", fmt.Errorf("%s: %w", specPath, err))
+		}
+		saved.Settings.Trials, saved.Settings.Duration = *trials, *dur // the budget may grow
+		spec = saved
+	} else if *overwrite {
+		for _, f := range []string{journalPath, specPath} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fail(stderr, "search", err)
+			}
+		}
+	} else if _, err := os.Stat(journalPath); err == nil {
+		return fail(stderr, "search", fmt.Errorf("%s already holds a search: pass --resume to continue it or choose another --run", *runDir))
+	}
+	if len(spec.Family) < 2 {
+		return fail(stderr, "search", errors.New("a search needs a base and at least one fine-tune (--family twice or more)"))
+	}
+	f, err := model.OpenFamily(spec.Family)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	defer f.Close()
+	base := f.Base()
+	space := &search.Space{Layers: base.Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:]}
+	if err := space.Validate(); err != nil {
+		return fail(stderr, "search", err)
+	}
+	if b := search.Brackets(spec.Settings.MinBudget, spec.Settings.MaxBudget, spec.Settings.Eta); spec.Settings.Trials > 0 && spec.Settings.Trials < len(b[0]) {
+		return fail(stderr, "search", fmt.Errorf("--trials %d is too small for one Hyperband bracket (%d rungs); raise it or narrow the budgets", spec.Settings.Trials, len(b[0])))
+	}
+	list, err := task.ReadList(spec.Tasks)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	tok, err := tokenizer.Load(base.Dir)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	models := map[string]string{}
+	for _, m := range f.Models {
+		abs, _ := filepath.Abs(m.Dir)
+		models[m.Name] = abs
+	}
+	builder := stitch.New(f, stitch.DefaultCacheBytes)
+	ref, err := builder.Loader.Net(base, nil)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	ev := &search.PlanEvaluator{Space: space, Builder: builder, Models: models, Specs: list.Tasks, Tok: tok, Reference: ref}
+	if err := os.MkdirAll(*runDir, 0o755); err != nil {
+		return fail(stderr, "search", err)
+	}
+	sj, _ := json.MarshalIndent(spec, "", "  ")
+	if err := os.WriteFile(specPath, sj, 0o644); err != nil {
+		return fail(stderr, "search", err)
+	}
+	journal, replay, err := search.OpenJournal(journalPath)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	defer journal.Close()
+
+	// Calibration text for the baselines: the first task's file, 8 windows of 128.
+	var calib [][]int
+	if docs, err := corpus.Read(list.Tasks[0].Path); err == nil {
+		var streams [][]int
+		for _, d := range docs[:min(len(docs), 64)] {
+			streams = append(streams, tok.Encode(d.Text, true))
+		}
+		w := corpus.Windows(streams, min(128, base.Config.MaxPositionEmbeddings))
+		calib = w[:min(8, len(w))]
+	}
+	var shortGPT *prune.Result
+	if len(calib) > 0 {
+		if shortGPT, err = prune.Run("shortgpt", ref, calib, spec.Remove); err == nil {
+			c := &search.Config{Removed: make([]bool, space.Layers), Subset: make([]uint32, space.Layers), Lambda: make([]float64, space.Layers)}
+			for _, i := range shortGPT.Removed {
+				c.Removed[i] = true
+			}
+			spec.Settings.Extra = []*search.Config{c}
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	total := spec.Settings.Trials
+	bar := progress.New(stderr, "search", "trials", total)
+	best := math.Inf(-1)
+	onTrial := func(t search.Trial) {
+		if t.Error == "" && t.Objective > best && t.Budget == spec.Settings.MaxBudget {
+			best = t.Objective
+		}
+		bar.Add(1)
+	}
+	start := time.Now()
+	trialsDone, err := search.Search(ctx, space, ev, spec.Settings, journal, replay, onTrial)
+	bar.Finish()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fail(stderr, "search", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "search interrupted after %d trials; --resume continues it\n", len(trialsDone))
+	}
+	win, ok := search.Best(trialsDone)
+	if !ok {
+		return fail(stderr, "search", errors.New("no trial finished: every candidate failed (see the journal)"))
+	}
+	winPlan, err := space.Plan(win.Config, models)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	winPlan.Name = fmt.Sprintf("search-best-trial-%d", win.Index)
+	rows := []search.Comparison{{Name: "search best (trial " + fmt.Sprint(win.Index) + ")", Plan: winPlan}}
+	if win.Budget != spec.Settings.MaxBudget {
+		fmt.Fprintf(stderr, "note: no trial reached the full budget %d; the winner is from budget %d\n", spec.Settings.MaxBudget, win.Budget)
+	}
+	if *compare {
+		if shortGPT != nil {
+			rows = append(rows, search.Comparison{Name: fmt.Sprintf("ShortGPT (drops %v)", shortGPT.Removed), Plan: prune.Plan(models, space.Layers, shortGPT.Removed, "shortgpt")})
+		}
+		if spec.Remove == 1 {
+			bestDrop, bestMean := -1, math.Inf(-1)
+			var bestRet []float64
+			for l := 0; l < space.Layers; l++ {
+				ret, err := ev.Retention(prune.Plan(models, space.Layers, []int{l}, "drop"), spec.Settings.MaxBudget)
+				if err != nil {
+					return fail(stderr, "search", err)
+				}
+				if m := meanOf(ret); m > bestMean {
+					bestDrop, bestMean, bestRet = l, m, ret
+				}
+			}
+			rows = append(rows, search.Comparison{Name: fmt.Sprintf("base, best single drop (layer %d)", bestDrop), Plan: prune.Plan(models, space.Layers, []int{bestDrop}, "best-drop"), Retention: bestRet})
+		}
+		for _, m := range f.Models {
+			rows = append(rows, search.Comparison{Name: "dense " + m.Name + " (no layer removed)", Plan: prune.Plan(map[string]string{plan.BaseAlias: models[m.Name]}, space.Layers, nil, m.Name)})
+		}
+	}
+	for i := range rows {
+		if rows[i].Retention != nil {
+			continue
+		}
+		p := rows[i].Plan
+		var err error
+		if strings.HasPrefix(rows[i].Name, "dense ") {
+			rows[i].Retention, err = denseRetention(ev, f, p, spec.Settings.MaxBudget)
+		} else {
+			rows[i].Retention, err = ev.Retention(p, spec.Settings.MaxBudget)
+		}
+		if err != nil {
+			return fail(stderr, "search", err)
+		}
+	}
+	if err := search.Report(*runDir, ev.Tasks(), trialsDone, rows); err != nil {
+		return fail(stderr, "search", err)
+	}
+	printSearch(stdout, ev.Tasks(), winPlan, rows, len(trialsDone), time.Since(start), *runDir)
+	if *buildOut != "" {
+		res, err := build.Build(builder, winPlan, build.Options{Out: *buildOut, Force: true})
+		if err != nil {
+			return fail(stderr, "search", err)
+		}
+		fmt.Fprintf(stdout, "built %s (%d tensors)\n", res.Dir, res.Tensors)
+	}
+	return 0
+}
+
+// denseRetention scores one whole model of the family (its own layers,
+// embeddings and head) against the reference.
+func denseRetention(ev *search.PlanEvaluator, f *model.Family, p *plan.Plan, budget int) ([]float64, error) {
+	m, ok := f.Model(p.Name)
+	if !ok {
+		return nil, fmt.Errorf("no model %s", p.Name)
+	}
+	net, err := ev.Builder.Loader.Net(m, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ev.RunPlan(net, m.Name, budget)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := ev.ReferenceResults(budget)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(res))
+	for i := range res {
+		out[i] = task.Retention(res[i], ref[i])
+	}
+	return out, nil
+}
+
+func meanOf(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
+}
+
+func printSearch(w io.Writer, tasks []string, p *plan.Plan, rows []search.Comparison, n int, el time.Duration, dir string) {
+	fmt.Fprintf(w, "search: %d trials in %.1f s; report, journal and best plan in %s\n\n", n, el.Seconds(), dir)
+	fmt.Fprintln(w, "winning plan:")
+	for i, s := range p.Slots {
+		fmt.Fprintf(w, "  slot %d  %s\n", i, strings.TrimSpace(s.Describe()))
+	}
+	fmt.Fprintf(w, "\nretention vs the base (primary metric per task; >100%% beats the base):\n")
+	fmt.Fprintf(w, "  %-40s", "plan")
+	for _, t := range tasks {
+		fmt.Fprintf(w, " %9s", t)
+	}
+	fmt.Fprintf(w, " %9s\n", "mean")
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-40s", r.Name)
+		for _, v := range r.Retention {
+			fmt.Fprintf(w, " %8.1f%%", 100*v)
+		}
+		fmt.Fprintf(w, " %8.1f%%\n", 100*meanOf(r.Retention))
+	}
+}
+
+func runPrune(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	modelDir := fs.String("model", "", "model directory")
+	method := fs.String("method", "shortgpt", "shortgpt, angular, sleb or last")
+	n := fs.Int("n", 1, "layers to remove")
+	data := fs.String("data", "", "calibration text or JSONL {\"text\"} (not needed for last)")
+	windows := fs.Int("windows", 8, "calibration windows")
+	seq := fs.Int("seq", 128, "calibration window length")
+	out := fs.String("o", "", "write the plan here (default: stdout)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gptailor prune --model DIR --method shortgpt|angular|sleb|last -n N [--data FILE] [-o PLAN.json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *modelDir == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	m, err := model.Open(*modelDir)
+	if err != nil {
+		return fail(stderr, "prune", err)
+	}
+	defer m.Close()
+	net, err := engine.NewLoader().Net(m, nil)
+	if err != nil {
+		return fail(stderr, "prune", err)
+	}
+	var wins [][]int
+	if *data != "" {
+		tok, err := tokenizer.Load(*modelDir)
+		if err != nil {
+			return fail(stderr, "prune", err)
+		}
+		docs, err := corpus.Read(*data)
+		if err != nil {
+			return fail(stderr, "prune", err)
+		}
+		var streams [][]int
+		for _, d := range docs {
+			streams = append(streams, tok.Encode(d.Text, true))
+			if len(corpus.Windows(streams, *seq)) >= *windows {
+				break
+			}
+		}
+		wins = corpus.Windows(streams, *seq)
+		wins = wins[:min(len(wins), *windows)]
+	}
+	res, err := prune.Run(*method, net, wins, *n)
+	if err != nil {
+		return fail(stderr, "prune", err)
+	}
+	abs, _ := filepath.Abs(*modelDir)
+	p := prune.Plan(map[string]string{plan.BaseAlias: abs}, m.Config.NumHiddenLayers, res.Removed, *method+"-"+fmt.Sprint(*n))
+	fmt.Fprintf(stderr, "%s removes layers %v\n", *method, res.Removed)
+	if len(res.Scores) > 0 {
+		fmt.Fprintf(stderr, "scores: %v\n", res.Scores)
+	}
+	b, _ := plan.Marshal(p)
+	return writeOut(*out, append(b, '\n'), stdout, stderr, "prune")
+}
