@@ -17,6 +17,9 @@ type Net struct {
 	Cfg    *model.Config
 	Head   *Head
 	Layers []*Layer
+	// Prefix, when set, reuses activations of layer prefixes computed by
+	// earlier nets on the same inputs (see PrefixCache).
+	Prefix *Prefixes
 
 	invFreq []float64
 	ropeMu  sync.Mutex
@@ -55,6 +58,7 @@ func (n *Net) rope(positions int) (cos, sin []float32) {
 type batch struct {
 	lens   []int   // length of each sequence
 	starts []int   // first row of each sequence
+	key    []byte  // hash of the inputs, for the prefix cache
 	pos    [][]int // position ids per sequence (nil: 0, 1, 2, ...)
 	seg    [][]int // branch per token (nil: one causal sequence), see Seq
 	rows   int
@@ -105,6 +109,9 @@ func (n *Net) newBatch(seqs []Seq) (*batch, error) {
 		b.pos = append(b.pos, s.Pos)
 		b.seg = append(b.seg, s.Seg)
 		b.rows += len(s.Tokens)
+	}
+	if n.Prefix != nil {
+		b.key = batchKey(seqs)
 	}
 	d := c.HiddenSize
 	b.x = make([]float32, b.rows*d)
@@ -159,7 +166,28 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 		}
 	}
 	cos, sin := n.rope(maxPos)
-	for li, l := range n.Layers {
+	var keys []string
+	first := 0
+	if p := n.Prefix; p != nil && p.Cache != nil && trace == nil && len(p.LayerKeys) == len(n.Layers) {
+		keys = p.chainKeys(b.key)
+		for k := len(keys); k > 0; k-- {
+			if x, ok := p.Cache.get(keys[k-1]); ok && len(x) == len(b.x) {
+				copy(b.x, x)
+				first = k
+				break
+			}
+		}
+		p.Cache.mu.Lock()
+		if first > 0 {
+			p.Cache.Hits++
+			p.Cache.LayersSkipped += first
+		} else {
+			p.Cache.Misses++
+		}
+		p.Cache.mu.Unlock()
+	}
+	for li := first; li < len(n.Layers); li++ {
+		l := n.Layers[li]
 		if trace != nil {
 			trace(li, b.x)
 		}
@@ -185,6 +213,9 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 			kernel.SiLUMul(b.h[r*inter:(r+1)*inter], g, u)
 		}
 		kernel.MatMulT(b.x, d, b.h, inter, b.rows, l.Down, true)
+		if keys != nil {
+			n.Prefix.Cache.put(keys[li], b.x)
+		}
 	}
 	if trace != nil {
 		trace(len(n.Layers), b.x)

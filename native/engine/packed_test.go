@@ -58,3 +58,47 @@ func TestPackedBranchesEqualSeparateRuns(t *testing.T) {
 		}
 	}
 }
+
+// Nets sharing a prefix of layers reuse its activations and give results
+// identical to running without the cache.
+func TestPrefixCacheIsExact(t *testing.T) {
+	m, err := model.Open(filepath.Join(repoData, "stories260K-base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	loader := NewLoader()
+	windows := [][]int{{1, 403, 407, 261, 378, 432, 383, 286}, {1, 291, 265, 274, 440}}
+	cache := NewPrefixCache(1 << 20)
+	run := func(layers []int, keys []string, cached bool) [][]float64 {
+		net, err := loader.Net(m, layers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cached {
+			net.Prefix = &Prefixes{Cache: cache, EmbedKey: "base", LayerKeys: keys}
+		}
+		lp, err := net.LogProbs(windows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lp
+	}
+	a := []int{0, 1, 2, 4}
+	b := []int{0, 1, 3, 4}
+	ka := []string{"L0", "L1", "L2", "L4"}
+	kb := []string{"L0", "L1", "L3", "L4"}
+	run(a, ka, true)
+	got := run(b, kb, true) // starts at layer 2 with a's first two layers
+	want := run(b, nil, false)
+	for i := range want {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("cached result differs at %d/%d: %v vs %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	if cache.Hits != 1 || cache.LayersSkipped != 2 {
+		t.Errorf("hits %d, layers skipped %d", cache.Hits, cache.LayersSkipped)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -241,6 +242,9 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 			if done() {
 				break
 			}
+			// Evaluate in key order so that consecutive candidates share
+			// their first slots, and with them the prefix cache.
+			sort.SliceStable(cands, func(a, b int) bool { return cands[a].Key() < cands[b].Key() })
 			costs := make([][]float64, len(cands))
 			for i, c := range cands {
 				if done() {

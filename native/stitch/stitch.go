@@ -22,6 +22,9 @@ const DefaultCacheBytes = 2 << 30
 type Builder struct {
 	Family *model.Family
 	Loader *engine.Loader
+	// Prefix, when set, is given to every net built, so candidates that
+	// share their first slots share those slots' activations.
+	Prefix *engine.PrefixCache
 
 	mu     sync.Mutex
 	merged *lru
@@ -72,7 +75,15 @@ func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	return engine.NewNet(b.Family.Base().Config, head, layers), nil
+	net := engine.NewNet(b.Family.Base().Config, head, layers)
+	if b.Prefix != nil {
+		keys := make([]string, len(p.Slots))
+		for i := range p.Slots {
+			keys[i] = p.SlotHash(i)
+		}
+		net.Prefix = &engine.Prefixes{Cache: b.Prefix, EmbedKey: p.OuterHash(p.Embed), LayerKeys: keys}
+	}
+	return net, nil
 }
 
 func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) {
@@ -239,6 +250,9 @@ func (c *lru) get(k string) (*engine.Layer, bool) {
 }
 
 func (c *lru) put(k string, l *engine.Layer) {
+	if c.max <= 0 {
+		return // caching disabled
+	}
 	if e, ok := c.items[k]; ok {
 		c.order.MoveToFront(e)
 		return

@@ -43,17 +43,17 @@ type topK struct {
 // distributions on calibration text. The reference's top-k log-probs are
 // cached on disk; the mass outside them is one extra bucket on both sides.
 func runKL(m *Model, s *Spec) (*Result, error) {
-	docs, err := corpus.Read(s.Path)
+	docs, toks, err := streams(m.Tok, s.Path)
 	if err != nil {
 		return nil, err
 	}
 	idx := s.selectIdx(len(docs))
-	var streams [][]int
+	var sel [][]int
 	for _, i := range idx {
-		streams = append(streams, m.Tok.Encode(docs[i].Text, true))
+		sel = append(sel, toks[i])
 	}
 	seq := windowOf(m, s)
-	windows := corpus.Windows(streams, seq)
+	windows := corpus.Windows(sel, seq)
 	if len(windows) == 0 {
 		return nil, fmt.Errorf("%s: no token to predict", s.Path)
 	}

@@ -306,19 +306,19 @@ func workers(net *engine.Net, n int, fn func(j int) error) error {
 // one token so every token after the first is predicted with the window's
 // context.
 func runPerplexity(m *Model, s *Spec) (*Result, error) {
-	docs, err := corpus.Read(s.Path)
+	docs, toks, err := streams(m.Tok, s.Path)
 	if err != nil {
 		return nil, err
 	}
 	if s.Windows {
-		return perplexityWindows(m, s, docs)
+		return perplexityWindows(m, s, toks)
 	}
 	seq := windowOf(m, s)
 	idx := s.selectIdx(len(docs))
 	samples := make([]Sample, len(idx))
 	err = workers(m.Net, len(idx), func(j int) error {
 		d := docs[idx[j]]
-		ids := m.Tok.Encode(d.Text, true)
+		ids := toks[idx[j]]
 		var nll float64
 		tokens := 0
 		var wins [][]int
@@ -478,9 +478,10 @@ func runMultipleChoice(m *Model, s *Spec) (*Result, error) {
 	idx := s.selectIdx(len(items))
 	samples := make([]Sample, len(idx))
 	normOK := make([]bool, len(idx))
-	nb := (len(idx) + mcBatch - 1) / mcBatch
+	per := batchSize(m, mcBatch)
+	nb := (len(idx) + per - 1) / per
 	err = workers(m.Net, nb, func(b int) error {
-		lo, hi := b*mcBatch, min((b+1)*mcBatch, len(idx))
+		lo, hi := b*per, min((b+1)*per, len(idx))
 		var ctxs []string
 		var conts [][]string
 		type span struct{ first, n int }
@@ -564,9 +565,10 @@ func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
 	}
 	idx := s.selectIdx(len(items))
 	samples := make([]Sample, len(idx))
-	nb := (len(idx) + mcBatch - 1) / mcBatch
+	per := batchSize(m, mcBatch)
+	nb := (len(idx) + per - 1) / per
 	err = workers(m.Net, nb, func(b int) error {
-		lo, hi := b*mcBatch, min((b+1)*mcBatch, len(idx))
+		lo, hi := b*per, min((b+1)*per, len(idx))
 		var ctxs []string
 		var conts [][]string
 		for _, k := range idx[lo:hi] {
@@ -604,18 +606,15 @@ func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
 // perplexityWindows scores the windows of the concatenated token stream;
 // bytes are those the predicted tokens stand for (word perplexity is not
 // defined per window and is left out).
-func perplexityWindows(m *Model, s *Spec, docs []corpus.Document) (*Result, error) {
+func perplexityWindows(m *Model, s *Spec, toks [][]int) (*Result, error) {
 	seq := windowOf(m, s)
-	streams := make([][]int, len(docs))
-	for i, d := range docs {
-		streams[i] = m.Tok.Encode(d.Text, true)
-	}
-	all := corpus.Windows(streams, seq)
+	all := corpus.Windows(toks, seq)
 	idx := s.selectIdx(len(all))
 	samples := make([]Sample, len(idx))
-	nb := (len(idx) + engine.WindowBatch - 1) / engine.WindowBatch
+	per := batchSize(m, engine.WindowBatch)
+	nb := (len(idx) + per - 1) / per
 	err := workers(m.Net, nb, func(b int) error {
-		lo, hi := b*engine.WindowBatch, min((b+1)*engine.WindowBatch, len(idx))
+		lo, hi := b*per, min((b+1)*per, len(idx))
 		wins := make([][]int, 0, hi-lo)
 		for _, k := range idx[lo:hi] {
 			wins = append(wins, all[k])
@@ -654,4 +653,15 @@ func perplexityWindows(m *Model, s *Spec, docs []corpus.Document) (*Result, erro
 		"bits_per_byte":    nll / float64(max(bytes, 1)) / math.Ln2,
 	}
 	return &Result{Metrics: met, Samples: samples, NOriginal: len(all), NEffective: len(idx)}, nil
+}
+
+// batchSize is how many samples one forward call takes. With a prefix
+// cache each sample is its own batch, so its cached activations are found
+// again whatever the budget (a batch of the first 8 samples at one budget
+// is not the batch of the first 3 at another).
+func batchSize(m *Model, def int) int {
+	if m.Net.Prefix != nil && m.Net.Prefix.Cache != nil {
+		return 1
+	}
+	return def
 }

@@ -64,6 +64,8 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	overwrite := fs.Bool("overwrite", false, "discard a search already journaled in --run and start afresh")
 	buildOut := fs.String("build", "", "write the winning plan as a model directory")
 	compare := fs.Bool("compare", true, "also report ShortGPT and the base with its best single layer dropped")
+	prefixMB := fs.Int("prefix-cache-mb", 1024, "memory for activations shared between candidates with common first slots (0: off)")
+	mergeMB := fs.Int("merge-cache-mb", 2048, "memory for merged layers reused between candidates (0: off)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
 		fs.PrintDefaults()
@@ -127,7 +129,10 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		abs, _ := filepath.Abs(m.Dir)
 		models[m.Name] = abs
 	}
-	builder := stitch.New(f, stitch.DefaultCacheBytes)
+	builder := stitch.New(f, int64(*mergeMB)<<20)
+	if *prefixMB > 0 {
+		builder.Prefix = engine.NewPrefixCache(int64(*prefixMB) << 20)
+	}
 	ref, err := builder.Loader.Net(base, nil)
 	if err != nil {
 		return fail(stderr, "search", err)

@@ -1,0 +1,119 @@
+package search
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/native/tokenizer"
+)
+
+func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *PlanEvaluator {
+	tb.Helper()
+	data := filepath.Join("..", "..", "testdata")
+	var ms []model.Member
+	for _, a := range []string{"base", "code", "docs", "math"} {
+		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(data, "stories260K-"+a)})
+	}
+	f, err := model.OpenFamily(ms)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	list, err := task.ReadList(filepath.Join(data, "demo-tasks.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := tokenizer.Load(ms[0].Dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := stitch.New(f, merged)
+	if prefix {
+		b.Prefix = engine.NewPrefixCache(1 << 30)
+	}
+	ref, err := b.Loader.Net(f.Base(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	models := map[string]string{}
+	for _, m := range f.Models {
+		models[m.Name] = m.Dir
+	}
+	space := &Space{Layers: 5, Remove: 1, FineTunes: f.Names()[1:]}
+	return &PlanEvaluator{Space: space, Builder: b, Models: models, Specs: list.Tasks, Tok: tok, Reference: ref}
+}
+
+// The search on the real demo family finds a plan that beats ShortGPT-style
+// single drops (the base with one layer removed) on mean retention.
+func TestRealSearchBeatsSingleDrops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 30-trial search")
+	}
+	ev := storiesEvaluator(t, 1<<30, true)
+	trials, err := Search(context.Background(), ev.Space, ev, Settings{Optimizer: "bo", Seed: 1, Trials: 30, MinBudget: 3, MaxBudget: 9}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, ok := Best(trials)
+	if !ok {
+		t.Fatal("no trial finished")
+	}
+	for l := 0; l < 5; l++ {
+		c := &Config{Removed: make([]bool, 5), Subset: make([]uint32, 5), Lambda: make([]float64, 5)}
+		c.Removed[l] = true
+		_, ret, err := ev.Evaluate(context.Background(), c, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m float64
+		for _, v := range ret {
+			m += v / float64(len(ret))
+		}
+		if m >= best.Objective {
+			t.Errorf("dropping layer %d of the base (%.3f) beats the search's best (%.3f)", l, m, best.Objective)
+		}
+	}
+}
+
+// A realistic trace (the trials of a BO search with Hyperband on the demo
+// family) replayed with the merged-layer and prefix caches off and on.
+func BenchmarkSearchTrace(b *testing.B) {
+	gen := storiesEvaluator(b, 1<<30, true)
+	trace, err := Search(context.Background(), gen.Space, gen, Settings{Optimizer: "bo", Seed: 2, Trials: 60, MinBudget: 3, MaxBudget: 27}, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []struct {
+		name   string
+		merged int64
+		prefix bool
+	}{{"caches-off", 0, false}, {"merge-cache", 1 << 30, false}, {"merge+prefix-cache", 1 << 30, true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			var evals int
+			var el time.Duration
+			for i := 0; i < b.N; i++ {
+				ev := storiesEvaluator(b, mode.merged, mode.prefix)
+				for _, bud := range []int{3, 9, 27} {
+					ev.ReferenceResults(bud) // the reference is computed once per budget in any mode
+				}
+				start := time.Now()
+				for _, t := range trace {
+					if _, _, err := ev.Evaluate(context.Background(), t.Config, t.Budget); err != nil {
+						b.Fatal(err)
+					}
+					evals++
+				}
+				el += time.Since(start)
+			}
+			b.ReportMetric(float64(evals)/el.Minutes(), "evals/min")
+		})
+	}
+	_ = os.Getenv
+}

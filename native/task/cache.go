@@ -1,0 +1,71 @@
+package task
+
+import (
+	"os"
+	"sync"
+
+	"github.com/gptailor/gptailor/native/corpus"
+	"github.com/gptailor/gptailor/native/tokenizer"
+)
+
+// Files and their token streams are read once per process: a search
+// evaluates the same tasks hundreds of times. Keys include the file's size
+// and modification time, so an edited file is read again.
+var (
+	docCache    sync.Map // docKey -> []corpus.Document
+	streamCache sync.Map // streamKey -> [][]int
+)
+
+type docKey struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+type streamKey struct {
+	doc docKey
+	tok *tokenizer.Tokenizer
+}
+
+func keyOf(path string) (docKey, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return docKey{}, err
+	}
+	return docKey{path, st.Size(), st.ModTime().UnixNano()}, nil
+}
+
+// readDocs is corpus.Read, cached.
+func readDocs(path string) ([]corpus.Document, docKey, error) {
+	k, err := keyOf(path)
+	if err != nil {
+		return nil, k, err
+	}
+	if v, ok := docCache.Load(k); ok {
+		return v.([]corpus.Document), k, nil
+	}
+	docs, err := corpus.Read(path)
+	if err != nil {
+		return nil, k, err
+	}
+	docCache.Store(k, docs)
+	return docs, k, nil
+}
+
+// streams tokenizes every document (with its special tokens), cached.
+func streams(tok *tokenizer.Tokenizer, path string) ([]corpus.Document, [][]int, error) {
+	docs, k, err := readDocs(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	sk := streamKey{k, tok}
+	if v, ok := streamCache.Load(sk); ok {
+		return docs, v.([][]int), nil
+	}
+	out := make([][]int, len(docs))
+	for i, d := range docs {
+		out[i] = tok.Encode(d.Text, true)
+	}
+	streamCache.Store(sk, out)
+	return docs, out, nil
+}
