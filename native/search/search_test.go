@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -253,5 +254,48 @@ func TestWarmStartDesign(t *testing.T) {
 	}
 	if !ws[0].Removed[6] || !ws[0].Removed[5] { // higher layers first, keeping the last
 		t.Errorf("first heuristic removes %v", ws[0].Removed)
+	}
+}
+
+// The opt-in extensions produce valid plans with the searched methods and
+// weights, and their genes move under local search.
+func TestExtendedSpace(t *testing.T) {
+	s := &Space{Layers: 6, Remove: 2, FineTunes: []string{"a", "b", "c"}, Methods: []string{"task_arithmetic", "ties", "linear", "slerp"}, Weights: true}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	seen := map[string]bool{}
+	for i := 0; i < 300; i++ {
+		c := s.Random(r)
+		if i%2 == 1 {
+			c = s.Neighbor(c, r)
+		}
+		p, err := s.Plan(c, nil)
+		if err != nil {
+			t.Fatalf("config %s: %v", c.Key(), err)
+		}
+		if len(p.Slots) != 4 || len(s.Features(c)) != 6*(2+3+4+3) {
+			t.Fatalf("%d slots, %d features", len(p.Slots), len(s.Features(c)))
+		}
+		for _, sl := range p.Slots {
+			if sl.Merge != nil {
+				seen[sl.Merge.Method] = true
+			}
+		}
+	}
+	for _, m := range s.Methods {
+		if !seen[m] {
+			t.Errorf("method %s never used", m)
+		}
+	}
+	for _, c := range s.WarmStart() {
+		if _, err := s.Plan(c, nil); err != nil {
+			t.Fatalf("warm start: %v", err)
+		}
+		_ = s.Neighbor(c, r)
+	}
+	if err := (&Space{Layers: 5, Remove: 1, FineTunes: []string{"a"}, Methods: []string{"dare_ties"}}).Validate(); err == nil {
+		t.Error("an unsearchable method was accepted")
 	}
 }

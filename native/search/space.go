@@ -21,6 +21,23 @@ type Space struct {
 	Layers    int      // L, the base's layers
 	Remove    int      // R, exactly this many removed
 	FineTunes []string // aliases of the fine-tunes (the base is "base")
+
+	// Opt-in extensions beyond the paper's space.
+	// Methods, when it has more than task_arithmetic, adds a merge method
+	// per layer: task_arithmetic and ties (λ scales the merged task vector;
+	// TIES keeps density 0.5) and linear (a plain average) apply to layers
+	// with two or more fine-tunes; slerp applies to layers with exactly one,
+	// interpolating from the base with t = λ.
+	Methods []string
+	// Weights adds a weight in [0, 1] per fine-tune and layer to merges.
+	Weights bool
+}
+
+// ExtensionMethods are the methods Space.Methods may list.
+var ExtensionMethods = map[string]bool{"task_arithmetic": true, "ties": true, "linear": true, "slerp": true}
+
+func (s *Space) extended() bool {
+	return len(s.Methods) > 1 || s.Weights || (len(s.Methods) == 1 && s.Methods[0] != "task_arithmetic")
 }
 
 // Validate reports impossible targets before any work starts.
@@ -32,6 +49,13 @@ func (s *Space) Validate() error {
 		return fmt.Errorf("cannot remove %d of %d layers: keep at least one and remove at most %d", s.Remove, s.Layers, s.Layers-1)
 	case len(s.FineTunes) > 16:
 		return fmt.Errorf("%d fine-tunes: the subset encoding supports 16", len(s.FineTunes))
+	case len(s.FineTunes) == 0:
+		return fmt.Errorf("the family has no fine-tune: a search needs a base and at least one fine-tune")
+	}
+	for _, m := range s.Methods {
+		if !ExtensionMethods[m] {
+			return fmt.Errorf("merge method %q cannot be searched (task_arithmetic, ties, linear, slerp)", m)
+		}
 	}
 	return nil
 }
@@ -40,9 +64,11 @@ func (s *Space) Validate() error {
 // per layer — so each set has one encoding (the reference's R ordered
 // integers made every set appear R! times).
 type Config struct {
-	Removed []bool    `json:"removed"` // per source layer
-	Subset  []uint32  `json:"subset"`  // per source layer, bit k = fine-tune k
-	Lambda  []float64 `json:"lambda"`  // per source layer, merge scale in [0, 1]
+	Removed []bool      `json:"removed"`           // per source layer
+	Subset  []uint32    `json:"subset"`            // per source layer, bit k = fine-tune k
+	Lambda  []float64   `json:"lambda"`            // per source layer, merge scale in [0, 1]
+	Method  []int       `json:"method,omitempty"`  // extension: index into Space.Methods per layer
+	Weight  [][]float64 `json:"weights,omitempty"` // extension: per layer, per fine-tune
 }
 
 // Key identifies a config for deduplication: λ only counts where a merge
@@ -57,6 +83,17 @@ func (c *Config) Key() string {
 			fmt.Fprintf(&b, "%x@%.6f", c.Subset[i], c.Lambda[i])
 		default:
 			fmt.Fprintf(&b, "%x", c.Subset[i])
+		}
+		if c.Method != nil && !c.Removed[i] {
+			fmt.Fprintf(&b, "m%d", c.Method[i])
+			if popcount(c.Subset[i]) == 1 {
+				fmt.Fprintf(&b, "@%.6f", c.Lambda[i])
+			}
+		}
+		if c.Weight != nil && !c.Removed[i] && popcount(c.Subset[i]) >= 2 {
+			for _, w := range c.Weight[i] {
+				fmt.Fprintf(&b, ",%.6f", w)
+			}
 		}
 		b.WriteByte('|')
 	}
@@ -73,7 +110,14 @@ func popcount(x uint32) int {
 
 // Clone copies a config.
 func (c *Config) Clone() *Config {
-	return &Config{Removed: append([]bool(nil), c.Removed...), Subset: append([]uint32(nil), c.Subset...), Lambda: append([]float64(nil), c.Lambda...)}
+	n := &Config{Removed: append([]bool(nil), c.Removed...), Subset: append([]uint32(nil), c.Subset...), Lambda: append([]float64(nil), c.Lambda...)}
+	if c.Method != nil {
+		n.Method = append([]int(nil), c.Method...)
+	}
+	for _, w := range c.Weight {
+		n.Weight = append(n.Weight, append([]float64(nil), w...))
+	}
+	return n
 }
 
 // Random draws a config uniformly: R distinct removed layers, a uniform
@@ -87,16 +131,46 @@ func (s *Space) Random(r *rand.Rand) *Config {
 		c.Subset[i] = uint32(r.IntN(1 << len(s.FineTunes)))
 		c.Lambda[i] = r.Float64()
 	}
+	s.extend(c, r)
 	return c
+}
+
+// extend fills the extension genes of a config, when the space has them.
+func (s *Space) extend(c *Config, r *rand.Rand) {
+	if len(s.Methods) > 0 && c.Method == nil {
+		c.Method = make([]int, s.Layers)
+		for i := range c.Method {
+			c.Method[i] = r.IntN(len(s.Methods))
+		}
+	}
+	if s.Weights && c.Weight == nil {
+		c.Weight = make([][]float64, s.Layers)
+		for i := range c.Weight {
+			c.Weight[i] = make([]float64, len(s.FineTunes))
+			for k := range c.Weight[i] {
+				c.Weight[i][k] = r.Float64()
+			}
+		}
+	}
 }
 
 // Neighbor changes one thing: swaps a removed and a kept layer, flips one
 // fine-tune of a layer, or moves one λ.
 func (s *Space) Neighbor(c *Config, r *rand.Rand) *Config {
 	n := c.Clone()
-	move := r.IntN(3)
-	if len(s.FineTunes) == 0 {
-		move = 0
+	if (len(s.Methods) > 0 && n.Method == nil) || (s.Weights && n.Weight == nil) {
+		s.extend(n, r)
+	}
+	moves := 3
+	if len(s.Methods) > 1 {
+		moves++
+	}
+	if s.Weights {
+		moves++
+	}
+	move := r.IntN(moves)
+	if move == 3 && len(s.Methods) <= 1 {
+		move = 4
 	}
 	switch move {
 	case 0:
@@ -116,9 +190,15 @@ func (s *Space) Neighbor(c *Config, r *rand.Rand) *Config {
 	case 1:
 		i := r.IntN(s.Layers)
 		n.Subset[i] ^= 1 << r.IntN(len(s.FineTunes))
-	default:
+	case 2:
 		i := r.IntN(s.Layers)
 		n.Lambda[i] = math.Min(1, math.Max(0, n.Lambda[i]+r.NormFloat64()*0.15))
+	case 3:
+		i := r.IntN(s.Layers)
+		n.Method[i] = r.IntN(len(s.Methods))
+	default:
+		i, k := r.IntN(s.Layers), r.IntN(len(s.FineTunes))
+		n.Weight[i][k] = math.Min(1, math.Max(0, n.Weight[i][k]+r.NormFloat64()*0.15))
 	}
 	return n
 }
@@ -142,10 +222,28 @@ func (s *Space) Features(c *Config) []float64 {
 			f = append(f, bit)
 		}
 		lam := 0.0
-		if !c.Removed[i] && popcount(c.Subset[i]) >= 2 {
+		if !c.Removed[i] && (popcount(c.Subset[i]) >= 2 || c.Method != nil && popcount(c.Subset[i]) == 1) {
 			lam = c.Lambda[i]
 		}
 		f = append(f, lam)
+		if len(s.Methods) > 1 {
+			for m := range s.Methods {
+				on := 0.0
+				if c.Method != nil && c.Method[i] == m && !c.Removed[i] {
+					on = 1
+				}
+				f = append(f, on)
+			}
+		}
+		if s.Weights {
+			for k := range s.FineTunes {
+				w := 0.0
+				if c.Weight != nil && !c.Removed[i] && c.Subset[i]&(1<<k) != 0 {
+					w = c.Weight[i][k]
+				}
+				f = append(f, w)
+			}
+		}
 	}
 	return f
 }
@@ -167,9 +265,92 @@ func (s *Space) Genotype(c *Config) *plan.Genotype {
 	return g
 }
 
-// Plan turns a config into a layer plan.
+// Plan turns a config into a layer plan: the paper's genotype, or with the
+// extensions the same shape (kept layers in order, embeddings and head from
+// the first and last kept layer's choice) with the searched methods and
+// weights.
 func (s *Space) Plan(c *Config, models map[string]string) (*plan.Plan, error) {
-	return s.Genotype(c).Plan(models)
+	if !s.extended() {
+		return s.Genotype(c).Plan(models)
+	}
+	if c.Method == nil && len(s.Methods) > 0 || c.Weight == nil && s.Weights {
+		c = c.Clone()
+		s.extend(c, rand.New(rand.NewPCG(0, 0))) // a warm-start config: fixed extension genes
+		for i := range c.Method {
+			c.Method[i] = 0
+		}
+		for i := range c.Weight {
+			for k := range c.Weight[i] {
+				c.Weight[i][k] = 1
+			}
+		}
+	}
+	p := &plan.Plan{Version: plan.Version, Models: models}
+	var first, last *plan.Outer
+	for i := 0; i < s.Layers; i++ {
+		if c.Removed[i] {
+			continue
+		}
+		var sub []string
+		var w []float64
+		for k, ft := range s.FineTunes {
+			if c.Subset[i]&(1<<k) != 0 {
+				sub = append(sub, ft)
+				if c.Weight != nil {
+					w = append(w, c.Weight[i][k])
+				}
+			}
+		}
+		method := "task_arithmetic"
+		if c.Method != nil {
+			method = s.Methods[c.Method[i]]
+		}
+		lam := c.Lambda[i]
+		var m *plan.Merge
+		switch {
+		case len(sub) == 1 && method == "slerp":
+			m = &plan.Merge{Method: "slerp", Models: sub, Params: plan.Params{T: &lam}}
+		case len(sub) >= 2 && method == "linear":
+			m = &plan.Merge{Method: "linear", Models: sub, Params: plan.Params{Weights: w}}
+		case len(sub) >= 2 && method == "ties":
+			m = &plan.Merge{Method: "ties", Models: sub, Params: plan.Params{Lambda: &lam, Density: plan.Ptr(0.5), Weights: w}}
+		case len(sub) >= 2:
+			m = &plan.Merge{Method: "task_arithmetic", Models: sub, Params: plan.Params{Lambda: &lam, Weights: w}}
+		}
+		if m != nil && m.Weights != nil {
+			var sum float64
+			for _, x := range m.Weights {
+				sum += x
+			}
+			if sum == 0 { // all weights 0 would divide by 0 in a linear merge
+				for j := range m.Weights {
+					m.Weights[j] = 1
+				}
+			}
+		}
+		var o *plan.Outer
+		var slot plan.Slot
+		switch {
+		case m != nil:
+			mm := *m
+			m.Layer = i
+			slot.Merge = m
+			o = &plan.Outer{Merge: &mm}
+		case len(sub) == 1:
+			slot.Take = &plan.Take{Model: sub[0], Layer: i}
+			o = &plan.Outer{Model: sub[0]}
+		default:
+			slot.Take = &plan.Take{Model: plan.BaseAlias, Layer: i}
+			o = &plan.Outer{Model: plan.BaseAlias}
+		}
+		if first == nil {
+			first = o
+		}
+		last = o
+		p.Slots = append(p.Slots, slot)
+	}
+	p.Embed, p.Head = first, last
+	return p, plan.Validate(p, nil)
 }
 
 // WarmStart is the reference's initial design: three removal heuristics

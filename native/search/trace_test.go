@@ -14,13 +14,25 @@ import (
 	"github.com/gptailor/gptailor/native/tokenizer"
 )
 
-func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *PlanEvaluator {
-	tb.Helper()
+// traceFamily is the stories family, or the synthetic family written by
+// `go run ./native/cmd/synthfamily -o DIR` when GPTAILOR_TRACE_FAMILY=DIR
+// (its base needs a tokenizer.json: copy the stories one).
+func traceFamily() []model.Member {
+	if d := os.Getenv("GPTAILOR_TRACE_FAMILY"); d != "" {
+		return []model.Member{{Alias: "base", Dir: filepath.Join(d, "base")}, {Alias: "ft1", Dir: filepath.Join(d, "ft1")}, {Alias: "ft2", Dir: filepath.Join(d, "ft2")}}
+	}
 	data := filepath.Join("..", "..", "testdata")
 	var ms []model.Member
 	for _, a := range []string{"base", "code", "docs", "math"} {
 		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(data, "stories260K-"+a)})
 	}
+	return ms
+}
+
+func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *PlanEvaluator {
+	tb.Helper()
+	data := filepath.Join("..", "..", "testdata")
+	ms := traceFamily()
 	f, err := model.OpenFamily(ms)
 	if err != nil {
 		tb.Fatal(err)
@@ -46,7 +58,8 @@ func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *PlanEvaluator {
 	for _, m := range f.Models {
 		models[m.Name] = m.Dir
 	}
-	space := &Space{Layers: 5, Remove: 1, FineTunes: f.Names()[1:]}
+	L := f.Base().Config.NumHiddenLayers
+	space := &Space{Layers: L, Remove: max(1, L/5), FineTunes: f.Names()[1:]}
 	return &PlanEvaluator{Space: space, Builder: b, Models: models, Specs: list.Tasks, Tok: tok, Reference: ref}
 }
 
@@ -86,7 +99,11 @@ func TestRealSearchBeatsSingleDrops(t *testing.T) {
 // family) replayed with the merged-layer and prefix caches off and on.
 func BenchmarkSearchTrace(b *testing.B) {
 	gen := storiesEvaluator(b, 1<<30, true)
-	trace, err := Search(context.Background(), gen.Space, gen, Settings{Optimizer: "bo", Seed: 2, Trials: 60, MinBudget: 3, MaxBudget: 27}, nil, nil, nil)
+	n, lo, hi := 60, 3, 27
+	if os.Getenv("GPTAILOR_TRACE_FAMILY") != "" {
+		n, lo, hi = 16, 1, 3 // 135M-shaped: a shorter trace at smaller budgets
+	}
+	trace, err := Search(context.Background(), gen.Space, gen, Settings{Optimizer: "bo", Seed: 2, Trials: n, MinBudget: lo, MaxBudget: hi}, nil, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +117,7 @@ func BenchmarkSearchTrace(b *testing.B) {
 			var el time.Duration
 			for i := 0; i < b.N; i++ {
 				ev := storiesEvaluator(b, mode.merged, mode.prefix)
-				for _, bud := range []int{3, 9, 27} {
+				for _, bud := range []int{lo, lo * 3, hi} {
 					ev.ReferenceResults(bud) // the reference is computed once per budget in any mode
 				}
 				start := time.Now()
@@ -115,5 +132,4 @@ func BenchmarkSearchTrace(b *testing.B) {
 			b.ReportMetric(float64(evals)/el.Minutes(), "evals/min")
 		})
 	}
-	_ = os.Getenv
 }

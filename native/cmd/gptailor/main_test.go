@@ -326,6 +326,10 @@ func TestSearchAndPrune(t *testing.T) {
 	if code, out, _ = runCLI(t, "", "plan", "validate", planOut); code != 0 || !strings.Contains(out, "3 slots") {
 		t.Errorf("pruned plan: %s", out)
 	}
+	ext := append(append([]string{}, args...), "--run", filepath.Join(dir, "ext"), "--trials", "5", "--param-budget", "0.8", "--methods", "task_arithmetic,ties,slerp", "--weights")
+	if code, _, errOut = runCLI(t, "", ext...); code != 0 || !strings.Contains(errOut, "removing 2 of 5 layers keeps 65.1% of the parameters") {
+		t.Errorf("extensions: %d %s", code, errOut)
+	}
 	bad := append([]string{}, args...)
 	bad[2] = "5"
 	if code, _, errOut = runCLI(t, "", append(bad[:len(bad):len(bad)], "--run", filepath.Join(dir, "r2"))...); code != 1 || !strings.Contains(errOut, "cannot remove 5 of 5 layers") {

@@ -40,6 +40,8 @@ func (f *memberFlags) Set(s string) error {
 type runSpec struct {
 	Family   []model.Member  `json:"family"`
 	Remove   int             `json:"remove"`
+	Methods  []string        `json:"methods,omitempty"`
+	Weights  bool            `json:"weights,omitempty"`
 	Tasks    string          `json:"tasks"`
 	Settings search.Settings `json:"settings"`
 }
@@ -50,6 +52,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	var fam memberFlags
 	fs.Var(&fam, "family", "[alias=]DIR of a family model, the base first (repeatable)")
 	remove := fs.Int("remove", 1, "layers to remove")
+	paramBudget := fs.Float64("param-budget", 0, "instead of --remove: keep at most this fraction of the base's parameters (e.g. 0.8)")
+	methods := fs.String("methods", "", "extension: also search the merge method per layer among these (task_arithmetic,ties,linear,slerp)")
+	weights := fs.Bool("weights", false, "extension: also search a weight per fine-tune in merges")
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL")
 	runDir := fs.String("run", "", "run directory (journal, report, best plan)")
 	optName := fs.String("optimizer", "bo", "bo (random forest + EI + local search, ParEGO) or random")
@@ -77,7 +82,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	spec := runSpec{Family: fam, Remove: *remove, Tasks: *tasksPath, Settings: search.Settings{
+	var methodList []string
+	if *methods != "" {
+		methodList = strings.Split(*methods, ",")
+	}
+	spec := runSpec{Family: fam, Remove: *remove, Methods: methodList, Weights: *weights, Tasks: *tasksPath, Settings: search.Settings{
 		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm}}
 	journalPath, specPath := search.RunDir(*runDir)
 	if *resume {
@@ -109,7 +118,15 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	}
 	defer f.Close()
 	base := f.Base()
-	space := &search.Space{Layers: base.Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:]}
+	if *paramBudget > 0 && !*resume {
+		// Layers are all the same size, so a parameter budget fixes how
+		// many go: the fewest whose removal meets it.
+		total, per := float64(base.Params()), float64(base.LayerParams())
+		need := total - *paramBudget*total
+		spec.Remove = int(math.Max(0, math.Ceil(need/per-1e-9)))
+		fmt.Fprintf(stderr, "--param-budget %.3g: removing %d of %d layers keeps %.1f%% of the parameters\n", *paramBudget, spec.Remove, base.Config.NumHiddenLayers, 100*(total-float64(spec.Remove)*per)/total)
+	}
+	space := &search.Space{Layers: base.Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:], Methods: spec.Methods, Weights: spec.Weights}
 	if err := space.Validate(); err != nil {
 		return fail(stderr, "search", err)
 	}
