@@ -86,7 +86,13 @@ func (e *PlanEvaluator) Retention(p *plan.Plan, budget int) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.RunPlan(net, p.Name, budget)
+	return e.NetRetention(net, p.Name, budget)
+}
+
+// NetRetention evaluates any net (a plan's or a whole model's) at a budget
+// and returns per-task retention against the reference.
+func (e *PlanEvaluator) NetRetention(net *engine.Net, name string, budget int) ([]float64, error) {
+	res, err := e.RunPlan(net, name, budget)
 	if err != nil {
 		return nil, err
 	}

@@ -425,6 +425,22 @@ func (c *component) into(v any, field string) error {
 	return nil
 }
 
+// replaceArgs reads a Replace component (normalizer or decoder): a string
+// pattern and its replacement.
+func (c *component) replaceArgs(field string) (from, to string, err error) {
+	var r struct {
+		Pattern patternJSON `json:"pattern"`
+		Content string      `json:"content"`
+	}
+	if err := c.into(&r, field); err != nil {
+		return "", "", err
+	}
+	if r.Pattern.String == nil {
+		return "", "", fmt.Errorf("%w: field %s: Replace with a regex pattern is not supported", ErrFormat, field)
+	}
+	return *r.Pattern.String, r.Content, nil
+}
+
 type patternJSON struct {
 	String *string `json:"String"`
 	Regex  *string `json:"Regex"`
@@ -466,18 +482,11 @@ func parseNormalizer(raw json.RawMessage, field string) ([]normStep, error) {
 			return p.Prepend + s
 		}}, nil
 	case "Replace":
-		var r struct {
-			Pattern patternJSON `json:"pattern"`
-			Content string      `json:"content"`
-		}
-		if err := c.into(&r, field); err != nil {
+		from, to, err := c.replaceArgs(field)
+		if err != nil {
 			return nil, err
 		}
-		if r.Pattern.String == nil {
-			return nil, fmt.Errorf("%w: field %s: Replace with a regex pattern is not supported", ErrFormat, field)
-		}
-		from := *r.Pattern.String
-		return []normStep{func(s string) string { return strings.ReplaceAll(s, from, r.Content) }}, nil
+		return []normStep{func(s string) string { return strings.ReplaceAll(s, from, to) }}, nil
 	case "NFC":
 		return []normStep{norm.NFC.String}, nil
 	case "NFD":
@@ -780,20 +789,13 @@ func parseDecoder(raw json.RawMessage, field string, names *[]string) ([]decStep
 		}
 		return out, nil
 	case "Replace":
-		var r struct {
-			Pattern patternJSON `json:"pattern"`
-			Content string      `json:"content"`
-		}
-		if err := c.into(&r, field); err != nil {
+		from, to, err := c.replaceArgs(field)
+		if err != nil {
 			return nil, err
 		}
-		if r.Pattern.String == nil {
-			return nil, fmt.Errorf("%w: field %s: Replace with a regex pattern is not supported", ErrFormat, field)
-		}
-		from := *r.Pattern.String
 		return []decStep{func(toks []string) []string {
 			for i, s := range toks {
-				toks[i] = strings.ReplaceAll(s, from, r.Content)
+				toks[i] = strings.ReplaceAll(s, from, to)
 			}
 			return toks
 		}}, nil

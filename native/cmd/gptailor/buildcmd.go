@@ -25,16 +25,9 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: gptailor build PLAN -o DIR [--dtype f32|bf16|f16] [--force] [--shard-size BYTES]")
 		fs.PrintDefaults()
 	}
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
 	}
 	if len(pos) != 1 || *out == "" {
 		fs.Usage()

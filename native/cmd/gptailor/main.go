@@ -4,6 +4,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -64,4 +65,21 @@ func usage(w io.Writer, cmds map[string]command) {
 func fail(stderr io.Writer, cmd string, err error) int {
 	fmt.Fprintf(stderr, "gptailor %s: %v\n", cmd, err)
 	return 1
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments (gptailor build PLAN -o DIR), returning the positionals.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return pos, nil
 }

@@ -121,17 +121,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	var fam familyFlags
 	fs.Var(&fam, "family", "alias=DIR of a family model (repeatable; overrides the plan's models)")
 	out := fs.String("o", "", "output file")
-	// Allow flags after the positional argument.
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
 	}
 	if len(pos) != 1 {
 		return usage()

@@ -284,19 +284,7 @@ func denseRetention(ev *search.PlanEvaluator, f *model.Family, p *plan.Plan, bud
 	if err != nil {
 		return nil, err
 	}
-	res, err := ev.RunPlan(net, m.Name, budget)
-	if err != nil {
-		return nil, err
-	}
-	ref, err := ev.ReferenceResults(budget)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, len(res))
-	for i := range res {
-		out[i] = task.Retention(res[i], ref[i])
-	}
-	return out, nil
+	return ev.NetRetention(net, m.Name, budget)
 }
 
 func meanOf(v []float64) float64 {
