@@ -10,3 +10,5 @@ require (
 	golang.org/x/term v0.48.0
 	golang.org/x/text v0.44.0
 )
+
+require github.com/gorilla/websocket v1.5.3 // indirect

@@ -24,6 +24,7 @@ func commands() map[string]command {
 		"plan":     {"validate, show and convert layer plans (mergekit YAML both ways)", runPlan},
 		"build":    {"write a plan as a Hugging Face model directory", runBuild},
 		"search":   {"search layer plans (remove, select, merge) that keep the most quality", runSearch},
+		"serve":    {"serve the browser plan editor and live searches over a websocket", runServe},
 		"prune":    {"single-model depth-pruning baselines (shortgpt, angular, sleb, last) as plans", runPrune},
 	}
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/server"
+	"github.com/gptailor/gptailor/native/task"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var fam memberFlags
+	fs.Var(&fam, "family", "[alias=]DIR of a family model, the base first (repeatable)")
+	addr := fs.String("addr", "127.0.0.1:8417", "listen address (loopback by default)")
+	tasksPath := fs.String("tasks", "", "task list for evaluation and search in the app")
+	ui := fs.String("ui", "ui", "directory of the browser app (built by build.sh)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if len(fam) == 0 || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	f, err := model.OpenFamily(fam)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	defer f.Close()
+	var specs []task.Spec
+	if *tasksPath != "" {
+		list, err := task.ReadList(*tasksPath)
+		if err != nil {
+			return fail(stderr, "serve", err)
+		}
+		specs = list.Tasks
+	}
+	s, err := server.New(server.Config{UIDir: *ui, Family: f, Tasks: specs})
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "gptailor: serving %s\nopen http://%s/?token=%s\n", *ui, ln.Addr(), s.Token())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(c)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fail(stderr, "serve", err)
+	}
+	return 0
+}

@@ -1,0 +1,640 @@
+// Package server is `gptailor serve`: it serves the browser app (ui/) and
+// one websocket speaking shared/protocol. It binds to loopback by default,
+// requires a random access token on every request (a cookie set from the
+// printed URL, or ?token= on the websocket), checks Origin, bounds message
+// sizes, and never lets a slow or vanished client block the backend: each
+// client has a bounded send queue and is dropped when it overflows.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/scorer"
+	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/native/tokenizer"
+	"github.com/gptailor/gptailor/shared/mergekit"
+	"github.com/gptailor/gptailor/shared/plan"
+	"github.com/gptailor/gptailor/shared/protocol"
+)
+
+// Config sets up a server.
+type Config struct {
+	UIDir     string        // static files (index.html, app.wasm, wasm_exec.js)
+	Token     string        // "" draws a random one
+	Family    *model.Family // the family being tailored
+	Tasks     []task.Spec   // tasks for evaluate and search
+	MaxUpload int           // scorer upload limit (default 32 MiB)
+	SendQueue int           // messages queued per client before it is dropped (default 256)
+}
+
+// Server holds the shared state every tab sees.
+type Server struct {
+	cfg     Config
+	info    protocol.FamilyInfo
+	builder *stitch.Builder
+	tok     *tokenizer.Tokenizer
+	host    *scorer.Host
+	ev      *search.PlanEvaluator
+
+	mu       sync.Mutex
+	clients  map[*client]bool
+	current  *plan.Plan
+	scorers  map[string]*scorer.Module
+	selected string
+	status   protocol.Status
+	cancel   context.CancelFunc
+}
+
+// New prepares a server over a family.
+func New(cfg Config) (*Server, error) {
+	if cfg.Family == nil {
+		return nil, errors.New("server: no family")
+	}
+	if cfg.Token == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		cfg.Token = hex.EncodeToString(b)
+	}
+	if cfg.MaxUpload == 0 {
+		cfg.MaxUpload = 32 << 20
+	}
+	if cfg.SendQueue == 0 {
+		cfg.SendQueue = 256
+	}
+	base := cfg.Family.Base()
+	tok, err := tokenizer.Load(base.Dir)
+	if err != nil {
+		return nil, err
+	}
+	host, err := scorer.NewHost(context.Background(), scorer.Limits{ModuleBytes: cfg.MaxUpload})
+	if err != nil {
+		return nil, err
+	}
+	fi := stitch.Info(cfg.Family)
+	s := &Server{cfg: cfg, builder: stitch.New(cfg.Family, stitch.DefaultCacheBytes), tok: tok, host: host,
+		clients: map[*client]bool{}, scorers: map[string]*scorer.Module{},
+		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams}}
+	for _, t := range cfg.Tasks {
+		s.info.Tasks = append(s.info.Tasks, t.Name)
+	}
+	ref, err := s.builder.Loader.Net(base, nil)
+	if err != nil {
+		return nil, err
+	}
+	models := map[string]string{}
+	for _, m := range cfg.Family.Models {
+		models[m.Name] = m.Dir
+	}
+	space := &search.Space{Layers: fi.Layers, Remove: 1, FineTunes: fi.Models[1:]}
+	s.ev = &search.PlanEvaluator{Space: space, Builder: s.builder, Models: models, Specs: cfg.Tasks, Tok: tok, Reference: ref}
+	return s, nil
+}
+
+// Token is the access token.
+func (s *Server) Token() string { return s.cfg.Token }
+
+// Close stops a running search and the scorer sandbox.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Unlock()
+	s.host.Close(context.Background())
+}
+
+const cookieName = "gptailor_token"
+
+func (s *Server) authorized(r *http.Request) bool {
+	tok := r.URL.Query().Get("token")
+	if c, err := r.Cookie(cookieName); err == nil && tok == "" {
+		tok = c.Value
+	}
+	return subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+}
+
+// sameOrigin accepts a missing Origin (non-browser clients, which still
+// need the token) or one whose host is the request's host.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+// Handler serves the UI at / and the websocket at /ws.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	files := http.FileServer(http.Dir(s.cfg.UIDir))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			http.Error(w, "gptailor: open the URL with the access token that `gptailor serve` printed", http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Query().Get("token") != "" {
+			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.cfg.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("/ws", s.serveWS)
+	return mux
+}
+
+var upgrader = websocket.Upgrader{ReadBufferSize: 1 << 16, WriteBufferSize: 1 << 16}
+
+type client struct {
+	conn *websocket.Conn
+	send chan []byte
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *client) close() {
+	c.once.Do(func() {
+		close(c.done)
+		c.conn.Close()
+	})
+}
+
+const (
+	pingEvery = 20 * time.Second
+	pongWait  = 60 * time.Second
+	writeWait = 10 * time.Second
+)
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		http.Error(w, "gptailor: missing or wrong access token", http.StatusUnauthorized)
+		return
+	}
+	if !sameOrigin(r) {
+		http.Error(w, "gptailor: foreign Origin refused", http.StatusForbidden)
+		return
+	}
+	up := upgrader
+	up.CheckOrigin = sameOrigin
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has answered
+	}
+	c := &client{conn: conn, send: make(chan []byte, s.cfg.SendQueue), done: make(chan struct{})}
+	conn.SetReadLimit(int64(max(protocol.MaxMessage, s.cfg.MaxUpload+4096)))
+	s.mu.Lock()
+	s.clients[c] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.clients, c)
+		s.mu.Unlock()
+		c.close()
+	}()
+	go s.writer(c)
+	conn.SetReadDeadline(time.Now().Add(pongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		kind, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		conn.SetReadDeadline(time.Now().Add(pongWait))
+		if kind == websocket.BinaryMessage {
+			s.upload(c, data)
+			continue
+		}
+		if len(data) > protocol.MaxMessage {
+			s.reply(c, "", protocol.ReplyError, protocol.Error{Reason: fmt.Sprintf("message of %d bytes exceeds %d", len(data), protocol.MaxMessage)})
+			continue
+		}
+		env, err := protocol.Decode(data)
+		if err != nil {
+			s.reply(c, "", protocol.ReplyError, protocol.Error{Reason: err.Error()})
+			continue
+		}
+		s.dispatch(c, env)
+	}
+}
+
+// writer drains a client's queue and pings it.
+func (s *Server) writer(c *client) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case m := <-c.send:
+			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.conn.WriteMessage(websocket.TextMessage, m); err != nil {
+				c.close()
+				return
+			}
+		case <-t.C:
+			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				c.close()
+				return
+			}
+		}
+	}
+}
+
+// enqueue never blocks: a client whose queue is full is dropped.
+func (s *Server) enqueue(c *client, m []byte) {
+	select {
+	case <-c.done:
+	case c.send <- m:
+	default:
+		c.close()
+	}
+}
+
+func (s *Server) reply(c *client, id, typ string, payload any) {
+	b, err := protocol.Encode(id, typ, payload)
+	if err != nil {
+		b, _ = protocol.Encode(id, protocol.ReplyError, protocol.Error{Reason: err.Error()})
+	}
+	s.enqueue(c, b)
+}
+
+func (s *Server) broadcast(typ string, payload any) {
+	b, err := protocol.Encode("", typ, payload)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	cs := make([]*client, 0, len(s.clients))
+	for c := range s.clients {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		s.enqueue(c, b)
+	}
+}
+
+func (s *Server) state() protocol.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := protocol.State{Version: protocol.Version, Family: s.info, Plan: s.current, Scorer: s.selected, Scorers: []string{}}
+	for n := range s.scorers {
+		st.Scorers = append(st.Scorers, n)
+	}
+	sort.Strings(st.Scorers)
+	status := s.status
+	st.Search = &status
+	return st
+}
+
+func (s *Server) fail(c *client, id string, err error) {
+	s.reply(c, id, protocol.ReplyError, protocol.Error{Reason: err.Error()})
+}
+
+func (s *Server) dispatch(c *client, e *protocol.Envelope) {
+	if e.ID == "" {
+		s.fail(c, "", fmt.Errorf("%s: requests need an id", e.Type))
+		return
+	}
+	switch e.Type {
+	case protocol.Hello:
+		s.reply(c, e.ID, protocol.ReplyState, s.state())
+	case protocol.GetFamily:
+		s.reply(c, e.ID, protocol.ReplyFamily, s.info)
+	case protocol.ValidatePlan, protocol.PutPlan:
+		p, rep, err := s.readPlan(e)
+		if err != nil {
+			s.fail(c, e.ID, err)
+			return
+		}
+		if e.Type == protocol.PutPlan && rep.Valid {
+			s.mu.Lock()
+			s.current = p
+			s.mu.Unlock()
+		}
+		s.reply(c, e.ID, protocol.ReplyReport, rep)
+	case protocol.GetPlan:
+		s.mu.Lock()
+		p := s.current
+		s.mu.Unlock()
+		s.reply(c, e.ID, protocol.ReplyPlan, map[string]*plan.Plan{"plan": p})
+	case protocol.ExportPlan:
+		s.export(c, e)
+	case protocol.Evaluate:
+		go s.evaluate(c, e)
+	case protocol.SearchStart:
+		s.startSearch(c, e)
+	case protocol.SearchStop:
+		s.mu.Lock()
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.mu.Unlock()
+		s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
+	case protocol.SearchStatus:
+		s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
+	case protocol.ListScorers:
+		s.reply(c, e.ID, protocol.ListScorers, s.state())
+	case protocol.SelectScorer:
+		var req struct {
+			Name string `json:"name"`
+		}
+		if err := e.Into(&req); err != nil {
+			s.fail(c, e.ID, err)
+			return
+		}
+		s.mu.Lock()
+		_, ok := s.scorers[req.Name]
+		if ok || req.Name == "" {
+			s.selected = req.Name
+		}
+		s.mu.Unlock()
+		if !ok && req.Name != "" {
+			s.fail(c, e.ID, fmt.Errorf("no scorer %q has been uploaded", req.Name))
+			return
+		}
+		s.reply(c, e.ID, protocol.ListScorers, s.state())
+	default:
+		s.fail(c, e.ID, fmt.Errorf("unknown message type %q", e.Type))
+	}
+}
+
+// readPlan parses and checks the plan of a request against the family.
+func (s *Server) readPlan(e *protocol.Envelope) (*plan.Plan, protocol.PlanReport, error) {
+	var req protocol.PlanPayload
+	if err := e.Into(&req); err != nil {
+		return nil, protocol.PlanReport{}, err
+	}
+	fi := stitch.Info(s.cfg.Family)
+	p, err := plan.ParseFor(req.Plan, fi)
+	var ps plan.Problems
+	if errors.As(err, &ps) {
+		return nil, protocol.PlanReport{Valid: false, Problems: ps}, nil
+	}
+	if err != nil {
+		return nil, protocol.PlanReport{}, err
+	}
+	return p, protocol.PlanReport{Valid: true, Params: p.ParamCount(fi), FractionRemoved: p.FractionRemoved(fi)}, nil
+}
+
+func (s *Server) export(c *client, e *protocol.Envelope) {
+	var req protocol.ExportRequest
+	if err := e.Into(&req); err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	var p *plan.Plan
+	if len(req.Plan) > 0 {
+		var err error
+		if p, err = plan.ParseFor(req.Plan, stitch.Info(s.cfg.Family)); err != nil {
+			s.fail(c, e.ID, err)
+			return
+		}
+	} else {
+		s.mu.Lock()
+		p = s.current
+		s.mu.Unlock()
+		if p == nil {
+			s.fail(c, e.ID, errors.New("no current plan: send one or plan.put it first"))
+			return
+		}
+	}
+	q := *p
+	q.Models = map[string]string{}
+	for _, m := range s.cfg.Family.Models {
+		q.Models[m.Name] = m.Dir
+	}
+	switch req.Format {
+	case "json":
+		b, _ := plan.Marshal(&q)
+		s.reply(c, e.ID, protocol.ReplyExport, protocol.ExportReply{Format: "json", Text: string(b)})
+	case "mergekit":
+		y, err := mergekit.Export(&q)
+		if err != nil {
+			s.fail(c, e.ID, err)
+			return
+		}
+		s.reply(c, e.ID, protocol.ReplyExport, protocol.ExportReply{Format: "mergekit", Text: string(y)})
+	default:
+		s.fail(c, e.ID, fmt.Errorf("export format %q: json or mergekit", req.Format))
+	}
+}
+
+// EvaluateResult is the payload of evaluate.result.
+type EvaluateResult struct {
+	Tasks    []TaskResult `json:"tasks"`
+	Mean     float64      `json:"mean_retention"`
+	Score    *float64     `json:"score,omitempty"`
+	ScoreErr string       `json:"score_error,omitempty"`
+	Samples  int          `json:"samples"`
+	Params   int64        `json:"params"`
+	Removed  float64      `json:"fraction_removed"`
+}
+
+// TaskResult is one task's figures for the app.
+type TaskResult struct {
+	Name      string             `json:"name"`
+	Primary   string             `json:"primary"`
+	Metrics   map[string]float64 `json:"metrics"`
+	Reference map[string]float64 `json:"reference"`
+	Retention float64            `json:"retention"`
+}
+
+func finite(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (s *Server) evaluate(c *client, e *protocol.Envelope) {
+	var req struct {
+		Plan    json.RawMessage `json:"plan"`
+		Samples int             `json:"samples"`
+	}
+	if err := e.Into(&req); err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	if len(s.cfg.Tasks) == 0 {
+		s.fail(c, e.ID, errors.New("the server was started without --tasks"))
+		return
+	}
+	fi := stitch.Info(s.cfg.Family)
+	p, err := plan.ParseFor(req.Plan, fi)
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	if req.Samples <= 0 {
+		req.Samples = 16
+	}
+	net, err := s.builder.Net(p)
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: 0, Total: len(s.cfg.Tasks)})
+	res, err := s.ev.RunPlan(net, "plan", req.Samples)
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	ref, err := s.ev.ReferenceResults(req.Samples)
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	out := EvaluateResult{Samples: req.Samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi)}
+	for i, r := range res {
+		rt := task.Retention(r, ref[i])
+		out.Tasks = append(out.Tasks, TaskResult{Name: r.Name, Primary: r.Primary, Metrics: finite(r.Metrics), Reference: finite(ref[i].Metrics), Retention: rt})
+		out.Mean += rt / float64(len(res))
+		s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: i + 1, Total: len(res)})
+	}
+	s.mu.Lock()
+	mod := s.scorers[s.selected]
+	s.mu.Unlock()
+	if mod != nil {
+		doc, err := scorer.NewDocument("plan", p, res, ref)
+		if err == nil {
+			var v float64
+			if v, err = s.host.Score(context.Background(), mod, doc); err == nil {
+				out.Score = &v
+			}
+		}
+		if err != nil {
+			out.ScoreErr = err.Error()
+		}
+	}
+	s.reply(c, e.ID, protocol.ReplyEvaluate, out)
+}
+
+// upload takes a scorer module sent as a binary frame: one line of JSON
+// {"v":1,"id":"..","type":"scorer.upload","name":"x.wasm"}, then the bytes.
+func (s *Server) upload(c *client, data []byte) {
+	nl := -1
+	for i, b := range data {
+		if b == '\n' {
+			nl = i
+			break
+		}
+		if i > 4096 {
+			break
+		}
+	}
+	if nl < 0 {
+		s.fail(c, "", errors.New("binary frames are scorer uploads: a JSON header line, then the module"))
+		return
+	}
+	var hdr struct {
+		V    int    `json:"v"`
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(data[:nl], &hdr); err != nil || hdr.Type != "scorer.upload" || hdr.V != protocol.Version || hdr.Name == "" {
+		s.fail(c, hdr.ID, errors.New(`upload header must be {"v":1,"id":..,"type":"scorer.upload","name":..}`))
+		return
+	}
+	m, err := s.host.Load(context.Background(), hdr.Name, data[nl+1:])
+	if err != nil {
+		s.fail(c, hdr.ID, err)
+		return
+	}
+	s.mu.Lock()
+	s.scorers[hdr.Name] = m
+	s.mu.Unlock()
+	s.reply(c, hdr.ID, protocol.ListScorers, s.state())
+}
+
+// startSearch runs one search at a time; trials go to every tab.
+func (s *Server) startSearch(c *client, e *protocol.Envelope) {
+	var req struct {
+		Remove    int    `json:"remove"`
+		Trials    int    `json:"trials"`
+		Optimizer string `json:"optimizer"`
+		MinBudget int    `json:"min_budget"`
+		MaxBudget int    `json:"max_budget"`
+		Seed      uint64 `json:"seed"`
+	}
+	if err := e.Into(&req); err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	if len(s.cfg.Tasks) == 0 {
+		s.fail(c, e.ID, errors.New("the server was started without --tasks"))
+		return
+	}
+	if req.Optimizer == "" {
+		req.Optimizer = "bo"
+	}
+	if req.MinBudget == 0 {
+		req.MinBudget = 3
+	}
+	if req.MaxBudget == 0 {
+		req.MaxBudget = 9
+	}
+	space := &search.Space{Layers: s.info.Layers, Remove: req.Remove, FineTunes: s.info.Models[1:]}
+	if err := space.Validate(); err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	s.mu.Lock()
+	if s.status.Running {
+		s.mu.Unlock()
+		s.fail(c, e.ID, errors.New("a search is running: stop it first"))
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.status = protocol.Status{Running: true}
+	s.mu.Unlock()
+	s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
+	ev := &search.PlanEvaluator{Space: space, Builder: s.ev.Builder, Models: s.ev.Models, Specs: s.ev.Specs, Tok: s.ev.Tok, Reference: s.ev.Reference}
+	haveBest := false
+	go func() {
+		settings := search.Settings{Optimizer: req.Optimizer, Seed: req.Seed, Trials: req.Trials, MinBudget: req.MinBudget, MaxBudget: req.MaxBudget, Eta: 3}
+		_, err := search.Search(ctx, space, ev, settings, nil, nil, func(t search.Trial) {
+			p, _ := space.Plan(t.Config, nil)
+			s.mu.Lock()
+			s.status.Trials++
+			if t.Error == "" && (!haveBest || t.Objective > s.status.Best) {
+				s.status.Best, haveBest = t.Objective, true
+			}
+			s.mu.Unlock()
+			s.broadcast(protocol.EventTrial, map[string]any{"trial": t, "plan": p})
+		})
+		s.mu.Lock()
+		s.status.Running = false
+		if err != nil && !errors.Is(err, context.Canceled) {
+			s.status.Error = err.Error()
+		}
+		st := s.status
+		s.mu.Unlock()
+		s.broadcast(protocol.SearchStatus, st)
+	}()
+}

@@ -1,0 +1,170 @@
+// Package protocol is the versioned wire protocol between the browser app
+// and the server: every message is a JSON envelope {v, id, type, payload}
+// over one websocket. Requests carry an id; every request gets exactly one
+// reply with the same id (the reply type, or "error" with a reason);
+// events (progress, trials, state) carry no id. It compiles into both the
+// server and the wasm app. docs/protocol.md describes every message.
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// Version is the protocol version; a peer speaking another is refused.
+const Version = 1
+
+// MaxMessage bounds one text message (binary scorer uploads have their own limit).
+const MaxMessage = 4 << 20
+
+// Message types. Requests (client → server) and their replies.
+const (
+	Hello         = "hello"         // → state
+	GetFamily     = "family.get"    // → family
+	ValidatePlan  = "plan.validate" // → plan.report
+	PutPlan       = "plan.put"      // → plan.report (and the plan becomes the session's current one)
+	GetPlan       = "plan.get"      // → plan
+	ExportPlan    = "plan.export"   // → export
+	Evaluate      = "evaluate"      // → evaluate.result, with progress events before it
+	SearchStart   = "search.start"  // → search.status, then trial events
+	SearchStop    = "search.stop"   // → search.status
+	SearchStatus  = "search.status" // → search.status
+	ListScorers   = "scorer.list"   // → scorer.list
+	SelectScorer  = "scorer.select" // → scorer.list
+	BuildPlan     = "build"         // → build.result, with progress events before it
+	ReplyError    = "error"         // a request failed: payload Error
+	ReplyState    = "state"         //
+	ReplyFamily   = "family"        //
+	ReplyReport   = "plan.report"   //
+	ReplyPlan     = "plan"          //
+	ReplyExport   = "export"        //
+	ReplyEvaluate = "evaluate.result"
+	ReplyBuild    = "build.result"
+	EventProgress = "progress" // no id
+	EventTrial    = "trial"    // no id
+)
+
+// Envelope is one message.
+type Envelope struct {
+	V       int             `json:"v"`
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Error is the payload of an error reply.
+type Error struct {
+	Reason string `json:"reason"`
+}
+
+// State is the reply to hello: what a (re)connecting tab needs.
+type State struct {
+	Version int        `json:"version"`
+	Family  FamilyInfo `json:"family"`
+	Plan    *plan.Plan `json:"plan,omitempty"`
+	Search  *Status    `json:"search,omitempty"`
+	Scorers []string   `json:"scorers"`
+	Scorer  string     `json:"scorer,omitempty"`
+}
+
+// FamilyInfo describes the family being tailored.
+type FamilyInfo struct {
+	Models      []string `json:"models"` // aliases, base first
+	Layers      int      `json:"layers"`
+	LayerParams int64    `json:"layer_params"`
+	OuterParams int64    `json:"outer_params"`
+	Tasks       []string `json:"tasks"`
+}
+
+// PlanReport is the reply to plan.validate and plan.put.
+type PlanReport struct {
+	Valid           bool           `json:"valid"`
+	Problems        []plan.Problem `json:"problems,omitempty"`
+	Params          int64          `json:"params"`
+	FractionRemoved float64        `json:"fraction_removed"`
+}
+
+// PlanPayload carries a plan (plan.put, plan.validate, plan reply).
+type PlanPayload struct {
+	Plan json.RawMessage `json:"plan"`
+}
+
+// ExportRequest asks for a plan in a format.
+type ExportRequest struct {
+	Format string          `json:"format"` // "json" or "mergekit"
+	Plan   json.RawMessage `json:"plan,omitempty"`
+}
+
+// ExportReply is the exported text.
+type ExportReply struct {
+	Format string `json:"format"`
+	Text   string `json:"text"`
+}
+
+// Progress is an event of long work.
+type Progress struct {
+	Op    string `json:"op"` // evaluate, build, search
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// Status is a search's state.
+type Status struct {
+	Running bool    `json:"running"`
+	Trials  int     `json:"trials"`
+	Best    float64 `json:"best"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// Decode parses an envelope strictly: known version, a type, no unknown
+// fields, and an id on requests.
+func Decode(b []byte) (*Envelope, error) {
+	if len(b) > MaxMessage {
+		return nil, fmt.Errorf("message of %d bytes exceeds %d", len(b), MaxMessage)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	var e Envelope
+	if err := d.Decode(&e); err != nil {
+		return nil, fmt.Errorf("not a protocol message: %v", err)
+	}
+	if d.More() {
+		return nil, fmt.Errorf("trailing data after the message")
+	}
+	if e.V != Version {
+		return nil, fmt.Errorf("protocol version %d is not spoken here (version %d)", e.V, Version)
+	}
+	if e.Type == "" {
+		return nil, fmt.Errorf("message has no type")
+	}
+	return &e, nil
+}
+
+// Encode builds an envelope with a payload.
+func Encode(id, typ string, payload any) ([]byte, error) {
+	var raw json.RawMessage
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
+	}
+	return json.Marshal(Envelope{V: Version, ID: id, Type: typ, Payload: raw})
+}
+
+// Into decodes a payload strictly into v.
+func (e *Envelope) Into(v any) error {
+	if len(e.Payload) == 0 {
+		return fmt.Errorf("%s: payload is missing", e.Type)
+	}
+	d := json.NewDecoder(bytes.NewReader(e.Payload))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("%s: payload: %v", e.Type, err)
+	}
+	return nil
+}
