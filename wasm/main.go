@@ -1,18 +1,633 @@
 //go:build js && wasm
 
-// Command wasm is the browser app of gptailor, compiled with GOOS=js
-// GOARCH=wasm and loaded by ui/index.html. Until the plan editor lands it
-// only proves the build and the loader work: it writes a status line into
-// the page.
+// Command wasm is gptailor's browser app, compiled with GOOS=js
+// GOARCH=wasm: a plan editor (a grid of slots × models), validation and
+// parameter counts computed here by the same shared/plan code the server
+// runs, evaluation, export, scorer uploads and live searches over the
+// websocket (shared/protocol). It renders into the DOM from Go; the only
+// hand-written JavaScript is the loader in index.html.
 package main
 
-import "syscall/js"
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall/js"
 
-func main() {
-	doc := js.Global().Get("document")
-	status := doc.Call("getElementById", "status")
-	if status.IsNull() {
+	"github.com/gptailor/gptailor/shared/mergekit"
+	"github.com/gptailor/gptailor/shared/plan"
+	"github.com/gptailor/gptailor/shared/protocol"
+)
+
+var (
+	doc     = js.Global().Get("document")
+	ws      js.Value
+	nextID  int
+	pending = map[string]func(*protocol.Envelope){}
+
+	family  protocol.FamilyInfo
+	current = &plan.Plan{Version: plan.Version}
+	undo    []string
+	redo    []string
+	trials  []trialRow
+	evalOut string
+	status  = "connecting…"
+	dirty   bool
+)
+
+type trialRow struct {
+	Index     int
+	Budget    int
+	Objective float64
+	Retention []float64
+	Failed    bool
+	Plan      *plan.Plan
+}
+
+func el(id string) js.Value { return doc.Call("getElementById", id) }
+
+func send(typ string, payload any, reply func(*protocol.Envelope)) {
+	nextID++
+	id := strconv.Itoa(nextID)
+	b, err := protocol.Encode(id, typ, payload)
+	if err != nil {
+		status = "error: " + err.Error()
+		render()
 		return
 	}
-	status.Set("textContent", "gptailor wasm runtime loaded; the plan editor arrives with the UI issue.")
+	if reply != nil {
+		pending[id] = reply
+	}
+	ws.Call("send", string(b))
+}
+
+func snapshot() string {
+	b, _ := json.Marshal(current)
+	return string(b)
+}
+
+func restore(s string) {
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(s), &p); err == nil {
+		current = &p
+	}
+}
+
+// edit records an undo point, applies f and re-renders.
+func edit(f func()) {
+	undo = append(undo, snapshot())
+	redo = nil
+	f()
+	render()
+}
+
+func famInfo() *plan.Family {
+	return &plan.Family{Models: family.Models, Layers: family.Layers, LayerParams: family.LayerParams, OuterParams: family.OuterParams}
+}
+
+func planJSON() json.RawMessage {
+	b, _ := json.Marshal(current)
+	return b
+}
+
+func main() {
+	u := js.Global().Get("location")
+	scheme := "ws://"
+	if u.Get("protocol").String() == "https:" {
+		scheme = "wss://"
+	}
+	ws = js.Global().Get("WebSocket").New(scheme + u.Get("host").String() + "/ws")
+	ws.Set("onopen", js.FuncOf(func(js.Value, []js.Value) any {
+		send(protocol.Hello, nil, func(e *protocol.Envelope) {
+			var st protocol.State
+			json.Unmarshal(e.Payload, &st)
+			family = st.Family
+			if st.Plan != nil {
+				current = st.Plan
+			} else {
+				for i := 0; i < family.Layers; i++ {
+					current.Slots = append(current.Slots, plan.Slot{Take: &plan.Take{Model: plan.BaseAlias, Layer: i}})
+				}
+			}
+			status = "connected"
+			render()
+		})
+		return nil
+	}))
+	ws.Set("onclose", js.FuncOf(func(js.Value, []js.Value) any {
+		status = "disconnected: reload the page to reconnect"
+		render()
+		return nil
+	}))
+	ws.Set("onmessage", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		var e protocol.Envelope
+		if err := json.Unmarshal([]byte(args[0].Get("data").String()), &e); err != nil {
+			return nil
+		}
+		onMessage(&e)
+		return nil
+	}))
+	doc.Call("addEventListener", "click", js.FuncOf(onClick))
+	doc.Call("addEventListener", "change", js.FuncOf(onChange))
+	render()
+	select {}
+}
+
+func onMessage(e *protocol.Envelope) {
+	if f, ok := pending[e.ID]; ok && e.ID != "" {
+		delete(pending, e.ID)
+		if e.Type == protocol.ReplyError {
+			var er protocol.Error
+			json.Unmarshal(e.Payload, &er)
+			status = "error: " + er.Reason
+			render()
+			return
+		}
+		f(e)
+		return
+	}
+	switch e.Type {
+	case protocol.EventTrial:
+		var t struct {
+			Trial struct {
+				Index     int       `json:"index"`
+				Budget    int       `json:"budget"`
+				Objective *float64  `json:"objective"`
+				Retention []float64 `json:"retention"`
+				Error     string    `json:"error"`
+			} `json:"trial"`
+			Plan *plan.Plan `json:"plan"`
+		}
+		if json.Unmarshal(e.Payload, &t) == nil {
+			r := trialRow{Index: t.Trial.Index, Budget: t.Trial.Budget, Failed: t.Trial.Error != "", Plan: t.Plan, Retention: t.Trial.Retention}
+			if t.Trial.Objective != nil {
+				r.Objective = *t.Trial.Objective
+			}
+			trials = append(trials, r)
+			scheduleRender()
+		}
+	case protocol.SearchStatus:
+		var st protocol.Status
+		json.Unmarshal(e.Payload, &st)
+		status = fmt.Sprintf("search finished: %d trials, best mean retention %.1f%%", st.Trials, 100*st.Best)
+		if st.Running {
+			status = fmt.Sprintf("search running: %d trials", st.Trials)
+		}
+		if st.Error != "" {
+			status = "search failed: " + st.Error
+		}
+		scheduleRender()
+	case protocol.EventProgress:
+		var p protocol.Progress
+		json.Unmarshal(e.Payload, &p)
+		status = fmt.Sprintf("%s: %d/%d", p.Op, p.Done, p.Total)
+		scheduleRender()
+	}
+}
+
+// scheduleRender coalesces renders to one per animation frame, so a
+// search streaming hundreds of trials keeps the page responsive.
+func scheduleRender() {
+	if dirty {
+		return
+	}
+	dirty = true
+	var f js.Func
+	f = js.FuncOf(func(js.Value, []js.Value) any {
+		dirty = false
+		render()
+		f.Release()
+		return nil
+	})
+	js.Global().Call("requestAnimationFrame", f)
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+func onClick(_ js.Value, args []js.Value) any {
+	t := args[0].Get("target")
+	a := t.Call("getAttribute", "data-action")
+	if a.IsNull() {
+		return nil
+	}
+	parts := strings.Split(a.String(), ":")
+	slot := -1
+	if len(parts) > 1 {
+		slot = atoi(parts[1])
+	}
+	switch parts[0] {
+	case "take": // take:slot:model — this slot runs that model's layer as is
+		edit(func() {
+			s := &current.Slots[slot]
+			s.Take, s.Merge = &plan.Take{Model: parts[2], Layer: sourceLayer(*s)}, nil
+		})
+	case "toggle": // toggle:slot:model — membership in the slot's merge
+		edit(func() { toggleMerge(slot, parts[2]) })
+	case "drop":
+		edit(func() { current.Slots = append(current.Slots[:slot], current.Slots[slot+1:]...) })
+	case "dup":
+		edit(func() {
+			s := clone(current.Slots[slot])
+			current.Slots = append(current.Slots[:slot+1], append([]plan.Slot{s}, current.Slots[slot+1:]...)...)
+		})
+	case "up", "down":
+		j := slot - 1
+		if parts[0] == "down" {
+			j = slot + 1
+		}
+		if j >= 0 && j < len(current.Slots) {
+			edit(func() { current.Slots[slot], current.Slots[j] = current.Slots[j], current.Slots[slot] })
+		}
+	case "insert":
+		edit(func() {
+			current.Slots = append(current.Slots, plan.Slot{Take: &plan.Take{Model: plan.BaseAlias, Layer: 0}})
+		})
+	case "undo":
+		if len(undo) > 0 {
+			redo = append(redo, snapshot())
+			restore(undo[len(undo)-1])
+			undo = undo[:len(undo)-1]
+			render()
+		}
+	case "redo":
+		if len(redo) > 0 {
+			undo = append(undo, snapshot())
+			restore(redo[len(redo)-1])
+			redo = redo[:len(redo)-1]
+			render()
+		}
+	case "evaluate":
+		status = "evaluating…"
+		send(protocol.Evaluate, map[string]any{"plan": planJSON(), "samples": atoi(el("samples").Get("value").String())}, func(e *protocol.Envelope) {
+			evalOut = renderEval(e.Payload)
+			status = "evaluated"
+			render()
+		})
+		render()
+	case "export-json", "export-mergekit":
+		text := ""
+		if parts[0] == "export-json" {
+			b, _ := plan.Marshal(current)
+			text = string(b)
+		} else if y, err := mergekit.Export(current); err == nil {
+			text = string(y)
+		} else {
+			text = err.Error()
+		}
+		el("export").Set("textContent", text)
+	case "search":
+		trials = nil
+		send(protocol.SearchStart, map[string]any{"remove": atoi(el("remove").Get("value").String()),
+			"trials": atoi(el("trial-budget").Get("value").String()), "min_budget": 1, "max_budget": 3}, func(e *protocol.Envelope) {
+			status = "search started"
+			render()
+		})
+	case "build":
+		name := el("build-name").Get("value").String()
+		status = "building " + name + "…"
+		send(protocol.BuildPlan, map[string]any{"plan": planJSON(), "name": name}, func(e *protocol.Envelope) {
+			var r struct {
+				Dir string `json:"dir"`
+			}
+			json.Unmarshal(e.Payload, &r)
+			status = "built " + r.Dir
+			render()
+		})
+		render()
+	case "stop":
+		send(protocol.SearchStop, nil, func(*protocol.Envelope) {})
+	case "load": // load:index — a trial's plan into the editor
+		for _, r := range trials {
+			if r.Index == slot && r.Plan != nil {
+				p := r.Plan
+				edit(func() { current = p })
+			}
+		}
+	}
+	return nil
+}
+
+func onChange(_ js.Value, args []js.Value) any {
+	t := args[0].Get("target")
+	a := t.Call("getAttribute", "data-action")
+	if a.IsNull() {
+		return nil
+	}
+	parts := strings.Split(a.String(), ":")
+	switch parts[0] {
+	case "layer": // layer:slot — the source layer
+		slot, v := atoi(parts[1]), atoi(t.Get("value").String())
+		edit(func() {
+			s := &current.Slots[slot]
+			if s.Take != nil {
+				s.Take.Layer = v
+			} else {
+				s.Merge.Layer = v
+			}
+		})
+	case "lambda": // lambda:slot
+		slot := atoi(parts[1])
+		v, _ := strconv.ParseFloat(t.Get("value").String(), 64)
+		edit(func() {
+			if m := current.Slots[slot].Merge; m != nil {
+				if m.Method == "slerp" {
+					m.T = &v
+				} else {
+					m.Lambda = &v
+				}
+			}
+		})
+	case "method": // method:slot
+		slot := atoi(parts[1])
+		edit(func() {
+			if m := current.Slots[slot].Merge; m != nil {
+				m.Method = t.Get("value").String()
+				if m.Method == "slerp" && m.T == nil {
+					m.T = plan.Ptr(0.5)
+				}
+			}
+		})
+	case "upload":
+		files := t.Get("files")
+		if files.Length() == 0 {
+			return nil
+		}
+		f := files.Index(0)
+		name := f.Get("name").String()
+		f.Call("arrayBuffer").Call("then", js.FuncOf(func(_ js.Value, a []js.Value) any {
+			buf := js.Global().Get("Uint8Array").New(a[0])
+			data := make([]byte, buf.Length())
+			js.CopyBytesToGo(data, buf)
+			nextID++
+			id := strconv.Itoa(nextID)
+			hdr := fmt.Sprintf(`{"v":1,"id":"%s","type":"scorer.upload","name":%q}`+"\n", id, name)
+			frame := append([]byte(hdr), data...)
+			out := js.Global().Get("Uint8Array").New(len(frame))
+			js.CopyBytesToJS(out, frame)
+			pending[id] = func(*protocol.Envelope) {
+				send(protocol.SelectScorer, map[string]string{"name": name}, func(*protocol.Envelope) {
+					status = "scorer " + name + " uploaded and selected"
+					render()
+				})
+			}
+			ws.Call("send", out)
+			return nil
+		}))
+	}
+	return nil
+}
+
+func sourceLayer(s plan.Slot) int {
+	if s.Take != nil {
+		return s.Take.Layer
+	}
+	return s.Merge.Layer
+}
+
+func clone(s plan.Slot) plan.Slot {
+	b, _ := json.Marshal(s)
+	var c plan.Slot
+	json.Unmarshal(b, &c)
+	if s.Take != nil && c.Take == nil {
+		t := *s.Take
+		c.Take = &t
+	}
+	return c
+}
+
+// toggleMerge adds or removes a model from the slot's merge; a take
+// becomes a task-arithmetic merge (λ 0.5) of its model and the new one.
+func toggleMerge(slot int, model string) {
+	s := &current.Slots[slot]
+	if s.Take != nil {
+		models := []string{model}
+		if s.Take.Model != model && s.Take.Model != plan.BaseAlias {
+			models = []string{s.Take.Model, model}
+		}
+		s.Merge = &plan.Merge{Method: "task_arithmetic", Layer: s.Take.Layer, Models: models, Params: plan.Params{Lambda: plan.Ptr(0.5)}}
+		s.Take = nil
+		return
+	}
+	m := s.Merge
+	for i, x := range m.Models {
+		if x == model {
+			m.Models = append(m.Models[:i], m.Models[i+1:]...)
+			if len(m.Models) == 0 {
+				s.Take, s.Merge = &plan.Take{Model: plan.BaseAlias, Layer: m.Layer}, nil
+			}
+			return
+		}
+	}
+	m.Models = append(m.Models, model)
+}
+
+func render() {
+	el("status").Set("textContent", status)
+	if family.Layers == 0 {
+		return
+	}
+	problems := map[int][]string{}
+	var general []string
+	if err := plan.Validate(current, famInfo()); err != nil {
+		if ps, ok := err.(plan.Problems); ok {
+			for _, p := range ps {
+				if strings.HasPrefix(p.Path, "slots[") {
+					i := atoi(strings.TrimPrefix(strings.SplitN(p.Path, "]", 2)[0], "slots["))
+					problems[i] = append(problems[i], p.String())
+				} else {
+					general = append(general, p.String())
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`<table class="grid"><tr><th>slot</th><th>layer</th>`)
+	for _, m := range family.Models {
+		fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(m))
+	}
+	b.WriteString("<th>merge</th><th></th></tr>")
+	for i, s := range current.Slots {
+		cls := ""
+		if len(problems[i]) > 0 {
+			cls = ` class="bad"`
+		}
+		fmt.Fprintf(&b, `<tr id="slot-%d"%s><td>%d</td><td><input type="number" min="0" max="%d" value="%d" data-action="layer:%d" class="layer"></td>`,
+			i, cls, i, family.Layers-1, sourceLayer(s), i)
+		for _, m := range family.Models {
+			state, label := "", "·"
+			switch {
+			case s.Take != nil && s.Take.Model == m:
+				state, label = "take", "take"
+			case s.Merge != nil && contains(s.Merge.Models, m):
+				state, label = "merge", "merge"
+			}
+			fmt.Fprintf(&b, `<td class="cell %s"><button data-action="take:%d:%s" id="take-%d-%s">%s</button><button class="m" data-action="toggle:%d:%s" id="toggle-%d-%s" title="in/out of the merge">±</button></td>`,
+				state, i, m, i, m, label, i, m, i, m)
+		}
+		b.WriteString("<td>")
+		if s.Merge != nil {
+			v := plan.Get(s.Merge.Lambda, 1)
+			if s.Merge.Method == "slerp" {
+				v = plan.Get(s.Merge.T, 0.5)
+			}
+			fmt.Fprintf(&b, `<select data-action="method:%d">`, i)
+			for _, mm := range []string{"task_arithmetic", "ties", "linear", "slerp", "dare_linear", "breadcrumbs", "model_stock"} {
+				sel := ""
+				if mm == s.Merge.Method {
+					sel = " selected"
+				}
+				fmt.Fprintf(&b, `<option%s>%s</option>`, sel, mm)
+			}
+			fmt.Fprintf(&b, `</select> <input type="range" min="0" max="1" step="0.05" value="%g" data-action="lambda:%d" id="lambda-%d"> %.2f`, v, i, i, v)
+		}
+		b.WriteString("</td><td>")
+		for _, act := range []string{"up", "down", "dup", "drop"} {
+			fmt.Fprintf(&b, `<button data-action="%s:%d" id="%s-%d">%s</button>`, act, i, act, i, map[string]string{"up": "↑", "down": "↓", "dup": "dup", "drop": "drop"}[act])
+		}
+		b.WriteString("</td></tr>")
+		for _, p := range problems[i] {
+			fmt.Fprintf(&b, `<tr class="problem"><td></td><td colspan="%d">%s</td></tr>`, len(family.Models)+3, html.EscapeString(p))
+		}
+	}
+	b.WriteString("</table>")
+	el("plan").Set("innerHTML", b.String())
+	fi := famInfo()
+	info := fmt.Sprintf("%d slots · %d parameters · %.1f%% removed", len(current.Slots), current.ParamCount(fi), 100*current.FractionRemoved(fi))
+	if len(general) > 0 {
+		info += " · " + strings.Join(general, "; ")
+	}
+	el("info").Set("textContent", info)
+	el("eval").Set("innerHTML", evalOut)
+	el("search").Set("innerHTML", renderSearch())
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func renderEval(payload []byte) string {
+	var r struct {
+		Tasks []struct {
+			Name      string             `json:"name"`
+			Primary   string             `json:"primary"`
+			Metrics   map[string]float64 `json:"metrics"`
+			Reference map[string]float64 `json:"reference"`
+			Retention float64            `json:"retention"`
+		} `json:"tasks"`
+		Mean     float64  `json:"mean_retention"`
+		Score    *float64 `json:"score"`
+		ScoreErr string   `json:"score_error"`
+	}
+	if json.Unmarshal(payload, &r) != nil {
+		return "unreadable result"
+	}
+	var b strings.Builder
+	b.WriteString(`<table id="eval-table"><tr><th>task</th><th>metric</th><th>plan</th><th>reference</th><th>retention</th><th></th></tr>`)
+	for _, t := range r.Tasks {
+		w := math.Max(0, math.Min(200, 100*t.Retention))
+		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td>%.4f</td><td>%.4f</td><td class="ret" data-task="%s">%.1f%%</td><td><div class="bar" style="width:%.0fpx"></div></td></tr>`,
+			html.EscapeString(t.Name), t.Primary, t.Metrics[t.Primary], t.Reference[t.Primary], html.EscapeString(t.Name), 100*t.Retention, w)
+	}
+	fmt.Fprintf(&b, `</table><p>mean retention <b id="mean">%.1f%%</b>`, 100*r.Mean)
+	if r.Score != nil {
+		fmt.Fprintf(&b, ` · scorer <b id="score">%.6g</b>`, *r.Score)
+	}
+	if r.ScoreErr != "" {
+		fmt.Fprintf(&b, ` · scorer failed: %s`, html.EscapeString(r.ScoreErr))
+	}
+	b.WriteString("</p>")
+	return b.String()
+}
+
+func renderSearch() string {
+	if len(trials) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, t := range trials {
+		if !t.Failed {
+			lo, hi = math.Min(lo, t.Objective), math.Max(hi, t.Objective)
+		}
+	}
+	if hi <= lo {
+		hi = lo + 1
+	}
+	W, H := 480.0, 180.0
+	fmt.Fprintf(&b, `<svg id="chart" width="%.0f" height="%.0f"><rect width="100%%" height="100%%" fill="#fafafa"/>`, W, H)
+	best := math.Inf(-1)
+	var pts []string
+	n := float64(max(len(trials)-1, 1))
+	for i, t := range trials {
+		x := 10 + (W-20)*float64(i)/n
+		if t.Failed {
+			continue
+		}
+		y := H - 10 - (H-20)*(t.Objective-lo)/(hi-lo)
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="#4292c6"/>`, x, y)
+		best = math.Max(best, t.Objective)
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, H-10-(H-20)*(best-lo)/(hi-lo)))
+	}
+	fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#cb181d"/></svg>`, strings.Join(pts, " "))
+	b.WriteString(pareto(W/2, H))
+	rows := append([]trialRow(nil), trials...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Objective > rows[j].Objective })
+	b.WriteString(`<table id="trials"><tr><th>trial</th><th>budget</th><th>mean retention</th><th></th></tr>`)
+	for _, t := range rows[:min(len(rows), 50)] {
+		fmt.Fprintf(&b, `<tr class="trial"><td>%d</td><td>%d</td><td>%.1f%%</td><td><button data-action="load:%d">load</button></td></tr>`, t.Index, t.Budget, 100*t.Objective, t.Index)
+	}
+	b.WriteString("</table>")
+	return b.String()
+}
+
+// pareto draws the first two tasks' retention of every trial, the
+// non-dominated ones in red.
+func pareto(W, H float64) string {
+	var pts []trialRow
+	for _, t := range trials {
+		if !t.Failed && len(t.Retention) >= 2 {
+			pts = append(pts, t)
+		}
+	}
+	if len(pts) == 0 || len(family.Tasks) < 2 {
+		return ""
+	}
+	lx, hx, ly, hy := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, p := range pts {
+		lx, hx = math.Min(lx, p.Retention[0]), math.Max(hx, p.Retention[0])
+		ly, hy = math.Min(ly, p.Retention[1]), math.Max(hy, p.Retention[1])
+	}
+	if hx <= lx {
+		hx = lx + 1
+	}
+	if hy <= ly {
+		hy = ly + 1
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg id="pareto" width="%.0f" height="%.0f"><rect width="100%%" height="100%%" fill="#fafafa"/><text x="4" y="12" font-size="10">%s vs %s retention</text>`, W, H, html.EscapeString(family.Tasks[0]), html.EscapeString(family.Tasks[1]))
+	for i, p := range pts {
+		dominated := false
+		for j, q := range pts {
+			if j != i && q.Retention[0] >= p.Retention[0] && q.Retention[1] >= p.Retention[1] && (q.Retention[0] > p.Retention[0] || q.Retention[1] > p.Retention[1]) {
+				dominated = true
+				break
+			}
+		}
+		c := "#9ecae1"
+		if !dominated {
+			c = "#cb181d"
+		}
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, 10+(W-20)*(p.Retention[0]-lx)/(hx-lx), H-10-(H-20)*(p.Retention[1]-ly)/(hy-ly), c)
+	}
+	b.WriteString("</svg>")
+	return b.String()
 }

@@ -17,13 +17,18 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/stitch"
@@ -41,6 +46,7 @@ type Config struct {
 	Family    *model.Family // the family being tailored
 	Tasks     []task.Spec   // tasks for evaluate and search
 	MaxUpload int           // scorer upload limit (default 32 MiB)
+	BuildDir  string        // where build requests write models (default "builds")
 	SendQueue int           // messages queued per client before it is dropped (default 256)
 }
 
@@ -79,6 +85,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.SendQueue == 0 {
 		cfg.SendQueue = 256
+	}
+	if cfg.BuildDir == "" {
+		cfg.BuildDir = "builds"
 	}
 	base := cfg.Family.Base()
 	tok, err := tokenizer.Load(base.Dir)
@@ -353,6 +362,8 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 		s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
 	case protocol.SearchStatus:
 		s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
+	case protocol.BuildPlan:
+		go s.build(c, e)
 	case protocol.ListScorers:
 		s.reply(c, e.ID, protocol.ListScorers, s.state())
 	case protocol.SelectScorer:
@@ -637,4 +648,46 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.mu.Unlock()
 		s.broadcast(protocol.SearchStatus, st)
 	}()
+}
+
+var buildName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// build writes a plan as a model directory under the build directory,
+// with progress events, and replies where it went.
+func (s *Server) build(c *client, e *protocol.Envelope) {
+	var req struct {
+		Plan  json.RawMessage `json:"plan"`
+		Name  string          `json:"name"`
+		DType string          `json:"dtype"`
+	}
+	if err := e.Into(&req); err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	if !buildName.MatchString(req.Name) || strings.HasPrefix(req.Name, ".") {
+		s.fail(c, e.ID, fmt.Errorf("build name %q: 1-64 letters, digits, '.', '_' or '-', not starting with '.'", req.Name))
+		return
+	}
+	p, err := plan.ParseFor(req.Plan, stitch.Info(s.cfg.Family))
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	dt := map[string]safetensors.DType{"": "", "f32": safetensors.F32, "bf16": safetensors.BF16, "f16": safetensors.F16}[req.DType]
+	if dt == "" && req.DType != "" {
+		s.fail(c, e.ID, fmt.Errorf("dtype %q: f32, bf16 or f16", req.DType))
+		return
+	}
+	out := filepath.Join(s.cfg.BuildDir, req.Name)
+	res, err := build.Build(s.builder, p, build.Options{Out: out, DType: dt, Force: true, Progress: func(done, total int) {
+		if done == total || done%16 == 0 {
+			s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "build", Done: done, Total: total})
+		}
+	}})
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
+	abs, _ := filepath.Abs(res.Dir)
+	s.reply(c, e.ID, protocol.ReplyBuild, map[string]any{"dir": abs, "tensors": res.Tensors, "bytes": res.Bytes, "mergekit": res.Mergekit})
 }

@@ -35,7 +35,7 @@ func newServer(t *testing.T) (*Server, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{UIDir: ui, Family: f, Tasks: list.Tasks, Token: "secret", MaxUpload: 1 << 20, SendQueue: 8})
+	s, err := New(Config{UIDir: ui, Family: f, Tasks: list.Tasks, Token: "secret", MaxUpload: 1 << 20, SendQueue: 8, BuildDir: filepath.Join(t.TempDir(), "builds")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +160,21 @@ func TestPlanRoundTrips(t *testing.T) {
 	}
 	if e = call(t, c, "8", protocol.GetPlan, nil); !strings.Contains(string(e.Payload), "math") {
 		t.Errorf("the current plan was not kept: %s", e.Payload)
+	}
+	e = call(t, c, "9", protocol.BuildPlan, map[string]any{"plan": good, "name": "mine"})
+	var br struct {
+		Dir     string `json:"dir"`
+		Tensors int    `json:"tensors"`
+	}
+	json.Unmarshal(e.Payload, &br)
+	if e.Type != protocol.ReplyBuild || br.Tensors != 38 {
+		t.Fatalf("build: %s", e.Payload)
+	}
+	if m, err := model.Open(br.Dir); err != nil || m.Config.NumHiddenLayers != 4 {
+		t.Errorf("built model: %v", err)
+	}
+	if e = call(t, c, "10", protocol.BuildPlan, map[string]any{"plan": good, "name": "../escape"}); e.Type != protocol.ReplyError {
+		t.Errorf("a path in the build name was accepted: %s", e.Payload)
 	}
 }
 

@@ -81,6 +81,31 @@ func (t Take) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]any{t.Model, t.Layer})
 }
 
+// UnmarshalJSON reads a take as ["model", layer] or {"model", "layer"}, so
+// a marshalled plan decodes with encoding/json too (Parse is the checked
+// path for user input).
+func (t *Take) UnmarshalJSON(b []byte) error {
+	var arr []json.RawMessage
+	if err := json.Unmarshal(b, &arr); err == nil {
+		if len(arr) != 2 {
+			return fmt.Errorf("take must be [model, layer]")
+		}
+		if err := json.Unmarshal(arr[0], &t.Model); err != nil {
+			return err
+		}
+		return json.Unmarshal(arr[1], &t.Layer)
+	}
+	var obj struct {
+		Model string `json:"model"`
+		Layer int    `json:"layer"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return fmt.Errorf("take must be [model, layer] or {model, layer}: %v", err)
+	}
+	t.Model, t.Layer = obj.Model, obj.Layer
+	return nil
+}
+
 type reader struct{ problems Problems }
 
 func (r *reader) add(path, format string, args ...any) {

@@ -212,3 +212,21 @@ func FuzzParse(f *testing.F) {
 		_ = p.ParamCount(stories)
 	})
 }
+
+// A marshalled plan decodes with encoding/json as well (the app's undo
+// stack and wire messages rely on it).
+func TestEncodingJSONRoundTrip(t *testing.T) {
+	p := &Plan{Version: 1, Slots: []Slot{{Take: &Take{Model: "code", Layer: 3}}, {Merge: &Merge{Method: "ties", Layer: 1, Models: []string{"a", "b"}, Params: Params{Density: Ptr(0.5)}}}}}
+	b, _ := json.Marshal(p)
+	var q Plan
+	if err := json.Unmarshal(b, &q); err != nil {
+		t.Fatal(err)
+	}
+	if q.SlotHash(0) != p.SlotHash(0) || q.SlotHash(1) != p.SlotHash(1) {
+		t.Errorf("round trip changed %s", b)
+	}
+	var tk Take
+	if err := json.Unmarshal([]byte(`{"model":"x","layer":2}`), &tk); err != nil || tk.Model != "x" || tk.Layer != 2 {
+		t.Errorf("object form: %+v %v", tk, err)
+	}
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// uiDir returns a directory with the app: the repo's ui/ when build.sh has
+// run, else a fresh build in a temporary directory.
+func uiDir(t *testing.T) string {
+	repo := filepath.Join("..", "..", "ui")
+	if _, err := os.Stat(filepath.Join(repo, "app.wasm")); err == nil {
+		if _, err := os.Stat(filepath.Join(repo, "wasm_exec.js")); err == nil {
+			return repo
+		}
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"index.html", "style.css"} {
+		b, _ := os.ReadFile(filepath.Join(repo, f))
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(gobin, "build", "-o", filepath.Join(dir, "app.wasm"), "../../wasm")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the app: %v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
+	os.WriteFile(filepath.Join(dir, "wasm_exec.js"), b, 0o644)
+	return dir
+}
+
+func chromium(t *testing.T) string {
+	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is required under CI (.ci/run installs Debian's chromium)")
+	}
+	t.Skip("no chromium installed (apt-get install chromium)")
+	return ""
+}
+
+// The app in real headless Chromium: edit a plan (drop a layer, take one
+// from a fine-tune, merge two), evaluate it and check the numbers shown
+// against the backend's, upload the example scorer, run a short search and
+// see trials arrive. A screenshot of the editor is saved.
+func TestEndToEndInChromium(t *testing.T) {
+	bin := chromium(t)
+	var ms []model.Member
+	for _, a := range []string{"base", "code", "docs", "math"} {
+		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
+	}
+	f, err := model.OpenFamily(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{UIDir: uiDir(t), Family: f, Tasks: list.Tasks, Token: "e2e-token", BuildDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 1400),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+
+	var status string
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			st, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
+			t.Fatalf("%s: %v (status %q)", what, err, st)
+		}
+	}
+	text := func(id string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		if err != nil {
+			t.Fatalf("text of #%s: %v", id, err)
+		}
+		return v
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+			t.Fatalf("%s: %v (status %q)", what, err, text("status"))
+		}
+	}
+	do("open", chromedp.Navigate(ts.URL+"/?token=e2e-token"), chromedp.WaitVisible(chromedp.ID("take-4-base")))
+	do("edit",
+		chromedp.Click(chromedp.ID("drop-3")),
+		chromedp.Click(chromedp.ID("take-1-math")),
+		chromedp.Click(chromedp.ID("toggle-2-code")),
+		chromedp.Click(chromedp.ID("toggle-2-docs")))
+	if info := text("info"); !strings.Contains(info, "4 slots") || !strings.Contains(info, "17.5% removed") {
+		t.Errorf("info after editing: %q", info)
+	}
+	do("evaluate", chromedp.Click(chromedp.ID("evaluate")), chromedp.WaitVisible(chromedp.ID("eval-table")))
+	evalText := text("eval-table")
+	// The same plan, evaluated by the backend directly.
+	want := &plan.Plan{Version: 1, Slots: []plan.Slot{
+		{Take: &plan.Take{Model: "base", Layer: 0}},
+		{Take: &plan.Take{Model: "math", Layer: 1}},
+		{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 2, Models: []string{"code", "docs"}, Params: plan.Params{Lambda: plan.Ptr(0.5)}}},
+		{Take: &plan.Take{Model: "base", Layer: 4}},
+	}}
+	ret, err := s.ev.Retention(want, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range s.info.Tasks {
+		shown := fmt.Sprintf("%.1f%%", 100*ret[i])
+		if !strings.Contains(evalText, name) || !strings.Contains(evalText, shown) {
+			t.Errorf("task %s: the page shows\n%s\nwant retention %s", name, evalText, shown)
+		}
+	}
+	skeleton, _ := filepath.Abs(filepath.Join("..", "scorer", "examples", "wat", "skeleton.wasm"))
+	do("upload scorer", chromedp.SetUploadFiles(chromedp.ID("upload"), []string{skeleton}))
+	poll("scorer selected", `document.getElementById("status").textContent.includes("uploaded and selected")`)
+	do("evaluate with the scorer", chromedp.Click(chromedp.ID("evaluate")), chromedp.WaitVisible(chromedp.ID("score")))
+	if score := text("score"); score != "1" {
+		t.Errorf("scorer result shown: %q", score)
+	}
+	do("search", chromedp.SetValue(chromedp.ID("trial-budget"), "4"), chromedp.Click(chromedp.ID("start-search")))
+	poll("trials arrive", `document.querySelectorAll("#trials tr.trial").length >= 4`)
+	status = text("status")
+	t.Logf("status after the search: %s", status)
+	do("build", chromedp.SetValue(chromedp.ID("build-name"), "e2e"), chromedp.Click(chromedp.ID("build")))
+	poll("built", `document.getElementById("status").textContent.startsWith("built ")`)
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := os.Getenv("GPTAILOR_E2E_OUT")
+	if out == "" {
+		out = filepath.Join(os.TempDir(), "gptailor-e2e")
+	}
+	os.MkdirAll(out, 0o755)
+	shot := filepath.Join(out, "editor.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
