@@ -341,6 +341,14 @@ func onChange(_ js.Value, args []js.Value) any {
 				}
 			}
 		})
+	case "density": // density:slot
+		slot := atoi(parts[1])
+		v, _ := strconv.ParseFloat(t.Get("value").String(), 64)
+		edit(func() {
+			if m := current.Slots[slot].Merge; m != nil {
+				m.Density = &v
+			}
+		})
 	case "method": // method:slot
 		slot := atoi(parts[1])
 		edit(func() {
@@ -464,6 +472,13 @@ func render() {
 				state, label = "take", "take"
 			case s.Merge != nil && contains(s.Merge.Models, m):
 				state, label = "merge", "merge"
+				if s.Merge.Weights != nil {
+					for k, x := range s.Merge.Models {
+						if x == m && k < len(s.Merge.Weights) {
+							label = fmt.Sprintf("w %.2g", s.Merge.Weights[k])
+						}
+					}
+				}
 			}
 			fmt.Fprintf(&b, `<td class="cell %s"><button data-action="take:%d:%s" id="take-%d-%s">%s</button><button class="m" data-action="toggle:%d:%s" id="toggle-%d-%s" title="in/out of the merge">±</button></td>`,
 				state, i, m, i, m, label, i, m, i, m)
@@ -482,7 +497,16 @@ func render() {
 				}
 				fmt.Fprintf(&b, `<option%s>%s</option>`, sel, mm)
 			}
-			fmt.Fprintf(&b, `</select> <input type="range" min="0" max="1" step="0.05" value="%g" data-action="lambda:%d" id="lambda-%d"> %.2f`, v, i, i, v)
+			name := "λ"
+			if s.Merge.Method == "slerp" {
+				name = "t"
+			}
+			fmt.Fprintf(&b, `</select> %s <input type="range" min="0" max="1" step="0.05" value="%g" data-action="lambda:%d" id="lambda-%d"> %.2f`, name, v, i, i, v)
+			switch s.Merge.Method {
+			case "ties", "dare_linear", "dare_ties", "breadcrumbs":
+				d := plan.Get(s.Merge.Density, 1)
+				fmt.Fprintf(&b, ` density <input type="range" min="0" max="1" step="0.05" value="%g" data-action="density:%d" id="density-%d"> %.2f`, d, i, i, d)
+			}
 		}
 		b.WriteString("</td><td>")
 		for _, act := range []string{"up", "down", "dup", "drop"} {
