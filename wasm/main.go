@@ -106,6 +106,10 @@ func main() {
 			var st protocol.State
 			json.Unmarshal(e.Payload, &st)
 			family = st.Family
+			trials = nil
+			for _, tr := range st.Trials {
+				addTrial(tr)
+			}
 			if st.Plan != nil {
 				current = st.Plan
 			} else {
@@ -152,24 +156,8 @@ func onMessage(e *protocol.Envelope) {
 	}
 	switch e.Type {
 	case protocol.EventTrial:
-		var t struct {
-			Trial struct {
-				Index     int       `json:"index"`
-				Budget    int       `json:"budget"`
-				Objective *float64  `json:"objective"`
-				Retention []float64 `json:"retention"`
-				Error     string    `json:"error"`
-			} `json:"trial"`
-			Plan *plan.Plan `json:"plan"`
-		}
-		if json.Unmarshal(e.Payload, &t) == nil {
-			r := trialRow{Index: t.Trial.Index, Budget: t.Trial.Budget, Failed: t.Trial.Error != "", Plan: t.Plan, Retention: t.Trial.Retention}
-			if t.Trial.Objective != nil {
-				r.Objective = *t.Trial.Objective
-			}
-			trials = append(trials, r)
-			scheduleRender()
-		}
+		addTrial(e.Payload)
+		scheduleRender()
 	case protocol.SearchStatus:
 		var st protocol.Status
 		json.Unmarshal(e.Payload, &st)
@@ -654,4 +642,27 @@ func pareto(W, H float64) string {
 	}
 	b.WriteString("</svg>")
 	return b.String()
+}
+
+// addTrial records one trial event (live, or replayed from the state a
+// reconnecting tab receives).
+func addTrial(payload []byte) {
+	var t struct {
+		Trial struct {
+			Index     int       `json:"index"`
+			Budget    int       `json:"budget"`
+			Objective *float64  `json:"objective"`
+			Retention []float64 `json:"retention"`
+			Error     string    `json:"error"`
+		} `json:"trial"`
+		Plan *plan.Plan `json:"plan"`
+	}
+	if json.Unmarshal(payload, &t) != nil {
+		return
+	}
+	r := trialRow{Index: t.Trial.Index, Budget: t.Trial.Budget, Failed: t.Trial.Error != "", Plan: t.Plan, Retention: t.Trial.Retention}
+	if t.Trial.Objective != nil {
+		r.Objective = *t.Trial.Objective
+	}
+	trials = append(trials, r)
 }

@@ -66,7 +66,10 @@ type Server struct {
 	selected string
 	status   protocol.Status
 	cancel   context.CancelFunc
+	trials   []json.RawMessage // trial events of the current search
 }
+
+const keepTrials = 2000
 
 // New prepares a server over a family.
 func New(cfg Config) (*Server, error) {
@@ -313,6 +316,7 @@ func (s *Server) state() protocol.State {
 	sort.Strings(st.Scorers)
 	status := s.status
 	st.Search = &status
+	st.Trials = append([]json.RawMessage(nil), s.trials...)
 	return st
 }
 
@@ -623,6 +627,7 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.status = protocol.Status{Running: true}
+	s.trials = nil
 	s.mu.Unlock()
 	s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
 	ev := &search.PlanEvaluator{Space: space, Builder: s.ev.Builder, Models: s.ev.Models, Specs: s.ev.Specs, Tok: s.ev.Tok, Reference: s.ev.Reference}
@@ -631,7 +636,12 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		settings := search.Settings{Optimizer: req.Optimizer, Seed: req.Seed, Trials: req.Trials, MinBudget: req.MinBudget, MaxBudget: req.MaxBudget, Eta: 3}
 		_, err := search.Search(ctx, space, ev, settings, nil, nil, func(t search.Trial) {
 			p, _ := space.Plan(t.Config, nil)
+			ev, _ := json.Marshal(map[string]any{"trial": t, "plan": p})
 			s.mu.Lock()
+			s.trials = append(s.trials, ev)
+			if len(s.trials) > keepTrials {
+				s.trials = s.trials[len(s.trials)-keepTrials:]
+			}
 			s.status.Trials++
 			if t.Error == "" && (!haveBest || t.Objective > s.status.Best) {
 				s.status.Best, haveBest = t.Objective, true

@@ -224,6 +224,17 @@ func TestUploadsAndSearchEvents(t *testing.T) {
 	if e = call(t, a, "st", protocol.SearchStatus, nil); !strings.Contains(string(e.Payload), `"trials":4`) {
 		t.Errorf("status: %s", e.Payload)
 	}
+	// A tab that connects now gets the search it missed.
+	late, _, err := dial(t, ts, "secret", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	var st protocol.State
+	json.Unmarshal(call(t, late, "h", protocol.Hello, nil).Payload, &st)
+	if len(st.Trials) != 4 || st.Scorer != "skeleton.wasm" {
+		t.Errorf("late tab: %d trials, scorer %q", len(st.Trials), st.Scorer)
+	}
 }
 
 // A client that stops reading is dropped; the server and the others carry on.

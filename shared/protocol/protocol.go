@@ -68,6 +68,9 @@ type State struct {
 	Search  *Status    `json:"search,omitempty"`
 	Scorers []string   `json:"scorers"`
 	Scorer  string     `json:"scorer,omitempty"`
+	// Trials are the trial events of the current (or last) search, so a
+	// reconnecting tab redraws the search it missed (the last 2,000).
+	Trials []json.RawMessage `json:"trials,omitempty"`
 }
 
 // FamilyInfo describes the family being tailored.
