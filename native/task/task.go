@@ -665,3 +665,12 @@ func batchSize(m *Model, def int) int {
 	}
 	return def
 }
+
+// forBatches runs fn over consecutive batches [lo, hi) of n samples, on
+// every core for small models (see workers and batchSize).
+func forBatches(m *Model, n, def int, fn func(lo, hi int) error) error {
+	per := batchSize(m, def)
+	return workers(m.Net, (n+per-1)/per, func(b int) error {
+		return fn(b*per, min((b+1)*per, n))
+	})
+}
