@@ -478,10 +478,7 @@ func runMultipleChoice(m *Model, s *Spec) (*Result, error) {
 	idx := s.selectIdx(len(items))
 	samples := make([]Sample, len(idx))
 	normOK := make([]bool, len(idx))
-	per := batchSize(m, mcBatch)
-	nb := (len(idx) + per - 1) / per
-	err = workers(m.Net, nb, func(b int) error {
-		lo, hi := b*per, min((b+1)*per, len(idx))
+	err = forBatches(m, len(idx), mcBatch, func(lo, hi int) error {
 		var ctxs []string
 		var conts [][]string
 		type span struct{ first, n int }
@@ -565,10 +562,7 @@ func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
 	}
 	idx := s.selectIdx(len(items))
 	samples := make([]Sample, len(idx))
-	per := batchSize(m, mcBatch)
-	nb := (len(idx) + per - 1) / per
-	err = workers(m.Net, nb, func(b int) error {
-		lo, hi := b*per, min((b+1)*per, len(idx))
+	err = forBatches(m, len(idx), mcBatch, func(lo, hi int) error {
 		var ctxs []string
 		var conts [][]string
 		for _, k := range idx[lo:hi] {
@@ -611,10 +605,7 @@ func perplexityWindows(m *Model, s *Spec, toks [][]int) (*Result, error) {
 	all := corpus.Windows(toks, seq)
 	idx := s.selectIdx(len(all))
 	samples := make([]Sample, len(idx))
-	per := batchSize(m, engine.WindowBatch)
-	nb := (len(idx) + per - 1) / per
-	err := workers(m.Net, nb, func(b int) error {
-		lo, hi := b*per, min((b+1)*per, len(idx))
+	err := forBatches(m, len(idx), engine.WindowBatch, func(lo, hi int) error {
 		wins := make([][]int, 0, hi-lo)
 		for _, k := range idx[lo:hi] {
 			wins = append(wins, all[k])
