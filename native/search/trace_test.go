@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
@@ -133,3 +135,53 @@ func BenchmarkSearchTrace(b *testing.B) {
 		})
 	}
 }
+
+// A scoring module as the objective: its value is the trial's objective,
+// and a module that traps fails trials without stopping the search.
+func TestScoredSearch(t *testing.T) {
+	pe := storiesEvaluator(t, 1<<30, false)
+	h, err := scorer.NewHost(context.Background(), scorer.Limits{CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	wasm, err := os.ReadFile(filepath.Join("..", "scorer", "examples", "wat", "skeleton.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := h.Load(context.Background(), "skeleton", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &ScoredEvaluator{PlanEvaluator: pe, Host: h, Module: m}
+	trials, err := Search(context.Background(), pe.Space, ev, Settings{Optimizer: "random", Seed: 1, Trials: 3, MinBudget: 1, MaxBudget: 1}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range trials {
+		if tr.Error != "" || tr.Objective != 1 || tr.Costs[0] != -1 {
+			t.Errorf("trial %+v", tr)
+		}
+	}
+	// A module whose score traps: every trial fails with the reason, the search finishes.
+	bad := []byte("\x00asm\x01\x00\x00\x00")
+	bad = append(bad, trapModule...)
+	mb, err := h.Load(context.Background(), "trap", bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Module = mb
+	trials, err = Search(context.Background(), pe.Space, ev, Settings{Optimizer: "random", Seed: 1, Trials: 2, MinBudget: 1, MaxBudget: 1}, nil, nil, nil)
+	if err != nil || len(trials) != 2 {
+		t.Fatalf("search with a failing scorer: %v", err)
+	}
+	for _, tr := range trials {
+		if !strings.Contains(tr.Error, "trapped") {
+			t.Errorf("trial error %q", tr.Error)
+		}
+	}
+}
+
+// trapModule is native/scorer/testdata/trap.wat compiled (after the 8-byte
+// header): a scorer whose gptailor_score is `unreachable`.
+var trapModule = []byte{1, 20, 4, 96, 1, 127, 1, 127, 96, 2, 127, 127, 1, 127, 96, 0, 1, 124, 96, 0, 1, 126, 3, 5, 4, 0, 1, 2, 3, 5, 3, 1, 0, 1, 7, 81, 5, 6, 109, 101, 109, 111, 114, 121, 2, 0, 14, 103, 112, 116, 97, 105, 108, 111, 114, 95, 97, 108, 108, 111, 99, 0, 0, 14, 103, 112, 116, 97, 105, 108, 111, 114, 95, 115, 99, 111, 114, 101, 0, 1, 15, 103, 112, 116, 97, 105, 108, 111, 114, 95, 114, 101, 115, 117, 108, 116, 0, 2, 16, 103, 112, 116, 97, 105, 108, 111, 114, 95, 109, 101, 115, 115, 97, 103, 101, 0, 3, 10, 28, 4, 5, 0, 65, 128, 8, 11, 3, 0, 0, 11, 11, 0, 68, 0, 0, 0, 0, 0, 0, 240, 63, 11, 4, 0, 66, 0, 11}

@@ -630,7 +630,13 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 	s.trials = nil
 	s.mu.Unlock()
 	s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
-	ev := &search.PlanEvaluator{Space: space, Builder: s.ev.Builder, Models: s.ev.Models, Specs: s.ev.Specs, Tok: s.ev.Tok, Reference: s.ev.Reference}
+	pe := &search.PlanEvaluator{Space: space, Builder: s.ev.Builder, Models: s.ev.Models, Specs: s.ev.Specs, Tok: s.ev.Tok, Reference: s.ev.Reference}
+	var ev search.Evaluator = pe
+	s.mu.Lock()
+	if mod := s.scorers[s.selected]; mod != nil {
+		ev = &search.ScoredEvaluator{PlanEvaluator: pe, Host: s.host, Module: mod} // the chosen scorer is the objective
+	}
+	s.mu.Unlock()
 	haveBest := false
 	go func() {
 		settings := search.Settings{Optimizer: req.Optimizer, Seed: req.Seed, Trials: req.Trials, MinBudget: req.MinBudget, MaxBudget: req.MaxBudget, Eta: 3}

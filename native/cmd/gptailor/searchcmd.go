@@ -20,6 +20,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/task"
@@ -71,6 +72,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	compare := fs.Bool("compare", true, "also report ShortGPT and the base with its best single layer dropped")
 	prefixMB := fs.Int("prefix-cache-mb", 1024, "memory for activations shared between candidates with common first slots (0: off)")
 	mergeMB := fs.Int("merge-cache-mb", 2048, "memory for merged layers reused between candidates (0: off)")
+	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
 		fs.PrintDefaults()
@@ -191,6 +193,23 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var objective search.Evaluator = ev
+	if *scorerPath != "" {
+		wasm, err := os.ReadFile(*scorerPath)
+		if err != nil {
+			return fail(stderr, "search", err)
+		}
+		h, err := scorer.NewHost(ctx, scorer.Limits{})
+		if err != nil {
+			return fail(stderr, "search", err)
+		}
+		defer h.Close(context.Background())
+		mod, err := h.Load(ctx, filepath.Base(*scorerPath), wasm)
+		if err != nil {
+			return fail(stderr, "search", err)
+		}
+		objective = &search.ScoredEvaluator{PlanEvaluator: ev, Host: h, Module: mod}
+	}
 	total := spec.Settings.Trials
 	bar := progress.New(stderr, "search", "trials", total)
 	best := math.Inf(-1)
@@ -201,7 +220,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		bar.Add(1)
 	}
 	start := time.Now()
-	trialsDone, err := search.Search(ctx, space, ev, spec.Settings, journal, replay, onTrial)
+	trialsDone, err := search.Search(ctx, space, objective, spec.Settings, journal, replay, onTrial)
 	bar.Finish()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fail(stderr, "search", err)
