@@ -22,7 +22,9 @@ type Comparison struct {
 // Report writes a run's summary: report.md, objective.svg (objective
 // against trials with the best so far), pareto.svg (the first two tasks'
 // retention at the top budget), best-plan.json and pareto.json.
-func Report(dir string, tasks []string, trials []Trial, rows []Comparison) error {
+// tasks names the comparison rows' columns; objectives names the trials'
+// retention entries (the same tasks, or one scorer).
+func Report(dir string, tasks, objectives []string, trials []Trial, rows []Comparison) error {
 	if err := os.WriteFile(filepath.Join(dir, "objective.svg"), []byte(objectiveSVG(trials)), 0o644); err != nil {
 		return err
 	}
@@ -49,8 +51,12 @@ func Report(dir string, tasks []string, trials []Trial, rows []Comparison) error
 	if err := os.WriteFile(filepath.Join(dir, "pareto.json"), b, 0o644); err != nil {
 		return err
 	}
-	if len(tasks) >= 2 {
-		if err := os.WriteFile(filepath.Join(dir, "pareto.svg"), []byte(paretoSVG(tasks, atTop, front)), 0o644); err != nil {
+	twoD := len(objectives) >= 2
+	for _, t := range atTop {
+		twoD = twoD && len(t.Retention) >= 2
+	}
+	if twoD {
+		if err := os.WriteFile(filepath.Join(dir, "pareto.svg"), []byte(paretoSVG(objectives, atTop, front)), 0o644); err != nil {
 			return err
 		}
 	}
@@ -63,7 +69,7 @@ func Report(dir string, tasks []string, trials []Trial, rows []Comparison) error
 	}
 	fmt.Fprintf(&md, "# Search report\n\n%d trials (%d failed); top budget %d samples per task.\n\n", len(trials), failed, top)
 	md.WriteString("![objective](objective.svg)\n\n")
-	if len(tasks) >= 2 {
+	if twoD {
 		md.WriteString("![pareto](pareto.svg)\n\n")
 	}
 	md.WriteString("## Retention per task\n\n| plan | " + strings.Join(tasks, " | ") + " | mean |\n|---|" + strings.Repeat("---|", len(tasks)+1) + "\n")
@@ -86,7 +92,7 @@ func Report(dir string, tasks []string, trials []Trial, rows []Comparison) error
 			return err
 		}
 	}
-	fmt.Fprintf(&md, "\n## Pareto front at budget %d (%d plans)\n\n| trial | %s |\n|---|%s\n", top, len(pareto), strings.Join(tasks, " | "), strings.Repeat("---|", len(tasks)))
+	fmt.Fprintf(&md, "\n## Pareto front at budget %d (%d plans)\n\n| trial | %s |\n|---|%s\n", top, len(pareto), strings.Join(objectives, " | "), strings.Repeat("---|", len(objectives)))
 	for _, t := range pareto {
 		fmt.Fprintf(&md, "| %d |", t.Index)
 		for _, v := range t.Retention {

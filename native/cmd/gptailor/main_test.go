@@ -330,6 +330,10 @@ func TestSearchAndPrune(t *testing.T) {
 	if code, _, errOut = runCLI(t, "", ext...); code != 0 || !strings.Contains(errOut, "removing 2 of 5 layers keeps 65.1% of the parameters") {
 		t.Errorf("extensions: %d %s", code, errOut)
 	}
+	scored := append(append([]string{}, args...), "--run", filepath.Join(dir, "scored"), "--trials", "3", "--scorer", filepath.Join("..", "..", "scorer", "examples", "wat", "skeleton.wasm"))
+	if code, out, errOut = runCLI(t, "", scored...); code != 0 || !strings.Contains(out, "winning plan:") {
+		t.Errorf("scored search: %d %s %s", code, out, errOut)
+	}
 	bad := append([]string{}, args...)
 	bad[2] = "5"
 	if code, _, errOut = runCLI(t, "", append(bad[:len(bad):len(bad)], "--run", filepath.Join(dir, "r2"))...); code != 1 || !strings.Contains(errOut, "cannot remove 5 of 5 layers") {

@@ -278,7 +278,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "search", err)
 		}
 	}
-	if err := search.Report(*runDir, ev.Tasks(), trialsDone, rows); err != nil {
+	if err := search.Report(*runDir, ev.Tasks(), objective.Tasks(), trialsDone, rows); err != nil {
 		return fail(stderr, "search", err)
 	}
 	printSearch(stdout, ev.Tasks(), winPlan, rows, len(trialsDone), time.Since(start), *runDir)
