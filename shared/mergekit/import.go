@@ -2,7 +2,9 @@ package mergekit
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -343,16 +345,7 @@ func (c *config) mergeFor(s *slice, layer int, t float64, tensors []string, al *
 }
 
 func sortedParamNames(p params) []string {
-	var out []string
-	for k := range p {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return slices.Sorted(maps.Keys(p))
 }
 
 func (c *config) paramsAt(s *slice, models []*source, tensor string, t float64) (plan.Params, error) {
