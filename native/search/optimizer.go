@@ -22,8 +22,9 @@ type Optimizer interface {
 
 // Optimizers is the registry of optimisers, filled here only.
 var Optimizers = map[string]func(s *Space) Optimizer{
-	"random": func(s *Space) Optimizer { return &randomSearch{space: s} },
-	"bo":     func(s *Space) Optimizer { return &bayesOpt{space: s} },
+	"random":  func(s *Space) Optimizer { return &randomSearch{space: s} },
+	"bo":      func(s *Space) Optimizer { return &bayesOpt{space: s} },
+	"bo-mean": func(s *Space) Optimizer { return &bayesOpt{space: s, mean: true} },
 }
 
 type randomSearch struct{ space *Space }
@@ -88,7 +89,13 @@ func simplexWeights(r *rand.Rand, k int) []float64 {
 // ParEGO costs of the highest budget with data, expected improvement
 // maximised by local search around the best points plus random
 // candidates, and a random configuration with probability 0.2.
-type bayesOpt struct{ space *Space }
+//
+// bo-mean models the mean cost instead of ParEGO's random scalarisations:
+// it looks for the single best mean rather than spreading over the front.
+type bayesOpt struct {
+	space *Space
+	mean  bool
+}
 
 const (
 	randomInterleave = 0.2
@@ -130,7 +137,25 @@ func (o *bayesOpt) Ask(r *rand.Rand, history []Observation, avoid map[string]boo
 	for i, d := range data {
 		costs[i] = d.Costs
 	}
-	y := parEGO(costs, simplexWeights(r, len(data[0].Costs)))
+	var y []float64
+	if o.mean {
+		for _, c := range costs {
+			var m float64
+			for _, v := range c {
+				m += v / float64(len(c))
+			}
+			y = append(y, m)
+		}
+		lo := math.Inf(1)
+		for _, v := range y {
+			lo = math.Min(lo, v)
+		}
+		for i := range y {
+			y[i] -= lo // ≥ 0 for the log below
+		}
+	} else {
+		y = parEGO(costs, simplexWeights(r, len(data[0].Costs)))
+	}
 	X := make([][]float64, len(data))
 	for i, d := range data {
 		X[i] = o.space.Features(d.Config)

@@ -154,7 +154,7 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 	}
 	newOpt, ok := Optimizers[s.Optimizer]
 	if !ok {
-		return nil, fmt.Errorf("unknown optimizer %q (random, bo)", s.Optimizer)
+		return nil, fmt.Errorf("unknown optimizer %q (random, bo, bo-mean)", s.Optimizer)
 	}
 	if s.MaxBudget <= 0 || s.MinBudget <= 0 || s.MinBudget > s.MaxBudget {
 		return nil, fmt.Errorf("budgets: need 0 < min (%d) <= max (%d)", s.MinBudget, s.MaxBudget)
