@@ -19,7 +19,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"inspect":  {"describe model directories and check that they form a family", runInspect},
-		"eval":     {"score a model (or a stitched layer list) on text: NLL, perplexity, bits per byte", runEval},
+		"eval":     {"score a model, layer list or plan on text (NLL, perplexity, bits per byte) or on a task list", runEval},
 		"tokenize": {"tokenize JSONL {\"text\"} from stdin, one JSON array of ids per line", runTokenize},
 		"plan":     {"validate, show and convert layer plans (mergekit YAML both ways)", runPlan},
 		"build":    {"write a plan as a Hugging Face model directory", runBuild},
