@@ -494,8 +494,7 @@ func (s *Server) evaluate(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, err)
 		return
 	}
-	if len(s.cfg.Tasks) == 0 {
-		s.fail(c, e.ID, errors.New("the server was started without --tasks"))
+	if !s.haveTasks(c, e.ID) {
 		return
 	}
 	fi := stitch.Info(s.cfg.Family)
@@ -600,8 +599,7 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, err)
 		return
 	}
-	if len(s.cfg.Tasks) == 0 {
-		s.fail(c, e.ID, errors.New("the server was started without --tasks"))
+	if !s.haveTasks(c, e.ID) {
 		return
 	}
 	if req.Optimizer == "" {
@@ -706,4 +704,13 @@ func (s *Server) build(c *client, e *protocol.Envelope) {
 	}
 	abs, _ := filepath.Abs(res.Dir)
 	s.reply(c, e.ID, protocol.ReplyBuild, map[string]any{"dir": abs, "tensors": res.Tensors, "bytes": res.Bytes, "mergekit": res.Mergekit})
+}
+
+// haveTasks fails a request that needs tasks when the server has none.
+func (s *Server) haveTasks(c *client, id string) bool {
+	if len(s.cfg.Tasks) == 0 {
+		s.fail(c, id, errors.New("the server was started without --tasks"))
+		return false
+	}
+	return true
 }

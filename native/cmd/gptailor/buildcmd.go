@@ -19,7 +19,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	dtype := fs.String("dtype", "", "f32, bf16 or f16 (default: each tensor's source dtype)")
 	force := fs.Bool("force", false, "replace a non-empty output directory")
 	shard := fs.Int64("shard-size", build.DefaultShardBytes, "largest shard in bytes")
-	var fam familyFlags
+	var fam memberFlags
 	fs.Var(&fam, "family", "alias=DIR of a family model (repeatable; overrides the plan's models)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor build PLAN -o DIR [--dtype f32|bf16|f16] [--force] [--shard-size BYTES]")

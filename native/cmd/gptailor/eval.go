@@ -47,7 +47,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	modelDir := fs.String("model", "", "model directory (Hugging Face layout)")
 	planPath := fs.String("plan", "", "layer plan (JSON) to evaluate instead of a model")
-	var fam familyFlags
+	var fam memberFlags
 	fs.Var(&fam, "family", "alias=DIR of a family model for --plan (repeatable; overrides the plan's models)")
 	data := fs.String("data", "", "text file, or JSONL with one {\"text\"} per line")
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL, instead of --data")
@@ -113,7 +113,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 // openEvalNet builds the net to score: a model (optionally a layer list of
 // it) or a plan over its family. It returns the tokenizer's directory, the
 // name to report and the layer list (nil: all, or the plan's).
-func openEvalNet(modelDir, planPath, layerSpec string, fam familyFlags) (*engine.Net, string, string, []int, error) {
+func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags) (*engine.Net, string, string, []int, error) {
 	if planPath != "" {
 		if layerSpec != "" {
 			return nil, "", "", nil, errors.New("--layers goes with --model; a plan lists its own layers")
@@ -238,7 +238,7 @@ func parseLayers(spec string, n int) ([]int, error) {
 }
 
 // runTasks evaluates a task list, and the reference when given.
-func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, planPath string, lim scorer.Limits, fam familyFlags, asJSON bool, stdout, stderr io.Writer) int {
+func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, planPath string, lim scorer.Limits, fam memberFlags, asJSON bool, stdout, stderr io.Writer) int {
 	list, err := task.ReadList(listPath)
 	if err != nil {
 		return fail(stderr, "eval", err)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/gptailor/gptailor/native/model"
 )
 
 type command struct {
@@ -83,4 +85,16 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()[1:]
 	}
 	return pos, nil
+}
+
+// memberFlags collects repeated --family [alias=]DIR flags; a bare DIR is
+// named after its directory (stories260K-code -> code). In search and
+// serve the first is the base; with plans they override the plan's models
+// by alias.
+type memberFlags []model.Member
+
+func (f *memberFlags) String() string { return "" }
+func (f *memberFlags) Set(s string) error {
+	*f = append(*f, model.ParseMember(s))
+	return nil
 }

@@ -16,19 +16,6 @@ import (
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
-// familyFlags collects --family alias=DIR flags.
-type familyFlags []model.Member
-
-func (f *familyFlags) String() string { return "" }
-func (f *familyFlags) Set(s string) error {
-	m := model.ParseMember(s)
-	if !strings.Contains(s, "=") {
-		return fmt.Errorf("%q: use alias=DIR (the base as base=DIR)", s)
-	}
-	*f = append(*f, m)
-	return nil
-}
-
 // readPlan parses a plan file (structure only).
 func readPlan(path string) (*plan.Plan, error) {
 	raw, err := os.ReadFile(path)
@@ -47,7 +34,7 @@ func readPlan(path string) (*plan.Plan, error) {
 // aliases sorted), checking the plan against that family in the same pass
 // so every problem is listed at once. Without any models it checks the
 // structure only and returns a nil family.
-func loadPlan(path string, extra familyFlags) (*plan.Plan, *model.Family, error) {
+func loadPlan(path string, extra memberFlags) (*plan.Plan, *model.Family, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
@@ -118,7 +105,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("plan "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var fam familyFlags
+	var fam memberFlags
 	fs.Var(&fam, "family", "alias=DIR of a family model (repeatable; overrides the plan's models)")
 	out := fs.String("o", "", "output file")
 	pos, err := parseInterspersed(fs, args)

@@ -28,15 +28,6 @@ import (
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
-// memberFlags collects --family [alias=]DIR flags (the first is the base).
-type memberFlags []model.Member
-
-func (f *memberFlags) String() string { return "" }
-func (f *memberFlags) Set(s string) error {
-	*f = append(*f, model.ParseMember(s))
-	return nil
-}
-
 // runSpec is what a run directory remembers, so --resume continues the same search.
 type runSpec struct {
 	Family   []model.Member  `json:"family"`
