@@ -14,7 +14,37 @@ import (
 var (
 	docCache    sync.Map // docKey -> []corpus.Document
 	streamCache sync.Map // streamKey -> [][]int
+	itemCache   sync.Map // itemKey -> parsed items
 )
+
+type itemKey struct {
+	doc  docKey
+	kind string
+}
+
+// readItems reads and parses a task file once per process (per size and
+// modification time).
+func readItems[T any](path, kind string, parse func(raw []byte, path string) (T, error)) (T, error) {
+	var zero T
+	k, err := keyOf(path)
+	if err != nil {
+		return zero, err
+	}
+	ik := itemKey{k, kind}
+	if v, ok := itemCache.Load(ik); ok {
+		return v.(T), nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return zero, err
+	}
+	items, err := parse(raw, path)
+	if err != nil {
+		return zero, err
+	}
+	itemCache.Store(ik, items)
+	return items, nil
+}
 
 type docKey struct {
 	path  string

@@ -467,11 +467,7 @@ func scoreContinuations(m *Model, contexts []string, conts [][]string) (ll [][]f
 const mcBatch = 16
 
 func runMultipleChoice(m *Model, s *Spec) (*Result, error) {
-	raw, err := os.ReadFile(s.Path)
-	if err != nil {
-		return nil, err
-	}
-	items, err := ParseMultipleChoice(raw, s.Path)
+	items, err := readItems(s.Path, "multiple_choice", ParseMultipleChoice)
 	if err != nil {
 		return nil, err
 	}
@@ -552,11 +548,7 @@ func runMultipleChoice(m *Model, s *Spec) (*Result, error) {
 }
 
 func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
-	raw, err := os.ReadFile(s.Path)
-	if err != nil {
-		return nil, err
-	}
-	items, err := ParseLogLikelihood(raw, s.Path)
+	items, err := readItems(s.Path, "loglikelihood", ParseLogLikelihood)
 	if err != nil {
 		return nil, err
 	}
