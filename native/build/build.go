@@ -257,7 +257,7 @@ func plan_(b *stitch.Builder, p *plan.Plan, dt safetensors.DType) ([]output, err
 			}
 			mg := s.Merge
 			src := base.LayerTensorName(role, mg.Layer)
-			outs = append(outs, computed(src, dst, func() ([]float32, error) { return b.MergeTensor(mg, src) }))
+			outs = append(outs, computed(src, dst, func() ([]float32, error) { return b.LayerTensor(mg, role) }))
 		}
 	}
 	if o, err = outer(p.Head, base.Arch.FinalNorm); err != nil {

@@ -1,10 +1,9 @@
 // Package prune implements single-model depth-pruning baselines, each
 // producing a plan of the base's kept layers so searches compare like with
 // like: ShortGPT (block influence), angular distance (the contiguous block
-// whose ends are closest), SLEB (greedy removal by calibration NLL) and
-// dropping the last layers. LaCo is left out: it collapses layers into one
-// by cross-layer differences, which a plan slot (one source layer) cannot
-// express.
+// whose ends are closest), SLEB (greedy removal by calibration NLL),
+// dropping the last layers, and LaCo (collapsing layers into one by
+// cross-layer differences, written as cross-layer merge slots).
 package prune
 
 import (
@@ -17,7 +16,7 @@ import (
 )
 
 // Methods lists the baselines, in one place.
-var Methods = []string{"shortgpt", "angular", "sleb", "last"}
+var Methods = []string{"shortgpt", "angular", "sleb", "laco", "last"}
 
 // Result is a baseline's choice and the scores behind it.
 type Result struct {
@@ -43,6 +42,8 @@ func Run(method string, net *engine.Net, windows [][]int, n int) (*Result, error
 		return angular(net, windows, n)
 	case "sleb":
 		return sleb(net, windows, n)
+	case "laco":
+		return nil, fmt.Errorf("laco merges layers instead of dropping them: it needs the model's weights (see LaCo)")
 	case "last":
 		r := &Result{Method: method}
 		for i := L - 1 - n; i < L-1; i++ {

@@ -109,11 +109,9 @@ func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) 
 
 // MergeTensors computes the float32 tensors of a merged layer.
 func (b *Builder) MergeTensors(m *plan.Merge) (engine.Tensors, error) {
-	base := b.Family.Base()
 	out := engine.Tensors{}
-	for _, role := range base.Roles() {
-		name := base.LayerTensorName(role, m.Layer)
-		v, err := b.MergeTensor(m, name)
+	for _, role := range b.Family.Base().Roles() {
+		v, err := b.LayerTensor(m, role)
 		if err != nil {
 			return nil, err
 		}
@@ -122,16 +120,29 @@ func (b *Builder) MergeTensors(m *plan.Merge) (engine.Tensors, error) {
 	return out, nil
 }
 
-// MergeTensor merges one tensor (same name in every model) by m; it holds
-// only that tensor of each source.
+// LayerTensor merges one role (q_proj, ...) of a merged slot: each model's
+// tensor at its source layer, the base's at m.Layer. Overrides match the
+// tensor's name at m.Layer.
+func (b *Builder) LayerTensor(m *plan.Merge, role string) ([]float32, error) {
+	base := b.Family.Base()
+	name := base.LayerTensorName(role, m.Layer)
+	return b.mergeTensor(m, name, func(k int) string { return base.LayerTensorName(role, m.SourceLayer(k)) })
+}
+
+// MergeTensor merges one tensor outside the layers (same name in every
+// model) by m; it holds only that tensor of each source.
 func (b *Builder) MergeTensor(m *plan.Merge, name string) ([]float32, error) {
+	return b.mergeTensor(m, name, func(int) string { return name })
+}
+
+func (b *Builder) mergeTensor(m *plan.Merge, name string, source func(k int) string) ([]float32, error) {
 	in := merge.Input{Name: name, Params: m.ParamsFor(name)}
-	for _, a := range m.Models {
+	for k, a := range m.Models {
 		mm, err := b.model(a)
 		if err != nil {
 			return nil, err
 		}
-		v, err := mm.Tensors.ReadFloat32(name)
+		v, err := mm.Tensors.ReadFloat32(source(k))
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gptailor/gptailor/internal/testenv"
@@ -135,5 +136,58 @@ func TestPlanErrorsReachTheCaller(t *testing.T) {
 	_, err := b.Net(&plan.Plan{Slots: []plan.Slot{{Take: &plan.Take{Model: "code", Layer: 9}}}})
 	if err == nil || err.Error() != "invalid plan: slots[0].take.layer: layer 9 out of range [0, 5)" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// A cross-layer merge (LaCo's collapse): task arithmetic on base layer 1
+// with base layers 2 and 3 at weights 1 and −0.5 gives
+// θ1 + (θ2 − θ1) − 0.5(θ3 − θ1) for the matrices, and an override with
+// λ 0 keeps layer 1's norms; the recipe hash sees the source layers.
+func TestCrossLayerMerge(t *testing.T) {
+	f := openStories(t)
+	defer f.Close()
+	b := New(f, 1<<20)
+	p, err := plan.Parse([]byte(`{"version":1,"slots":[{"take":["base",0]},
+		{"merge":{"method":"task_arithmetic","layer":1,"models":["base","base"],"layers":[2,3],"weights":[1,-0.5],"lambda":1,
+		"overrides":[{"filter":"norm","lambda":0}]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Validate(p, Info(f)); err != nil {
+		t.Fatal(err)
+	}
+	base := f.Base()
+	for _, role := range base.Roles() {
+		got, err := b.LayerTensor(p.Slots[1].Merge, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := func(l int) []float32 {
+			v, err := base.Tensors.ReadFloat32(base.LayerTensorName(role, l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		t1, t2, t3 := read(1), read(2), read(3)
+		norm := strings.Contains(base.LayerTensorName(role, 1), "norm")
+		for i := range got {
+			want := float64(t1[i]) + (float64(t2[i]) - float64(t1[i])) - 0.5*(float64(t3[i])-float64(t1[i]))
+			if norm {
+				want = float64(t1[i])
+			}
+			if math.Abs(float64(got[i])-want) > 1e-6 {
+				t.Fatalf("%s[%d] = %g, want %g", role, i, got[i], want)
+			}
+		}
+	}
+	q := *p.Slots[1].Merge
+	q.Layers = []int{2, 4}
+	p2 := &plan.Plan{Version: 1, Slots: []plan.Slot{p.Slots[0], {Merge: &q}}}
+	if p.SlotHash(1) == p2.SlotHash(1) {
+		t.Error("the recipe hash ignores the source layers")
+	}
+	if _, err := b.Net(p); err != nil {
+		t.Fatal(err)
 	}
 }

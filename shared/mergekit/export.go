@@ -50,6 +50,11 @@ func Export(p *plan.Plan) ([]byte, error) {
 		}
 	}
 	var reasons []string
+	for i, s := range p.Slots {
+		if s.Merge != nil && s.Merge.CrossLayer() {
+			reasons = append(reasons, fmt.Sprintf("slots[%d] merges different source layers (%d and %v); a mergekit slice merges one layer range across models", i, s.Merge.Layer, s.Merge.Layers))
+		}
+	}
 	if len(methods) > 1 {
 		var parts []string
 		for _, m := range sortedMethodNames(methods) {

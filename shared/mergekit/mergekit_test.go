@@ -210,6 +210,11 @@ func TestNotExpressible(t *testing.T) {
 	if _, err := Export(q); err == nil || !strings.Contains(err.Error(), "embeddings from the first slice's model (code); the plan takes them from base") {
 		t.Errorf("got %v", err)
 	}
+	laco := &plan.Plan{Slots: []plan.Slot{{Take: &plan.Take{Model: "base", Layer: 0}},
+		{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 1, Models: []string{"base"}, Layers: []int{2}}}}}
+	if _, err := Export(laco); err == nil || !strings.Contains(err.Error(), "slots[1] merges different source layers (1 and [2])") {
+		t.Errorf("got %v", err)
+	}
 }
 
 func TestImportErrors(t *testing.T) {

@@ -329,7 +329,7 @@ func (r *reader) params(m map[string]any, path string) Params {
 
 func (r *reader) merge(v any, path string, layered bool) *Merge {
 	// "layer" is accepted but ignored where there is no layer (embed, head).
-	allowed := append([]string{"method", "models", "base", "overrides", "layer"}, paramFields...)
+	allowed := append([]string{"method", "models", "layers", "base", "overrides", "layer"}, paramFields...)
 	m := r.object(v, path, allowed...)
 	mg := &Merge{}
 	if m == nil {
@@ -357,6 +357,16 @@ func (r *reader) merge(v any, path string, layered bool) *Merge {
 		}
 	} else {
 		r.add(path+".models", "is missing")
+	}
+	if x, ok := m["layers"]; ok {
+		list, isList := x.([]any)
+		if !isList {
+			r.add(path+".layers", "must be a list of layer indices, is %s", kind(x))
+		}
+		mg.Layers = []int{}
+		for i, l := range list {
+			mg.Layers = append(mg.Layers, r.integer(l, fmt.Sprintf("%s.layers[%d]", path, i)))
+		}
 	}
 	if x, ok := m["base"]; ok {
 		mg.Base = r.str(x, path+".base")

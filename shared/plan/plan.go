@@ -52,6 +52,11 @@ type Merge struct {
 	Method string   `json:"method"`
 	Layer  int      `json:"layer"`
 	Models []string `json:"models"`
+	// Layers, when set, gives each model's source layer (one per model),
+	// so a slot can merge different layers — LaCo collapses layers
+	// l..l+m of one model this way; the base stays at Layer. Without it
+	// every model contributes its layer Layer.
+	Layers []int `json:"layers,omitempty"`
 	// Base is the model task vectors are taken against (task arithmetic,
 	// TIES, DARE, breadcrumbs, model stock) and SLERP's t = 0 end; default "base".
 	Base string `json:"base,omitempty"`
@@ -112,6 +117,24 @@ func MethodNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SourceLayer is the layer model k of the merge contributes.
+func (m *Merge) SourceLayer(k int) int {
+	if m.Layers != nil {
+		return m.Layers[k]
+	}
+	return m.Layer
+}
+
+// CrossLayer reports whether some model contributes another layer than Layer.
+func (m *Merge) CrossLayer() bool {
+	for _, l := range m.Layers {
+		if l != m.Layer {
+			return true
+		}
+	}
+	return false
 }
 
 // BaseModel is the merge's base alias (default "base").
@@ -231,8 +254,11 @@ func (p *Plan) recipeHash(t *Take, m *Merge, layered bool) string {
 			layer = -1
 		}
 		fmt.Fprintf(&b, "merge|%s|%d|base=%s|", m.Method, layer, p.ModelRef(m.BaseModel()))
-		for _, a := range m.Models {
+		for k, a := range m.Models {
 			b.WriteString(p.ModelRef(a) + ";")
+			if layered && m.Layers != nil {
+				fmt.Fprintf(&b, "@%d;", m.Layers[k])
+			}
 		}
 		writeParams(&b, m.Params)
 		for _, o := range m.Overrides {

@@ -62,8 +62,10 @@ func TestProblemsListedWithPaths(t *testing.T) {
 		{"merge":{"method":"slerp","layer":1,"models":["code"]}},
 		{"merge":{"method":"warp","layer":1,"models":["code"]}},
 		{"take":["base",1],"merge":{}},
-		{"merge":{"method":"linear","layer":0,"models":["base","code"],"weights":[1]}}
-	],"embed":{"model":"zzz"}}`
+		{"merge":{"method":"linear","layer":0,"models":["base","code"],"weights":[1]}},
+		{"merge":{"method":"task_arithmetic","layer":1,"models":["base","base","code"],"layers":[2,2,9]}},
+		{"merge":{"method":"task_arithmetic","layer":1,"models":["base","code"],"layers":[2]}}
+	],"embed":{"model":"zzz"},"head":{"merge":{"method":"linear","models":["base"],"layers":[1]}}}`
 	_, err := ParseFor([]byte(doc), &Family{Models: []string{"base", "code"}, Layers: 5})
 	{
 		ps, ok := err.(Problems)
@@ -80,6 +82,10 @@ func TestProblemsListedWithPaths(t *testing.T) {
 			`slots[5].merge.method: unknown merge method "warp"`,
 			"slots[6]: needs exactly one of take and merge",
 			"slots[7].merge.weights: has 1 values for 2 models",
+			"slots[8].merge.layers[2]: layer 9 out of range",
+			`slots[8].merge.models[1]: layer 2 of model "base" appears twice`,
+			"slots[9].merge.layers: has 1 values for 2 models",
+			"head.merge.layers: is for slots only",
 			`embed.model: unknown model "zzz"`,
 		}
 		text := ps.Error()
@@ -99,12 +105,13 @@ func TestStructuralErrors(t *testing.T) {
 		`{"version":2,"slots":[]}`:          "version: plan format 2 is not supported",
 		`{"slots":[{"take":["base",1.5]}]}`: "slots[0].take[1]: must be a whole number",
 		`{"slots":[{"take":["base"]}]}`:     "slots[0].take: must be [model, layer], has 1 elements",
-		`{"slots":[{"take":{"model":"base","layer":1,"x":2}}]}`:                        "slots[0].take.x: unknown field",
-		`{"slots":[{"merge":{"method":"linear","models":["base"]}}]}`:                  "slots[0].merge.layer: is missing",
-		`{"slots":[{"take":["base",0]}],"colour":"red"}`:                               "colour: unknown field",
-		`{"slots":[{"merge":{"method":"linear","layer":0,"models":"base"}}]}`:          "slots[0].merge.models: must be a list",
-		`{"slots":[{"take":["base",0]}]} trailing`:                                     "trailing data",
-		`{"slots":[{"merge":{"method":"slerp","layer":0,"models":["base"],"t":0.5}}]}`: "slerp between the base and itself",
+		`{"slots":[{"take":{"model":"base","layer":1,"x":2}}]}`:                            "slots[0].take.x: unknown field",
+		`{"slots":[{"merge":{"method":"linear","models":["base"]}}]}`:                      "slots[0].merge.layer: is missing",
+		`{"slots":[{"take":["base",0]}],"colour":"red"}`:                                   "colour: unknown field",
+		`{"slots":[{"merge":{"method":"linear","layer":0,"models":"base"}}]}`:              "slots[0].merge.models: must be a list",
+		`{"slots":[{"merge":{"method":"linear","layer":0,"models":["base"],"layers":3}}]}`: "slots[0].merge.layers: must be a list of layer indices",
+		`{"slots":[{"take":["base",0]}]} trailing`:                                         "trailing data",
+		`{"slots":[{"merge":{"method":"slerp","layer":0,"models":["base"],"t":0.5}}]}`:     "slerp between the base and itself",
 	} {
 		_, err := Parse([]byte(doc))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -104,14 +104,32 @@ func (p *Plan) check(f *Family) Problems {
 				add(path+".models", "%s needs at least %d model(s), has %d", m.Method, info.MinModels, len(m.Models))
 			}
 		}
+		if m.Layers != nil {
+			if !layered {
+				add(path+".layers", "is for slots only (embeddings and head have no layer)")
+			} else if len(m.Layers) != len(m.Models) {
+				add(path+".layers", "has %d values for %d models", len(m.Layers), len(m.Models))
+			}
+			for i, l := range m.Layers {
+				checkLayer(fmt.Sprintf("%s.layers[%d]", path, i), l)
+			}
+		}
 		seen := map[string]bool{}
 		for i, a := range m.Models {
 			mp := fmt.Sprintf("%s.models[%d]", path, i)
 			checkAlias(mp, a)
-			if seen[a] {
-				add(mp, "model %q appears twice", a)
+			src := a
+			if layered && i < len(m.Layers) {
+				src = fmt.Sprintf("%s@%d", a, m.Layers[i])
 			}
-			seen[a] = true
+			if seen[src] {
+				if src == a {
+					add(mp, "model %q appears twice", a)
+				} else {
+					add(mp, "layer %d of model %q appears twice", m.Layers[i], a)
+				}
+			}
+			seen[src] = true
 		}
 		if m.Base != "" {
 			if !info.UsesBase && ok {

@@ -326,6 +326,15 @@ func TestSearchAndPrune(t *testing.T) {
 	if code, out, _ = runCLI(t, "", "plan", "validate", planOut); code != 0 || !strings.Contains(out, "3 slots") {
 		t.Errorf("pruned plan: %s", out)
 	}
+	lacoOut := filepath.Join(dir, "laco.json")
+	code, _, errOut = runCLI(t, "", "prune", "--model", filepath.Join(repoData, "stories260K-base"), "--method", "laco", "-n", "2",
+		"--data", filepath.Join(repoData, "data", "stories.jsonl"), "-o", lacoOut)
+	if code != 0 || !strings.Contains(errOut, "laco collapses layers [2 3]") {
+		t.Fatalf("prune laco: %d %s", code, errOut)
+	}
+	if code, out, errOut = runCLI(t, "", "eval", "--plan", lacoOut, "--data", filepath.Join(repoData, "data", "stories.jsonl"), "--limit", "2"); code != 0 || !strings.Contains(out, "perplexity") {
+		t.Errorf("eval of the LaCo plan: %d %s %s", code, out, errOut)
+	}
 	ext := append(append([]string{}, args...), "--run", filepath.Join(dir, "ext"), "--trials", "5", "--param-budget", "0.8", "--methods", "task_arithmetic,ties,slerp", "--weights")
 	if code, _, errOut = runCLI(t, "", ext...); code != 0 || !strings.Contains(errOut, "removing 2 of 5 layers keeps 65.1% of the parameters") {
 		t.Errorf("extensions: %d %s", code, errOut)

@@ -330,14 +330,19 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelDir := fs.String("model", "", "model directory")
-	method := fs.String("method", "shortgpt", "shortgpt, angular, sleb or last")
+	method := fs.String("method", "shortgpt", "shortgpt, angular, sleb, laco or last")
+	var laco prune.LaCoOptions
+	fs.IntVar(&laco.Combine, "combine", 4, "laco: layers collapsed into one per step (C)")
+	fs.IntVar(&laco.Interval, "interval", 2, "laco: slots moved down after a collapse (I)")
+	fs.Float64Var(&laco.Threshold, "threshold", 0.65, "laco: accept a collapse whose mean cosine of final hidden states is at least this (T)")
+	fs.IntVar(&laco.Lowest, "lowest", 1, "laco: lowest layer a collapse may start at (L)")
 	n := fs.Int("n", 1, "layers to remove")
 	data := fs.String("data", "", "calibration text or JSONL {\"text\"} (not needed for last)")
 	windows := fs.Int("windows", 8, "calibration windows")
 	seq := fs.Int("seq", 128, "calibration window length")
 	out := fs.String("o", "", "write the plan here (default: stdout)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gptailor prune --model DIR --method shortgpt|angular|sleb|last -n N [--data FILE] [-o PLAN.json]")
+		fmt.Fprintln(stderr, "usage: gptailor prune --model DIR --method shortgpt|angular|sleb|laco|last -n N [--data FILE] [-o PLAN.json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -376,13 +381,27 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 		wins = corpus.Windows(streams, *seq)
 		wins = wins[:min(len(wins), *windows)]
 	}
-	res, err := prune.Run(*method, net, wins, *n)
-	if err != nil {
-		return fail(stderr, "prune", err)
-	}
 	abs, _ := filepath.Abs(*modelDir)
-	p := prune.Plan(map[string]string{plan.BaseAlias: abs}, m.Config.NumHiddenLayers, res.Removed, *method+"-"+fmt.Sprint(*n))
-	fmt.Fprintf(stderr, "%s removes layers %v\n", *method, res.Removed)
+	models := map[string]string{plan.BaseAlias: abs}
+	var res *prune.Result
+	var p *plan.Plan
+	if *method == "laco" {
+		f, err := model.OpenFamily([]model.Member{{Alias: plan.BaseAlias, Dir: *modelDir}})
+		if err != nil {
+			return fail(stderr, "prune", err)
+		}
+		defer f.Close()
+		if res, p, err = prune.LaCo(stitch.New(f, 1<<30), models, plan.BaseAlias, wins, *n, laco); err != nil {
+			return fail(stderr, "prune", err)
+		}
+		fmt.Fprintf(stderr, "laco collapses layers %v into the layers below them\n", res.Removed)
+	} else {
+		if res, err = prune.Run(*method, net, wins, *n); err != nil {
+			return fail(stderr, "prune", err)
+		}
+		p = prune.Plan(models, m.Config.NumHiddenLayers, res.Removed, *method+"-"+fmt.Sprint(*n))
+		fmt.Fprintf(stderr, "%s removes layers %v\n", *method, res.Removed)
+	}
 	if len(res.Scores) > 0 {
 		fmt.Fprintf(stderr, "scores: %v\n", res.Scores)
 	}
