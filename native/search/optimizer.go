@@ -22,9 +22,10 @@ type Optimizer interface {
 
 // Optimizers is the registry of optimisers, filled here only.
 var Optimizers = map[string]func(s *Space) Optimizer{
-	"random":  func(s *Space) Optimizer { return &randomSearch{space: s} },
-	"bo":      func(s *Space) Optimizer { return &bayesOpt{space: s} },
-	"bo-mean": func(s *Space) Optimizer { return &bayesOpt{space: s, mean: true} },
+	"random":     func(s *Space) Optimizer { return &randomSearch{space: s} },
+	"bo":         func(s *Space) Optimizer { return &bayesOpt{space: s} },
+	"bo-mean":    func(s *Space) Optimizer { return &bayesOpt{space: s, mean: true} },
+	"bo-highest": func(s *Space) Optimizer { return &bayesOpt{space: s, highest: true} },
 }
 
 type randomSearch struct{ space *Space }
@@ -86,15 +87,23 @@ func simplexWeights(r *rand.Rand, k int) []float64 {
 }
 
 // bayesOpt is the reference's optimiser: a random-forest surrogate on log
-// ParEGO costs of the highest budget with data, expected improvement
-// maximised by local search around the best points plus random
-// candidates, and a random configuration with probability 0.2.
+// ParEGO costs, expected improvement maximised by local search around the
+// best points plus random candidates, and a random configuration with
+// probability 0.2.
+//
+// The surrogate learns from every finished trial, with log(budget) as a
+// feature, and expected improvement is taken at the highest budget with
+// data: Hyperband's cheap low-fidelity trials then inform the model from
+// the start. bo-highest is SMAC's rule instead — only the trials of the
+// highest budget with six or more results — which on the demo family did
+// no better than random search (RATIONALE.md).
 //
 // bo-mean models the mean cost instead of ParEGO's random scalarisations:
 // it looks for the single best mean rather than spreading over the front.
 type bayesOpt struct {
-	space *Space
-	mean  bool
+	space   *Space
+	mean    bool
+	highest bool
 }
 
 const (
@@ -110,12 +119,14 @@ func (o *bayesOpt) Ask(r *rand.Rand, history []Observation, avoid map[string]boo
 	if r.Float64() < randomInterleave {
 		return rs.Ask(r, history, avoid)
 	}
-	// Data at the highest budget with enough finished trials; failures
-	// are left out of the surrogate (the reference scored them as cost 1).
+	// Failures are left out of the surrogate (the reference scored them
+	// as cost 1).
 	byBudget := map[int][]Observation{}
+	var finished []Observation
 	for _, h := range history {
 		if !h.Failed {
 			byBudget[h.Budget] = append(byBudget[h.Budget], h)
+			finished = append(finished, h)
 		}
 	}
 	budgets := make([]int, 0, len(byBudget))
@@ -124,14 +135,34 @@ func (o *bayesOpt) Ask(r *rand.Rand, history []Observation, avoid map[string]boo
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(budgets)))
 	var data []Observation
-	for _, b := range budgets {
-		if len(byBudget[b]) >= minModelData {
-			data = byBudget[b]
-			break
+	switch {
+	case !o.highest:
+		if len(finished) >= minModelData {
+			data = finished
+		}
+	default:
+		for _, b := range budgets {
+			if len(byBudget[b]) >= minModelData {
+				data = byBudget[b]
+				break
+			}
 		}
 	}
 	if data == nil {
 		return rs.Ask(r, history, avoid)
+	}
+	// EI is evaluated at top, the highest budget in the data; the
+	// incumbent is the best cost observed there.
+	top := 0
+	for _, d := range data {
+		top = max(top, d.Budget)
+	}
+	features := func(c *Config, budget int) []float64 {
+		x := o.space.Features(c)
+		if !o.highest {
+			x = append(x, math.Log(float64(budget)))
+		}
+		return x
 	}
 	costs := make([][]float64, len(data))
 	for i, d := range data {
@@ -158,16 +189,18 @@ func (o *bayesOpt) Ask(r *rand.Rand, history []Observation, avoid map[string]boo
 	}
 	X := make([][]float64, len(data))
 	for i, d := range data {
-		X[i] = o.space.Features(d.Config)
+		X[i] = features(d.Config, d.Budget)
 		y[i] = math.Log(y[i] + 1e-3)
 	}
 	f := fitForest(X, y, r)
 	best := math.Inf(1)
-	for _, v := range y {
-		best = math.Min(best, v)
+	for i, v := range y {
+		if data[i].Budget == top {
+			best = math.Min(best, v)
+		}
 	}
 	ei := func(c *Config) float64 {
-		mu, sd := f.predict(o.space.Features(c))
+		mu, sd := f.predict(features(c, top))
 		return expectedImprovement(mu, sd, best)
 	}
 	type cand struct {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -154,7 +155,12 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 	}
 	newOpt, ok := Optimizers[s.Optimizer]
 	if !ok {
-		return nil, fmt.Errorf("unknown optimizer %q (random, bo, bo-mean)", s.Optimizer)
+		names := make([]string, 0, len(Optimizers))
+		for n := range Optimizers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown optimizer %q (%s)", s.Optimizer, strings.Join(names, ", "))
 	}
 	if s.MaxBudget <= 0 || s.MinBudget <= 0 || s.MinBudget > s.MaxBudget {
 		return nil, fmt.Errorf("budgets: need 0 < min (%d) <= max (%d)", s.MinBudget, s.MaxBudget)

@@ -92,7 +92,7 @@ func TestOptimizersFindTheOptimum(t *testing.T) {
 	for _, c := range []struct {
 		opt    string
 		trials int
-	}{{"random", 400}, {"bo", 150}, {"bo-mean", 150}} {
+	}{{"random", 400}, {"bo", 150}, {"bo-mean", 150}, {"bo-highest", 150}} {
 		ev := &synthetic{space: space}
 		trials, err := Search(context.Background(), space, ev, Settings{Optimizer: c.opt, Seed: 3, Trials: c.trials, MinBudget: 1000, MaxBudget: 1000}, nil, nil, nil)
 		if err != nil {

@@ -109,6 +109,7 @@ func BenchmarkSearchTrace(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.ReportMetric(prefixBound(b, gen, trace), "ideal-prefix-x")
 	for _, mode := range []struct {
 		name   string
 		merged int64
@@ -134,6 +135,42 @@ func BenchmarkSearchTrace(b *testing.B) {
 			b.ReportMetric(float64(evals)/el.Minutes(), "evals/min")
 		})
 	}
+}
+
+// prefixBound is the most any prefix cache can save on a trace: layer runs
+// (one sample through one slot) needed by the trace divided by those left
+// when every (sample, slot prefix) an earlier trial ran is free — an
+// unbounded cache in the best order.
+func prefixBound(tb testing.TB, ev *PlanEvaluator, trace []Trial) float64 {
+	seen := map[string]int{} // chained prefix key -> samples per task covered
+	var total, needed int
+	for _, t := range trace {
+		p, err := ev.Space.Plan(t.Config, ev.Models)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		key := p.OuterHash(p.Embed)
+		keys := make([]string, len(p.Slots))
+		for i := range p.Slots {
+			key += "/" + p.SlotHash(i)
+			keys[i] = key
+		}
+		for j := 0; j < t.Budget; j++ {
+			first := 0
+			for k := len(keys); k > 0; k-- {
+				if seen[keys[k-1]] > j {
+					first = k
+					break
+				}
+			}
+			total += len(keys)
+			needed += len(keys) - first
+		}
+		for _, k := range keys {
+			seen[k] = max(seen[k], t.Budget)
+		}
+	}
+	return float64(total) / float64(needed)
 }
 
 // A scoring module as the objective: its value is the trial's objective,

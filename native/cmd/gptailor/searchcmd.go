@@ -49,7 +49,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	weights := fs.Bool("weights", false, "extension: also search a weight per fine-tune in merges")
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL")
 	runDir := fs.String("run", "", "run directory (journal, report, best plan)")
-	optName := fs.String("optimizer", "bo", "bo (random forest + EI + local search, ParEGO over the tasks), bo-mean (the same on the mean cost) or random")
+	optName := fs.String("optimizer", "bo", "bo (random forest on every budget's trials + EI + local search, ParEGO over the tasks), bo-mean (the same on the mean cost), bo-highest (SMAC's rule: the model sees only the highest budget's trials) or random")
 	trials := fs.Int("trials", 60, "evaluations (config × budget); 0: no limit")
 	dur := fs.Duration("time", 0, "wall-time budget (0: none)")
 	minB := fs.Int("min-budget", 3, "samples per task at the lowest fidelity")
