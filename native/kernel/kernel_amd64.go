@@ -1,6 +1,10 @@
 package kernel
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // HasSIMD says whether the assembly micro-kernels run on this CPU.
 var HasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -88,5 +92,41 @@ func Exp(x []float32) {
 	}
 	for i := n8; i < len(x); i++ {
 		x[i] = expf(x[i])
+	}
+}
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
+//go:noescape
+func expShiftSumAVX2(x *float32, n int, shift float32) float32
+
+//go:noescape
+func scaleAVX2(x *float32, n int, s float32)
+
+// Softmax replaces x by exp(x - max x) / sum, in place.
+func Softmax(x []float32) {
+	n8 := len(x) &^ 7
+	if !HasSIMD || n8 == 0 {
+		softmaxGo(x)
+		return
+	}
+	mx := maxAVX2(&x[0], n8)
+	for _, v := range x[n8:] {
+		mx = max(mx, v)
+	}
+	if mx != mx || mx > math.MaxFloat32 { // NaN or +Inf: the scalar path's answer
+		softmaxGo(x)
+		return
+	}
+	s := expShiftSumAVX2(&x[0], n8, mx)
+	for i := n8; i < len(x); i++ {
+		x[i] = expf(x[i] - mx)
+		s += x[i]
+	}
+	inv := 1 / s
+	scaleAVX2(&x[0], n8, inv)
+	for i := n8; i < len(x); i++ {
+		x[i] *= inv
 	}
 }

@@ -741,3 +741,102 @@ exploop:
 expdone:
 	VZEROUPPER
 	RET
+
+// func maxAVX2(x *float32, n int) float32 // n a multiple of 8, > 0
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+maxloop:
+	CMPQ CX, $8
+	JLT maxdone
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP maxloop
+maxdone:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func expShiftSumAVX2(x *float32, n int, shift float32) float32 // n a multiple of 8
+TEXT ·expShiftSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS shift+16(FP), Y3
+	VBROADCASTSS expconst<>+4(SB), Y4
+	VBROADCASTSS expconst<>+8(SB), Y5
+	VBROADCASTSS expconst<>+12(SB), Y6
+	VBROADCASTSS expconst<>+16(SB), Y7
+	VBROADCASTSS expconst<>+24(SB), Y9
+	VBROADCASTSS expconst<>+28(SB), Y10
+	VBROADCASTSS expconst<>+32(SB), Y11
+	VBROADCASTSS expconst<>+36(SB), Y12
+	VBROADCASTSS expconst<>+40(SB), Y13
+	VBROADCASTSS expconst<>+44(SB), Y14
+	VBROADCASTSS expconst<>+48(SB), Y15
+	VXORPS Y8, Y8, Y8
+esloop:
+	CMPQ CX, $8
+	JLT esdone
+	VMOVUPS (SI), Y0
+	VSUBPS Y3, Y0, Y0
+	VMAXPS Y4, Y0, Y0
+	VMULPS Y5, Y0, Y1
+	VROUNDPS $0, Y1, Y1
+	VFNMADD231PS Y6, Y1, Y0
+	VFNMADD231PS Y7, Y1, Y0
+	VBROADCASTSS expconst<>+20(SB), Y2
+	VFMADD213PS Y9, Y0, Y2
+	VFMADD213PS Y10, Y0, Y2
+	VFMADD213PS Y11, Y0, Y2
+	VFMADD213PS Y12, Y0, Y2
+	VFMADD213PS Y13, Y0, Y2
+	VMULPS Y0, Y0, Y15
+	VFMADD213PS Y0, Y15, Y2
+	VADDPS Y14, Y2, Y2
+	VCVTPS2DQ Y1, Y1
+	VPBROADCASTD expconst<>+48(SB), Y15
+	VPADDD Y15, Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VMULPS Y1, Y2, Y2
+	VMOVUPS Y2, (SI)
+	VADDPS Y2, Y8, Y8
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP esloop
+esdone:
+	VEXTRACTF128 $1, Y8, X1
+	VADDPS X1, X8, X0
+	VPERMILPS $0x4e, X0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VADDPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func scaleAVX2(x *float32, n int, s float32) // n a multiple of 8
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y0
+scaleloop:
+	CMPQ CX, $8
+	JLT scaledone
+	VMULPS (SI), Y0, Y1
+	VMOVUPS Y1, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP scaleloop
+scaledone:
+	VZEROUPPER
+	RET

@@ -21,3 +21,6 @@ func Exp(x []float32) {
 		x[i] = expf(x[i])
 	}
 }
+
+// Softmax replaces x by exp(x - max x) / sum, in place.
+func Softmax(x []float32) { softmaxGo(x) }

@@ -19,8 +19,8 @@ func expf(x float32) float32 {
 	return y * math.Float32frombits(uint32(int32(fx)+127)<<23)
 }
 
-// Softmax replaces x by exp(x - max x) / sum, in place.
-func Softmax(x []float32) {
+// softmaxGo replaces x by exp(x - max x) / sum, in place.
+func softmaxGo(x []float32) {
 	if len(x) == 0 {
 		return
 	}

@@ -59,3 +59,48 @@ func TestSoftmaxSiLULogSumExp(t *testing.T) {
 		}
 	}
 }
+
+// Softmax against float64 for every length from 1 to 70 (SIMD bodies and
+// scalar tails), with masked (−Inf) entries and a large spread.
+func TestSoftmaxLengths(t *testing.T) {
+	for n := 1; n <= 70; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(math.Sin(float64(i*7+n))) * 30
+			if i%5 == 3 && i != n-1 {
+				x[i] = float32(math.Inf(-1))
+			}
+		}
+		mx := math.Inf(-1)
+		for _, v := range x {
+			mx = math.Max(mx, float64(v))
+		}
+		var sum float64
+		for _, v := range x {
+			sum += math.Exp(float64(v) - mx)
+		}
+		p := append([]float32(nil), x...)
+		Softmax(p)
+		var total float64
+		for i, v := range x {
+			want := math.Exp(float64(v)-mx) / sum
+			if math.Abs(float64(p[i])-want) > 1e-6*(1+want) {
+				t.Fatalf("n=%d: softmax[%d] = %g, want %g", n, i, p[i], want)
+			}
+			total += float64(p[i])
+		}
+		if math.Abs(total-1) > 1e-5 {
+			t.Fatalf("n=%d: sums to %g", n, total)
+		}
+	}
+}
+
+func BenchmarkSoftmax128(b *testing.B) {
+	x := make([]float32, 128)
+	for i := 0; i < b.N; i++ {
+		for j := range x {
+			x[j] = float32(j%17) * 0.3
+		}
+		Softmax(x)
+	}
+}

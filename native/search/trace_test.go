@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,18 +99,24 @@ func TestRealSearchBeatsSingleDrops(t *testing.T) {
 }
 
 // A realistic trace (the trials of a BO search with Hyperband on the demo
-// family) replayed with the merged-layer and prefix caches off and on.
+// family, the demo's budgets) replayed with the merged-layer and prefix
+// caches off and on. GPTAILOR_TRACE_TRIALS sets its length (default 300;
+// 16 on the 135M-shaped family, at budgets 1 → 3). ideal-prefix-x is the
+// most any prefix cache could save on that trace (prefixBound).
 func BenchmarkSearchTrace(b *testing.B) {
 	gen := storiesEvaluator(b, 1<<30, true)
-	n, lo, hi := 60, 3, 27
+	n, lo, hi := 300, 3, 27
 	if os.Getenv("GPTAILOR_TRACE_FAMILY") != "" {
 		n, lo, hi = 16, 1, 3 // 135M-shaped: a shorter trace at smaller budgets
+	}
+	if v, err := strconv.Atoi(os.Getenv("GPTAILOR_TRACE_TRIALS")); err == nil && v > 0 {
+		n = v
 	}
 	trace, err := Search(context.Background(), gen.Space, gen, Settings{Optimizer: "bo", Seed: 2, Trials: n, MinBudget: lo, MaxBudget: hi}, nil, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(prefixBound(b, gen, trace), "ideal-prefix-x")
+	bound := prefixBound(b, gen, trace)
 	for _, mode := range []struct {
 		name   string
 		merged int64
@@ -133,6 +140,7 @@ func BenchmarkSearchTrace(b *testing.B) {
 				el += time.Since(start)
 			}
 			b.ReportMetric(float64(evals)/el.Minutes(), "evals/min")
+			b.ReportMetric(bound, "ideal-prefix-x")
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 var (
 	docCache    sync.Map // docKey -> []corpus.Document
 	streamCache sync.Map // streamKey -> [][]int
+	windowCache sync.Map // windowKey -> [][]int
 	itemCache   sync.Map // itemKey -> parsed items
 )
 
@@ -57,6 +58,11 @@ type streamKey struct {
 	tok *tokenizer.Tokenizer
 }
 
+type windowKey struct {
+	stream streamKey
+	seq    int
+}
+
 func keyOf(path string) (docKey, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -98,4 +104,24 @@ func streams(tok *tokenizer.Tokenizer, path string) ([]corpus.Document, [][]int,
 	}
 	streamCache.Store(sk, out)
 	return docs, out, nil
+}
+
+// windows is corpus.Windows of a file's token streams, cached: the windows
+// of the whole concatenated file, computed once per window length.
+func windows(tok *tokenizer.Tokenizer, path string, seq int) ([][]int, error) {
+	_, toks, err := streams(tok, path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keyOf(path)
+	if err != nil {
+		return nil, err
+	}
+	wk := windowKey{streamKey{k, tok}, seq}
+	if v, ok := windowCache.Load(wk); ok {
+		return v.([][]int), nil
+	}
+	w := corpus.Windows(toks, seq)
+	windowCache.Store(wk, w)
+	return w, nil
 }

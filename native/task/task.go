@@ -14,7 +14,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/tokenizer"
 )
@@ -311,7 +310,7 @@ func runPerplexity(m *Model, s *Spec) (*Result, error) {
 		return nil, err
 	}
 	if s.Windows {
-		return perplexityWindows(m, s, toks)
+		return perplexityWindows(m, s)
 	}
 	seq := windowOf(m, s)
 	idx := s.selectIdx(len(docs))
@@ -592,12 +591,14 @@ func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
 // perplexityWindows scores the windows of the concatenated token stream;
 // bytes are those the predicted tokens stand for (word perplexity is not
 // defined per window and is left out).
-func perplexityWindows(m *Model, s *Spec, toks [][]int) (*Result, error) {
-	seq := windowOf(m, s)
-	all := corpus.Windows(toks, seq)
+func perplexityWindows(m *Model, s *Spec) (*Result, error) {
+	all, err := windows(m.Tok, s.Path, windowOf(m, s))
+	if err != nil {
+		return nil, err
+	}
 	idx := s.selectIdx(len(all))
 	samples := make([]Sample, len(idx))
-	err := forBatches(m, len(idx), engine.WindowBatch, func(lo, hi int) error {
+	err = forBatches(m, len(idx), engine.WindowBatch, func(lo, hi int) error {
 		wins := make([][]int, 0, hi-lo)
 		for _, k := range idx[lo:hi] {
 			wins = append(wins, all[k])
