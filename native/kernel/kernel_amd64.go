@@ -130,3 +130,30 @@ func Softmax(x []float32) {
 		x[i] *= inv
 	}
 }
+
+//go:noescape
+func sumF64AVX2(x *float32, n int) float64
+
+// LogSumExp returns log(sum exp(x)) accumulated in float64. scratch must
+// hold len(x) values.
+func LogSumExp(x, scratch []float32) float64 {
+	n8 := len(x) &^ 7
+	if !HasSIMD || n8 == 0 {
+		return logSumExpGo(x, scratch)
+	}
+	mx := maxAVX2(&x[0], n8)
+	for _, v := range x[n8:] {
+		mx = max(mx, v)
+	}
+	if mx != mx || mx > math.MaxFloat32 {
+		return logSumExpGo(x, scratch)
+	}
+	s := scratch[:len(x)]
+	copy(s, x)
+	expShiftSumAVX2(&s[0], n8, mx)
+	sum := sumF64AVX2(&s[0], n8)
+	for _, v := range s[n8:] {
+		sum += float64(expf(v - mx))
+	}
+	return float64(mx) + math.Log(sum)
+}

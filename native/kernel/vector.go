@@ -42,9 +42,9 @@ func softmaxGo(x []float32) {
 	}
 }
 
-// LogSumExp returns log(sum exp(x)) accumulated in float64. scratch must
+// logSumExpGo returns log(sum exp(x)) accumulated in float64. scratch must
 // hold len(x) values.
-func LogSumExp(x, scratch []float32) float64 {
+func logSumExpGo(x, scratch []float32) float64 {
 	mx := x[0]
 	for _, v := range x[1:] {
 		mx = max(mx, v)

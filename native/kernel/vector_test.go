@@ -104,3 +104,31 @@ func BenchmarkSoftmax128(b *testing.B) {
 		Softmax(x)
 	}
 }
+
+// LogSumExp against float64 for lengths 1..70 and a vocabulary-sized row.
+func TestLogSumExpLengths(t *testing.T) {
+	for _, n := range append([]int{49152}, func() []int {
+		var l []int
+		for i := 1; i <= 70; i++ {
+			l = append(l, i)
+		}
+		return l
+	}()...) {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(math.Sin(float64(i*13+n))) * 12
+		}
+		mx := math.Inf(-1)
+		for _, v := range x {
+			mx = math.Max(mx, float64(v))
+		}
+		var sum float64
+		for _, v := range x {
+			sum += math.Exp(float64(v) - mx)
+		}
+		want := mx + math.Log(sum)
+		if got := LogSumExp(x, make([]float32, n)); math.Abs(got-want) > 1e-6*(1+math.Abs(want)) {
+			t.Fatalf("n=%d: LogSumExp = %.9g, want %.9g", n, got, want)
+		}
+	}
+}
