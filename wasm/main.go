@@ -412,6 +412,13 @@ func toggleMerge(slot int, model string) {
 	for i, x := range m.Models {
 		if x == model {
 			m.Models = append(m.Models[:i], m.Models[i+1:]...)
+			// Per-model lists stay aligned with the models.
+			if i < len(m.Weights) {
+				m.Weights = append(m.Weights[:i], m.Weights[i+1:]...)
+			}
+			if i < len(m.Layers) {
+				m.Layers = append(m.Layers[:i], m.Layers[i+1:]...)
+			}
 			if len(m.Models) == 0 {
 				s.Take, s.Merge = &plan.Take{Model: plan.BaseAlias, Layer: m.Layer}, nil
 			}
@@ -419,6 +426,12 @@ func toggleMerge(slot int, model string) {
 		}
 	}
 	m.Models = append(m.Models, model)
+	if m.Weights != nil {
+		m.Weights = append(m.Weights, 1)
+	}
+	if m.Layers != nil {
+		m.Layers = append(m.Layers, m.Layer)
+	}
 }
 
 func render() {
@@ -490,6 +503,9 @@ func render() {
 				name = "t"
 			}
 			fmt.Fprintf(&b, `</select> %s <input type="range" min="0" max="1" step="0.05" value="%g" data-action="lambda:%d" id="lambda-%d"> %.2f`, name, v, i, i, v)
+			if s.Merge.CrossLayer() {
+				fmt.Fprintf(&b, ` <span class="xl" title="each model's source layer">layers %s</span>`, html.EscapeString(strings.Trim(fmt.Sprint(s.Merge.Layers), "[]")))
+			}
 			switch s.Merge.Method {
 			case "ties", "dare_linear", "dare_ties", "breadcrumbs":
 				d := plan.Get(s.Merge.Density, 1)

@@ -236,6 +236,13 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		if shortGPT != nil {
 			rows = append(rows, search.Comparison{Name: fmt.Sprintf("ShortGPT (drops %v)", shortGPT.Removed), Plan: prune.Plan(models, space.Layers, shortGPT.Removed, "shortgpt")})
 		}
+		if len(calib) > 0 {
+			if r, p, err := prune.LaCo(ev.Builder, models, plan.BaseAlias, calib, spec.Remove, prune.LaCoOptions{}); err == nil {
+				rows = append(rows, search.Comparison{Name: fmt.Sprintf("LaCo (collapses %v)", r.Removed), Plan: p})
+			} else {
+				fmt.Fprintf(stderr, "LaCo baseline skipped: %v\n", err)
+			}
+		}
 		if spec.Remove == 1 {
 			bestDrop, bestMean := -1, math.Inf(-1)
 			var bestRet []float64
