@@ -51,7 +51,11 @@ func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *PlanEvaluator {
 	}
 	b := stitch.New(f, merged)
 	if prefix {
-		b.Prefix = engine.NewPrefixCache(1 << 30)
+		mb := int64(1024)
+		if v, err := strconv.Atoi(os.Getenv("GPTAILOR_TRACE_PREFIX_MB")); err == nil && v > 0 {
+			mb = int64(v)
+		}
+		b.Prefix = engine.NewPrefixCache(mb << 20)
 	}
 	ref, err := b.Loader.Net(f.Base(), nil)
 	if err != nil {
@@ -101,8 +105,9 @@ func TestRealSearchBeatsSingleDrops(t *testing.T) {
 // A realistic trace (the trials of a BO search with Hyperband on the demo
 // family, the demo's budgets) replayed with the merged-layer and prefix
 // caches off and on. GPTAILOR_TRACE_TRIALS sets its length (default 300;
-// 16 on the 135M-shaped family, at budgets 1 → 3). ideal-prefix-x is the
-// most any prefix cache could save on that trace (prefixBound).
+// 16 on the 135M-shaped family, at budgets 1 → 3), GPTAILOR_TRACE_PREFIX_MB
+// the prefix cache's memory (default 1024). ideal-prefix-x is the most any
+// prefix cache could save on that trace (prefixBound).
 func BenchmarkSearchTrace(b *testing.B) {
 	gen := storiesEvaluator(b, 1<<30, true)
 	n, lo, hi := 300, 3, 27

@@ -61,7 +61,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	overwrite := fs.Bool("overwrite", false, "discard a search already journaled in --run and start afresh")
 	buildOut := fs.String("build", "", "write the winning plan as a model directory")
 	compare := fs.Bool("compare", true, "also report ShortGPT and the base with its best single layer dropped")
-	prefixMB := fs.Int("prefix-cache-mb", 1024, "memory for activations shared between candidates with common first slots (0: off)")
+	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between candidates with common first slots (0: off; default a quarter of the machine's memory)")
 	mergeMB := fs.Int("merge-cache-mb", 2048, "memory for merged layers reused between candidates (0: off)")
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
@@ -140,6 +140,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		models[m.Name] = abs
 	}
 	builder := stitch.New(f, int64(*mergeMB)<<20)
+	if *prefixMB < 0 {
+		*prefixMB = quarterOfMemoryMB()
+	}
 	if *prefixMB > 0 {
 		builder.Prefix = engine.NewPrefixCache(int64(*prefixMB) << 20)
 	}
@@ -414,4 +417,22 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	}
 	b, _ := plan.Marshal(p)
 	return writeOut(*out, append(b, '\n'), stdout, stderr, "prune")
+}
+
+// quarterOfMemoryMB is a quarter of the machine's memory (MemTotal in
+// /proc/meminfo), or 1024 where that cannot be read. The prefix cache wants
+// room: on a 135M-shaped model's 60-trial trace it gave 1.23× (of a possible
+// 1.26×) with 6 GiB and 1.07× with 1 GiB.
+func quarterOfMemoryMB() int {
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 1024
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		var kb int
+		if n, _ := fmt.Sscanf(line, "MemTotal: %d kB", &kb); n == 1 && kb > 0 {
+			return kb / 1024 / 4
+		}
+	}
+	return 1024
 }
