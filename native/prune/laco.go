@@ -9,29 +9,17 @@ import (
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
-// LaCoOptions are LaCo's settings (Yang et al., arXiv 2402.11187); zero
-// values take the defaults.
+// LaCoOptions are LaCo's settings (Yang et al., arXiv 2402.11187).
 type LaCoOptions struct {
-	Combine   int     // C: layers collapsed into one per step (default 4)
-	Interval  int     // I: slots moved down after an accepted collapse (default 2)
-	Threshold float64 // T: accept a collapse whose mean cosine is at least T (default 0.65)
-	Lowest    int     // L: the lowest slot a collapse may start at (default 1)
+	Combine   int     // C: layers collapsed into one per step, at least 2
+	Interval  int     // I: slots moved down after an accepted collapse, at least 1
+	Threshold float64 // T: accept a collapse whose mean cosine is at least T
+	Lowest    int     // L: the lowest slot a collapse may start at
 }
 
-func (o LaCoOptions) withDefaults() LaCoOptions {
-	if o.Combine < 2 {
-		o.Combine = 4
-	}
-	if o.Interval < 1 {
-		o.Interval = 2
-	}
-	if o.Threshold == 0 {
-		o.Threshold = 0.65
-	}
-	if o.Lowest < 0 {
-		o.Lowest = 0
-	}
-	return o
+// DefaultLaCo are the defaults: C 4, I 2, T 0.65, L 1.
+func DefaultLaCo() LaCoOptions {
+	return LaCoOptions{Combine: 4, Interval: 2, Threshold: 0.65, Lowest: 1}
 }
 
 // lacoSlot is one layer of the collapsing model: a linear combination of
@@ -107,7 +95,9 @@ func lacoPlan(models map[string]string, alias string, slots []lacoSlot, name str
 // of that scan is taken, so exactly n layers go (LaCo itself stops where
 // the threshold says). Scores are the similarities of the kept collapses.
 func LaCo(b *stitch.Builder, models map[string]string, alias string, windows [][]int, n int, opt LaCoOptions) (*Result, *plan.Plan, error) {
-	opt = opt.withDefaults()
+	if opt.Combine < 2 || opt.Interval < 1 || opt.Lowest < 0 {
+		return nil, nil, fmt.Errorf("laco: need combine >= 2, interval >= 1 and lowest >= 0 (have %d, %d, %d)", opt.Combine, opt.Interval, opt.Lowest)
+	}
 	m, ok := b.Family.Model(alias)
 	if !ok {
 		return nil, nil, fmt.Errorf("laco: model %q is not in the family", alias)

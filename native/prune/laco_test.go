@@ -64,7 +64,7 @@ func TestLaCoOnStories(t *testing.T) {
 	b, models, windows := storiesLaCo(t)
 	// Every collapse accepted: the first is at the top (slot L − C = 1),
 	// three layers into one.
-	r, p, err := LaCo(b, models, "base", windows, 2, LaCoOptions{Threshold: -1})
+	r, p, err := LaCo(b, models, "base", windows, 2, opts(func(o *LaCoOptions) { o.Threshold = -1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,21 +79,30 @@ func TestLaCoOnStories(t *testing.T) {
 	}
 	// No collapse reaches the threshold: the most similar one of the scan
 	// is taken; with that similarity as the threshold, LaCo keeps the same.
-	r1, p1, err := LaCo(b, models, "base", windows, 1, LaCoOptions{Combine: 2, Threshold: 2})
+	r1, p1, err := LaCo(b, models, "base", windows, 1, opts(func(o *LaCoOptions) { o.Combine, o.Threshold = 2, 2 }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(r1.Removed) != 1 || len(r1.Scores) != 1 || r1.Scores[0] >= 1 {
 		t.Fatalf("fallback %+v", r1)
 	}
-	r2, p2, err := LaCo(b, models, "base", windows, 1, LaCoOptions{Combine: 2, Threshold: r1.Scores[0]})
+	r2, p2, err := LaCo(b, models, "base", windows, 1, opts(func(o *LaCoOptions) { o.Combine, o.Threshold = 2, r1.Scores[0] }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(r1.Removed, r2.Removed) || p1.SlotHash(r1.Removed[0]-1) != p2.SlotHash(r2.Removed[0]-1) {
 		t.Errorf("threshold at the best similarity: %v vs %v", r1, r2)
 	}
-	if _, _, err := LaCo(b, models, "base", windows, 5, LaCoOptions{}); err == nil {
+	if _, _, err := LaCo(b, models, "base", windows, 5, DefaultLaCo()); err == nil {
 		t.Error("removing every layer accepted")
 	}
+	if _, _, err := LaCo(b, models, "base", windows, 1, opts(func(o *LaCoOptions) { o.Combine = 1 })); err == nil {
+		t.Error("combine 1 accepted")
+	}
+}
+
+func opts(f func(*LaCoOptions)) LaCoOptions {
+	o := DefaultLaCo()
+	f(&o)
+	return o
 }

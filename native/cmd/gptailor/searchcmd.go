@@ -240,7 +240,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 			rows = append(rows, search.Comparison{Name: fmt.Sprintf("ShortGPT (drops %v)", shortGPT.Removed), Plan: prune.Plan(models, space.Layers, shortGPT.Removed, "shortgpt")})
 		}
 		if len(calib) > 0 {
-			if r, p, err := prune.LaCo(ev.Builder, models, plan.BaseAlias, calib, spec.Remove, prune.LaCoOptions{}); err == nil {
+			if r, p, err := prune.LaCo(ev.Builder, models, plan.BaseAlias, calib, spec.Remove, prune.DefaultLaCo()); err == nil {
 				rows = append(rows, search.Comparison{Name: fmt.Sprintf("LaCo (collapses %v)", r.Removed), Plan: p})
 			} else {
 				fmt.Fprintf(stderr, "LaCo baseline skipped: %v\n", err)
@@ -341,11 +341,11 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	modelDir := fs.String("model", "", "model directory")
 	method := fs.String("method", "shortgpt", "shortgpt, angular, sleb, laco or last")
-	var laco prune.LaCoOptions
-	fs.IntVar(&laco.Combine, "combine", 4, "laco: layers collapsed into one per step (C)")
-	fs.IntVar(&laco.Interval, "interval", 2, "laco: slots moved down after a collapse (I)")
-	fs.Float64Var(&laco.Threshold, "threshold", 0.65, "laco: accept a collapse whose mean cosine of final hidden states is at least this (T)")
-	fs.IntVar(&laco.Lowest, "lowest", 1, "laco: lowest layer a collapse may start at (L)")
+	laco := prune.DefaultLaCo()
+	fs.IntVar(&laco.Combine, "combine", laco.Combine, "laco: layers collapsed into one per step (C)")
+	fs.IntVar(&laco.Interval, "interval", laco.Interval, "laco: slots moved down after a collapse (I)")
+	fs.Float64Var(&laco.Threshold, "threshold", laco.Threshold, "laco: accept a collapse whose mean cosine of final hidden states is at least this (T)")
+	fs.IntVar(&laco.Lowest, "lowest", laco.Lowest, "laco: lowest layer a collapse may start at (L)")
 	n := fs.Int("n", 1, "layers to remove")
 	data := fs.String("data", "", "calibration text or JSONL {\"text\"} (not needed for last)")
 	windows := fs.Int("windows", 8, "calibration windows")
