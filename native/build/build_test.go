@@ -195,3 +195,45 @@ func TestFailedBuildLeavesNothing(t *testing.T) {
 		t.Errorf("a failed build left %v", ents)
 	}
 }
+
+// A cross-layer (LaCo-style) plan built to disk scores bit-identically to
+// the in-memory plan, and gets no mergekit.yml.
+func TestBuildCrossLayerPlan(t *testing.T) {
+	f := stories(t)
+	b := stitch.New(f, stitch.DefaultCacheBytes)
+	p, err := plan.Parse([]byte(`{"version":1,"name":"laco","slots":[{"take":["base",0]},
+		{"merge":{"method":"task_arithmetic","layer":1,"models":["base","base"],"layers":[2,3],"weights":[1,1],"lambda":1,
+		"overrides":[{"filter":"norm","lambda":0}]}},{"take":["base",4]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "laco")
+	res, err := Build(b, p, Options{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mergekit {
+		t.Error("a cross-layer plan got a mergekit.yml")
+	}
+	m, err := model.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	loaded, err := engine.NewLoader().Net(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := b.Net(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	win := [][]int{{1, 400, 20, 300, 55, 7, 99, 2}}
+	a, _ := loaded.LogProbs(win)
+	c, _ := mem.LogProbs(win)
+	for k := range a[0] {
+		if a[0][k] != c[0][k] {
+			t.Fatalf("position %d: built %v, plan %v", k, a[0][k], c[0][k])
+		}
+	}
+}
