@@ -195,6 +195,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version":1,"slots":[{"take":["base",0]},{"merge":{"method":"ties","layer":1,"models":["code","math"],"density":0.5,"lambda":1}}]}`))
 	f.Add([]byte(`{"slots":[{"merge":{"method":"slerp","layer":0,"models":["math"],"t":0.3,"overrides":[{"filter":"mlp","t":0.7}]}}],"embed":"base","head":{"merge":{"method":"linear","models":["base","code"]}}}`))
 	f.Add([]byte(`{"models":{"base":"/b"},"slots":[{"take":{"model":"base","layer":3}}]}`))
+	f.Add([]byte(`{"slots":[{"merge":{"method":"task_arithmetic","layer":1,"models":["base","base"],"layers":[2,3],"weights":[1,-1],"lambda":1,"overrides":[{"filter":"norm","lambda":0}]}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Parse(b)
 		if err != nil {
