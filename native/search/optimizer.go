@@ -114,6 +114,22 @@ const (
 	minModelData     = 6
 )
 
+// highestBudget is SMAC's training set: the finished trials of the highest
+// budget with at least minModelData of them (nil if none has).
+func highestBudget(finished []Observation) []Observation {
+	byBudget := map[int][]Observation{}
+	for _, h := range finished {
+		byBudget[h.Budget] = append(byBudget[h.Budget], h)
+	}
+	best := 0
+	for b, obs := range byBudget {
+		if len(obs) >= minModelData && b > best {
+			best = b
+		}
+	}
+	return byBudget[best]
+}
+
 func (o *bayesOpt) Ask(r *rand.Rand, history []Observation, avoid map[string]bool) *Config {
 	rs := &randomSearch{space: o.space}
 	if r.Float64() < randomInterleave {
@@ -121,32 +137,19 @@ func (o *bayesOpt) Ask(r *rand.Rand, history []Observation, avoid map[string]boo
 	}
 	// Failures are left out of the surrogate (the reference scored them
 	// as cost 1).
-	byBudget := map[int][]Observation{}
 	var finished []Observation
 	for _, h := range history {
 		if !h.Failed {
-			byBudget[h.Budget] = append(byBudget[h.Budget], h)
 			finished = append(finished, h)
 		}
 	}
-	budgets := make([]int, 0, len(byBudget))
-	for b := range byBudget {
-		budgets = append(budgets, b)
-	}
-	sort.Sort(sort.Reverse(sort.IntSlice(budgets)))
 	var data []Observation
-	switch {
-	case !o.highest:
+	if !o.highest {
 		if len(finished) >= minModelData {
 			data = finished
 		}
-	default:
-		for _, b := range budgets {
-			if len(byBudget[b]) >= minModelData {
-				data = byBudget[b]
-				break
-			}
-		}
+	} else {
+		data = highestBudget(finished)
 	}
 	if data == nil {
 		return rs.Ask(r, history, avoid)

@@ -109,10 +109,6 @@ func streams(tok *tokenizer.Tokenizer, path string) ([]corpus.Document, [][]int,
 // windows is corpus.Windows of a file's token streams, cached: the windows
 // of the whole concatenated file, computed once per window length.
 func windows(tok *tokenizer.Tokenizer, path string, seq int) ([][]int, error) {
-	_, toks, err := streams(tok, path)
-	if err != nil {
-		return nil, err
-	}
 	k, err := keyOf(path)
 	if err != nil {
 		return nil, err
@@ -120,6 +116,10 @@ func windows(tok *tokenizer.Tokenizer, path string, seq int) ([][]int, error) {
 	wk := windowKey{streamKey{k, tok}, seq}
 	if v, ok := windowCache.Load(wk); ok {
 		return v.([][]int), nil
+	}
+	_, toks, err := streams(tok, path)
+	if err != nil {
+		return nil, err
 	}
 	w := corpus.Windows(toks, seq)
 	windowCache.Store(wk, w)
