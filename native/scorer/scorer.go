@@ -27,24 +27,48 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 )
 
-// Limits of the sandbox.
+// Limits of the sandbox. Zero fields take their defaults. A call's host
+// memory is bounded by MemoryBytes for the guest's linear memory plus an
+// eighth of it for tables (whose declared size is checked at upload; they
+// cannot grow, since reference types are off), and at most Concurrent calls
+// run at once, so the whole sandbox stays under
+// Concurrent × 9/8 × MemoryBytes however hostile the modules.
 type Limits struct {
-	MemoryBytes uint64        // guest memory, default 256 MiB
+	MemoryBytes uint64        // guest memory, default 256 MiB, at most 4 GiB
 	CallTimeout time.Duration // per score call, default 2 s
 	ModuleBytes int           // upload size, default 32 MiB
+	Concurrent  int           // score calls running at once (more wait), default 2
 }
 
-func (l Limits) withDefaults() Limits {
+// MaxMemoryBytes is the most linear memory a 32-bit WebAssembly module can address.
+const MaxMemoryBytes = 4 << 30
+
+func (l Limits) withDefaults() (Limits, error) {
+	switch {
+	case l.MemoryBytes > MaxMemoryBytes:
+		return l, fmt.Errorf("scorer memory limit %d MiB: at most %d MiB (a 32-bit module's address space)", l.MemoryBytes>>20, MaxMemoryBytes>>20)
+	case l.MemoryBytes != 0 && l.MemoryBytes < 65536:
+		return l, fmt.Errorf("scorer memory limit %d bytes: at least one 64 KiB page", l.MemoryBytes)
+	case l.CallTimeout < 0:
+		return l, fmt.Errorf("scorer time limit %v: must be positive", l.CallTimeout)
+	case l.ModuleBytes < 0:
+		return l, fmt.Errorf("scorer upload limit %d bytes: must be positive", l.ModuleBytes)
+	case l.Concurrent < 0:
+		return l, fmt.Errorf("scorer concurrency %d: must be positive", l.Concurrent)
+	}
 	if l.MemoryBytes == 0 {
 		l.MemoryBytes = 256 << 20
 	}
@@ -54,13 +78,22 @@ func (l Limits) withDefaults() Limits {
 	if l.ModuleBytes == 0 {
 		l.ModuleBytes = 32 << 20
 	}
-	return l
+	if l.Concurrent == 0 {
+		l.Concurrent = 2
+	}
+	return l, nil
 }
+
+// tableEntries is how many table entries (8 bytes each in wazero) a module
+// may declare: an eighth of the memory limit.
+func (l Limits) tableEntries() uint64 { return l.MemoryBytes / 8 / 8 }
 
 // Host compiles and runs scoring modules. It is safe for concurrent use.
 type Host struct {
 	limits  Limits
 	runtime wazero.Runtime
+	wasi    map[string]api.FunctionDefinition // what the host's WASI exports, by name
+	slots   chan struct{}                     // one per concurrent score call
 	mu      sync.Mutex
 	modules map[string]*Module // by content hash: the compiled-module cache
 }
@@ -76,9 +109,16 @@ type Module struct {
 
 // NewHost starts a sandbox runtime.
 func NewHost(ctx context.Context, l Limits) (*Host, error) {
-	l = l.withDefaults()
-	pages := uint32(min((l.MemoryBytes+65535)/65536, 65536))
+	l, err := l.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	pages := uint32(min(l.MemoryBytes/65536, 65536))
 	cfg := wazero.NewRuntimeConfig().
+		// Reference types off: no table.grow, table.fill or second table, so
+		// a module's tables are what it declares (checked at upload). Bulk
+		// memory (memory.copy/fill, which Go guests use) stays on.
+		WithCoreFeatures(api.CoreFeaturesV2.SetEnabled(api.CoreFeatureReferenceTypes, false)).
 		WithMemoryLimitPages(pages).
 		WithCloseOnContextDone(true). // without it a spinning guest ignores the deadline
 		WithCompilationCache(wazero.NewCompilationCache())
@@ -87,7 +127,8 @@ func NewHost(ctx context.Context, l Limits) (*Host, error) {
 		r.Close(ctx)
 		return nil, err
 	}
-	return &Host{limits: l, runtime: r, modules: map[string]*Module{}}, nil
+	h := &Host{limits: l, runtime: r, wasi: r.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions(), slots: make(chan struct{}, l.Concurrent), modules: map[string]*Module{}}
+	return h, nil
 }
 
 // Close releases the runtime and every module.
@@ -113,6 +154,7 @@ func typesString(ts []api.ValueType) string {
 
 // Load validates and compiles a module (cached by content).
 func (h *Host) Load(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	name = Printable(name)
 	if len(wasm) > h.limits.ModuleBytes {
 		return nil, fmt.Errorf("%w %s: %d bytes exceeds the %d byte limit", ErrInvalid, name, len(wasm), h.limits.ModuleBytes)
 	}
@@ -129,9 +171,13 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte) (*Module, err
 	h.mu.Unlock()
 	cm, err := h.runtime.CompileModule(ctx, wasm)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrInvalid, name, err)
+		msg := err.Error()
+		if strings.Contains(msg, `"reference-types" is disabled`) {
+			msg += " (scorers may not use reference types — table.grow, table.fill, ref.null, externref, several tables — so a module's tables stay the size it declares)"
+		}
+		return nil, fmt.Errorf("%w %s: %s", ErrInvalid, name, Printable(msg))
 	}
-	if err := validate(cm); err != nil {
+	if err := h.validate(cm, wasm); err != nil {
 		cm.Close(ctx)
 		return nil, fmt.Errorf("%w %s: %v", ErrInvalid, name, err)
 	}
@@ -143,12 +189,31 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte) (*Module, err
 	return m, nil
 }
 
-func validate(cm wazero.CompiledModule) error {
+func (h *Host) validate(cm wazero.CompiledModule, wasm []byte) error {
 	for _, imp := range cm.ImportedFunctions() {
 		mod, fn, _ := imp.Import()
 		if mod != wasi_snapshot_preview1.ModuleName {
 			return fmt.Errorf("imports %s.%s: only %s may be imported", mod, fn, wasi_snapshot_preview1.ModuleName)
 		}
+		w, ok := h.wasi[fn]
+		if !ok {
+			return fmt.Errorf("imports %s.%s: WASI preview 1 has no such function", mod, fn)
+		}
+		if typesString(imp.ParamTypes()) != typesString(w.ParamTypes()) || typesString(imp.ResultTypes()) != typesString(w.ResultTypes()) {
+			return fmt.Errorf("imports %s.%s with signature %s -> %s, want %s -> %s", mod, fn,
+				typesString(imp.ParamTypes()), typesString(imp.ResultTypes()), typesString(w.ParamTypes()), typesString(w.ResultTypes()))
+		}
+	}
+	d, err := readDeclared(wasm)
+	if err != nil {
+		return err
+	}
+	if limit := h.limits.tableEntries(); d.tableEntries > limit {
+		return fmt.Errorf("declares tables of %d entries (%d MiB); the limit is %d entries (an eighth of the %d MiB memory limit)",
+			d.tableEntries, d.tableEntries*8>>20, limit, h.limits.MemoryBytes>>20)
+	}
+	if d.memoryPages*65536 > h.limits.MemoryBytes {
+		return fmt.Errorf("declares a memory of %d pages (%d MiB) at start; the limit is %d MiB", d.memoryPages, d.memoryPages>>4, h.limits.MemoryBytes>>20)
 	}
 	if len(cm.ImportedMemories()) > 0 {
 		return errors.New("imports a memory: the module must define and export its own")
@@ -210,6 +275,12 @@ func (zeroReader) Read(p []byte) (int, error) {
 // Score runs the module on one JSON document and returns its score. Each
 // call gets a fresh instance, so nothing leaks between calls.
 func (h *Host) Score(ctx context.Context, m *Module, doc []byte) (float64, error) {
+	select { // at most Limits.Concurrent instances exist at once
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-ctx.Done():
+		return math.NaN(), &CallError{Module: m.Name, Reason: "cancelled while waiting for a free sandbox slot"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.limits.CallTimeout)
 	defer cancel()
 	// Deterministic clocks: wall time fixed, monotonic time a counter that
@@ -227,7 +298,7 @@ func (h *Host) Score(ctx context.Context, m *Module, doc []byte) (float64, error
 	if m.initFn {
 		cfg = cfg.WithStartFunctions("_initialize")
 	}
-	mod, err := h.runtime.InstantiateModule(ctx, m.compiled, cfg)
+	mod, err := h.runtime.InstantiateModule(experimental.WithMemoryAllocator(ctx, memoryAllocator), m.compiled, cfg)
 	if err != nil {
 		return math.NaN(), h.callError(ctx, m, "instantiating", err, nil)
 	}
@@ -252,7 +323,7 @@ func (h *Host) Score(ctx context.Context, m *Module, doc []byte) (float64, error
 		if r, err := call("gptailor_message"); err == nil && r[0] != 0 {
 			p, n := uint32(r[0]>>32), uint32(r[0])
 			if b, ok := mod.Memory().Read(p, min(n, 4096)); ok {
-				ce.Msg = strings.ToValidUTF8(string(b), "\uFFFD")
+				ce.Msg = Printable(string(b))
 			}
 		}
 		return math.NaN(), ce
@@ -274,15 +345,43 @@ func (h *Host) callError(ctx context.Context, m *Module, fn string, err error, m
 	// A guest that filled its memory to the limit and then trapped (as Go's
 	// runtime does when memory.grow fails) ran out of memory.
 	full := mod != nil && mod.Memory() != nil && uint64(mod.Memory().Size())+65536 > h.limits.MemoryBytes
+	stopped := errors.As(err, &exit) && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled) || ctx.Err() != nil
+	// Memory first: a Go guest whose memory.grow fails may spin in its
+	// allocator until the deadline stops it; the cause is still memory.
 	switch {
-	case errors.As(err, &exit) && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded || exit.ExitCode() == sys.ExitCodeContextCanceled) || ctx.Err() != nil:
-		return &CallError{Module: m.Name, Reason: fmt.Sprintf("%s ran past the %v time limit and was stopped", fn, h.limits.CallTimeout)}
 	case full || strings.Contains(msg, "out of memory") || strings.Contains(msg, "memory limit"):
-		return &CallError{Module: m.Name, Reason: fmt.Sprintf("%s ran out of memory (limit %d MiB)", fn, h.limits.MemoryBytes>>20), Msg: msg}
+		reason := fmt.Sprintf("%s ran out of memory (limit %d MiB)", fn, h.limits.MemoryBytes>>20)
+		if stopped {
+			reason += " and was stopped at the time limit"
+			msg = ""
+		}
+		return &CallError{Module: m.Name, Reason: reason, Msg: Printable(msg)}
+	case stopped:
+		return &CallError{Module: m.Name, Reason: fmt.Sprintf("%s ran past the %v time limit and was stopped", fn, h.limits.CallTimeout)}
 	case strings.Contains(msg, "wasm error"):
-		return &CallError{Module: m.Name, Reason: fmt.Sprintf("%s trapped", fn), Msg: msg}
+		return &CallError{Module: m.Name, Reason: fmt.Sprintf("%s trapped", fn), Msg: Printable(msg)}
 	case errors.As(err, &exit):
 		return &CallError{Module: m.Name, Reason: fmt.Sprintf("%s exited with code %d", fn, exit.ExitCode())}
 	}
-	return &CallError{Module: m.Name, Reason: fn + " failed", Msg: msg}
+	return &CallError{Module: m.Name, Reason: fn + " failed", Msg: Printable(msg)}
+}
+
+// Printable makes text from a module safe to print on a terminal or in a
+// log line: invalid UTF-8 becomes U+FFFD and control characters (ANSI
+// escapes, CR, LF, NUL, …) are shown as Go escapes (\x1b, \r, \n, \x00).
+func Printable(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

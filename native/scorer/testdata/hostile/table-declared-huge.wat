@@ -1,0 +1,9 @@
+;; Declares the largest table wazero accepts (2^27 entries: 1 GiB, allocated
+;; at instantiation, outside the memory limit).
+(module
+  (table 134217728 funcref)
+  (memory (export "memory") 1)
+  (func (export "gptailor_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "gptailor_score") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "gptailor_result") (result f64) (f64.const 1))
+  (func (export "gptailor_message") (result i64) (i64.const 0)))
