@@ -3,6 +3,7 @@ package mergekit
 import (
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -99,10 +100,14 @@ func readConfig(doc *yaml.Node, layers LayerCounter) (*config, error) {
 		if sl.Kind != yaml.SequenceNode || len(sl.Content) == 0 {
 			return nil, fail(sl, "slices", "must be a non-empty list")
 		}
+		total := 0
 		for i, s := range sl.Content {
-			x, err := readSlice(s, fmt.Sprintf("slices[%d]", i))
+			x, err := readSlice(s, fmt.Sprintf("slices[%d]", i), layers)
 			if err != nil {
 				return nil, err
+			}
+			if total += x.sources[0].hi - x.sources[0].lo; total > MaxLayers {
+				return nil, fail(s, fmt.Sprintf("slices[%d]", i), "the slices add up to more than %d layers", MaxLayers)
 			}
 			c.slices = append(c.slices, *x)
 		}
@@ -138,6 +143,9 @@ func readConfig(doc *yaml.Node, layers LayerCounter) (*config, error) {
 		if err != nil {
 			return nil, fail(mn, p+".model", "%v", err)
 		}
+		if n <= 0 || n > MaxLayers {
+			return nil, fail(mn, p+".model", "%s has %d layers: a model has 1 to %d", src.model, n, MaxLayers)
+		}
 		src.hi = n
 		hasBase = hasBase || src.model == c.base
 		one.sources = append(one.sources, src)
@@ -147,13 +155,20 @@ func readConfig(doc *yaml.Node, layers LayerCounter) (*config, error) {
 		if err != nil {
 			return nil, fail(top["base_model"], "base_model", "%v", err)
 		}
+		if n <= 0 || n > MaxLayers {
+			return nil, fail(top["base_model"], "base_model", "%s has %d layers: a model has 1 to %d", c.base, n, MaxLayers)
+		}
 		one.sources = append(one.sources, source{model: c.base, hi: n, path: "base_model", node: top["base_model"]})
 	}
 	c.slices = []slice{one}
 	return c, nil
 }
 
-func readSlice(n *yaml.Node, p string) (*slice, error) {
+// MaxLayers bounds every layer count and range an import accepts (with or
+// without the models' own counts), so no config can make it allocate more.
+const MaxLayers = 4096
+
+func readSlice(n *yaml.Node, p string, layers LayerCounter) (*slice, error) {
 	f, err := mapping(n, p, "sources", "base_model", "parameters", "residual_weight")
 	if err != nil {
 		return nil, err
@@ -200,10 +215,21 @@ func readSlice(n *yaml.Node, p string) (*slice, error) {
 		if err != nil {
 			return nil, err
 		}
-		src.lo, src.hi = int(a), int(b)
-		if float64(src.lo) != a || float64(src.hi) != b || src.lo < 0 || src.hi <= src.lo {
+		if a != math.Trunc(a) || b != math.Trunc(b) || a < 0 || b <= a {
 			return nil, fail(lr, sp+".layer_range", "[%v, %v] is not a half-open range of whole layers start < end", a, b)
 		}
+		limit, of := MaxLayers, fmt.Sprintf("the %d layers a model may have", MaxLayers)
+		if layers != nil {
+			n, err := layers(src.model)
+			if err != nil {
+				return nil, fail(mn, sp+".model", "%v", err)
+			}
+			limit, of = n, fmt.Sprintf("the %d layers of %s", n, src.model)
+		}
+		if b > float64(limit) {
+			return nil, fail(lr, sp+".layer_range", "[%v, %v] goes past %s", a, b, of)
+		}
+		src.lo, src.hi = int(a), int(b)
 		if src.params, err = parseParams(sf["parameters"], sp+".parameters"); err != nil {
 			return nil, err
 		}

@@ -239,7 +239,7 @@ func TestImportErrors(t *testing.T) {
 }
 
 func FuzzImport(f *testing.F) {
-	for _, s := range []string{passthroughDrop, taStitch, slerpGradient, "merge_method: linear\nmodels: [{model: a}, {model: b, parameters: {weight: [1, 2]}}]"} {
+	for _, s := range []string{passthroughDrop, taStitch, slerpGradient, "merge_method: passthrough\nslices: [{sources: [{model: a, layer_range: [0, 1000000000000000000]}]}]\n", "merge_method: linear\nmodels: [{model: a}, {model: b, parameters: {weight: [1, 2]}}]"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -256,4 +256,54 @@ func FuzzImport(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Absurd layer ranges, in every form YAML can write a number, are refused
+// against the model's layer count before anything is allocated; without
+// layer counts, against MaxLayers.
+func TestImportRangesBounded(t *testing.T) {
+	slices := func(lo, hi string) string {
+		return "merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [" + lo + ", " + hi + "]\n"
+	}
+	cases := map[string]string{
+		slices("0", "1000000000000000000"): "layer_range: [0, 1e+18] goes past the 5 layers of a",
+		slices("0", "1000000"):             "layer_range: [0, 1e+06] goes past the 5 layers of a",
+		slices("0", "6"):                   "layer_range: [0, 6] goes past the 5 layers of a",
+		slices("0", "1e30"):                "goes past the 5 layers of a",
+		slices("0", "0x7fffffff"):          `"0x7fffffff" is not a number`,
+		slices("0", ".inf"):                `".inf" is not a number`,
+		slices("0", "1e400"):               `"1e400" is not a number`,
+		slices("-5", "2"):                  "is not a half-open range",
+		slices("0", "2.5"):                 "is not a half-open range",
+		slices("0", "NaN"):                 "is not a half-open range",
+		// flow and block forms of the same range
+		"merge_method: passthrough\nslices: [{sources: [{model: a, layer_range: [0, 99999999]}]}]\n":               "goes past the 5 layers of a",
+		"merge_method: passthrough\nslices:\n- sources:\n  - model: a\n    layer_range:\n    - 0\n    - 9999999\n": "goes past the 5 layers of a",
+		// a second source of a merge slice
+		"merge_method: linear\nslices:\n  - sources:\n      - {model: a, layer_range: [0, 5]}\n      - {model: b, layer_range: [5, 10]}\n": "slices[0].sources[1].layer_range: [5, 10] goes past the 5 layers of b",
+	}
+	for y, want := range cases {
+		_, err := Import([]byte(y), five)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q:\n got  %v\n want %q", y, err, want)
+		}
+	}
+	// Many slices that each fit add up past MaxLayers.
+	var b strings.Builder
+	b.WriteString("merge_method: passthrough\nslices:\n")
+	for i := 0; i < MaxLayers/5+1; i++ {
+		b.WriteString("  - sources: [{model: a, layer_range: [0, 5]}]\n")
+	}
+	if _, err := Import([]byte(b.String()), five); err == nil || !strings.Contains(err.Error(), "the slices add up to more than 4096 layers") {
+		t.Errorf("many slices: %v", err)
+	}
+	// Without layer counts the bound is MaxLayers; a model reporting an
+	// absurd count is refused too.
+	if _, err := Import([]byte(slices("0", "5000")), nil); err == nil || !strings.Contains(err.Error(), "goes past the 4096 layers a model may have") {
+		t.Errorf("no counter: %v", err)
+	}
+	huge := func(string) (int, error) { return 1 << 40, nil }
+	if _, err := Import([]byte("merge_method: linear\nmodels: [{model: a}]\n"), huge); err == nil || !strings.Contains(err.Error(), "a has 1099511627776 layers: a model has 1 to 4096") {
+		t.Errorf("huge count: %v", err)
+	}
 }
