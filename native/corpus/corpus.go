@@ -75,7 +75,12 @@ func ParseJSONL(raw []byte, path string) ([]Document, error) {
 // its BOS if the tokenizer adds one) and cuts them into consecutive
 // non-overlapping windows of size tokens. A last window shorter than two
 // tokens predicts nothing and is dropped.
-func Windows(streams [][]int, size int) [][]int {
+// A size under two tokens is refused (it would predict nothing, or never
+// advance).
+func Windows(streams [][]int, size int) ([][]int, error) {
+	if size < 2 {
+		return nil, fmt.Errorf("window length %d: a window needs at least 2 tokens", size)
+	}
 	var all []int
 	for _, s := range streams {
 		all = append(all, s...)
@@ -87,5 +92,5 @@ func Windows(streams [][]int, size int) [][]int {
 			out = append(out, all[lo:hi])
 		}
 	}
-	return out
+	return out, nil
 }

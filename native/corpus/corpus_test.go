@@ -36,7 +36,7 @@ func TestReadFormats(t *testing.T) {
 }
 
 func TestWindows(t *testing.T) {
-	got := Windows([][]int{{1, 5, 6}, {1, 7, 8, 9}, {1}}, 3)
+	got, _ := Windows([][]int{{1, 5, 6}, {1, 7, 8, 9}, {1}}, 3)
 	want := [][]int{{1, 5, 6}, {1, 7, 8}, {9, 1}}
 	if len(got) != len(want) {
 		t.Fatalf("%v", got)
@@ -46,8 +46,13 @@ func TestWindows(t *testing.T) {
 			t.Errorf("window %d = %v, want %v", i, got[i], want[i])
 		}
 	}
-	if w := Windows([][]int{{1, 2, 3, 4}}, 3); len(w) != 1 { // a 1-token tail predicts nothing
+	if w, _ := Windows([][]int{{1, 2, 3, 4}}, 3); len(w) != 1 { // a 1-token tail predicts nothing
 		t.Errorf("tail kept: %v", w)
+	}
+	for _, size := range []int{1, 0, -1, -128} {
+		if w, err := Windows([][]int{{1, 2, 3}}, size); err == nil || w != nil || !strings.Contains(err.Error(), "a window needs at least 2 tokens") {
+			t.Errorf("size %d: %v %v", size, w, err)
+		}
 	}
 }
 

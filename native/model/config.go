@@ -129,17 +129,25 @@ func (c *Config) check() error {
 	if c.HeadDim < 0 || c.HeadDim%2 != 0 || c.HeadDim > maxDim {
 		return fmt.Errorf("field head_dim = %d must be positive and even for rotary embeddings", c.HeadDim)
 	}
+	if c.MaxPositionEmbeddings <= 0 || c.MaxPositionEmbeddings > maxDim {
+		return fmt.Errorf("field max_position_embeddings = %d must be between 1 and %d", c.MaxPositionEmbeddings, maxDim)
+	}
 	if c.RMSNormEps == 0 {
 		c.RMSNormEps = 1e-6
 	}
-	if c.RMSNormEps < 0 || math.IsNaN(c.RMSNormEps) {
-		return fmt.Errorf("field rms_norm_eps = %g must be positive", c.RMSNormEps)
+	// Real checkpoints use 1e-6 or 1e-5; an epsilon near the mean square of
+	// the activations would silently flatten every norm.
+	if !(c.RMSNormEps > 0 && c.RMSNormEps <= 1e-2) {
+		return fmt.Errorf("field rms_norm_eps = %g is not plausible: it must be in (0, 0.01] (checkpoints use 1e-6 or 1e-5)", c.RMSNormEps)
 	}
 	if c.RopeTheta == 0 {
 		c.RopeTheta = 10000
 	}
-	if c.RopeTheta < 0 {
-		return fmt.Errorf("field rope_theta = %g must be positive", c.RopeTheta)
+	if !(c.RopeTheta >= 1 && c.RopeTheta <= 1e12) {
+		return fmt.Errorf("field rope_theta = %g is not plausible: it must be in [1, 1e12]", c.RopeTheta)
+	}
+	if c.SlidingWindow != nil && *c.SlidingWindow < 0 {
+		return fmt.Errorf("field sliding_window = %d must not be negative", *c.SlidingWindow)
 	}
 	if c.HiddenAct != "" && c.HiddenAct != "silu" {
 		return fmt.Errorf("field hidden_act %q is not supported (silu is)", c.HiddenAct)
@@ -153,7 +161,7 @@ func (c *Config) check() error {
 		switch t {
 		case "default", "":
 		case "llama3":
-			if rs.Factor <= 0 || rs.LowFreqFactor <= 0 || rs.HighFreqFactor <= rs.LowFreqFactor || rs.OriginalMaxPositionEmbeddings <= 0 {
+			if !(rs.Factor > 0 && rs.Factor <= 1e4) || !(rs.LowFreqFactor > 0) || !(rs.HighFreqFactor > rs.LowFreqFactor) || math.IsInf(rs.HighFreqFactor, 0) || rs.OriginalMaxPositionEmbeddings <= 0 {
 				return fmt.Errorf("field rope_scaling (llama3) needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0")
 			}
 		default:

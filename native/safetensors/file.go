@@ -74,7 +74,23 @@ func (f *File) ReadFloat32(name string) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
 	}
+	if err := checkFinite(out); err != nil {
+		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
+	}
 	return out, nil
+}
+
+// ErrNonFinite is wrapped when a tensor holds NaN or ±Inf: a damaged or
+// diverged checkpoint, whose scores would be NaN.
+var ErrNonFinite = errors.New("non-finite weight")
+
+func checkFinite(v []float32) error {
+	for i, x := range v {
+		if x-x != 0 { // NaN and ±Inf
+			return fmt.Errorf("%w: element %d is %v (the checkpoint is damaged or diverged)", ErrNonFinite, i, x)
+		}
+	}
+	return nil
 }
 
 // ErrNotFound is returned for a tensor a checkpoint does not hold.
@@ -255,5 +271,13 @@ func (c *Checkpoint) ReadRaw(name string) (Info, []byte, error) {
 	}
 	t := f.Header.Tensors[name]
 	b, err := f.ReadRaw(t)
-	return t, b, err
+	if err != nil {
+		return t, nil, err
+	}
+	if w, err := ToFloat32(t.DType, b); err == nil { // float tensors are checked as they are read
+		if err := checkFinite(w); err != nil {
+			return t, nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
+		}
+	}
+	return t, b, nil
 }

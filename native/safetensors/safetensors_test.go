@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -227,4 +228,45 @@ func FuzzParseHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// NaN and ±Inf weights, in every float dtype, are refused as they are read
+// (widened or raw), naming the file, the tensor and the element.
+func TestNonFiniteWeightsRefused(t *testing.T) {
+	dir := t.TempDir()
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	cases := map[string][]float32{"nan": {0, 1, nan, 2}, "inf": {0, 1, 2, inf}, "neginf": {-inf, 0, 0, 0}}
+	var tensors []Tensor
+	for name, vals := range cases {
+		for _, dt := range []DType{F32, F16, BF16} {
+			b, err := FromFloat32(dt, vals)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tensors = append(tensors, Tensor{Name: name + "." + string(dt), DType: dt, Shape: []int{4}, Data: b})
+		}
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "model.safetensors", buf.Bytes())
+	c, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := map[string]string{"nan": "element 2 is NaN", "inf": "element 3 is +Inf", "neginf": "element 0 is -Inf"}
+	for name := range cases {
+		for _, dt := range []DType{F32, F16, BF16} {
+			tn := name + "." + string(dt)
+			_, err := c.ReadFloat32(tn)
+			if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "model.safetensors] tensor ["+tn+"]: non-finite weight: "+want[name]) {
+				t.Errorf("ReadFloat32 %s: %v", tn, err)
+			}
+			if _, _, err := c.ReadRaw(tn); !errors.Is(err, ErrNonFinite) {
+				t.Errorf("ReadRaw %s: %v", tn, err)
+			}
+		}
+	}
 }

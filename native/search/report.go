@@ -1,10 +1,11 @@
 package search
 
 import (
+	"github.com/gptailor/gptailor/native/atomicfile"
+
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,7 +26,7 @@ type Comparison struct {
 // tasks names the comparison rows' columns; objectives names the trials'
 // retention entries (the same tasks, or one scorer).
 func Report(dir string, tasks, objectives []string, trials []Trial, rows []Comparison) error {
-	if err := os.WriteFile(filepath.Join(dir, "objective.svg"), []byte(objectiveSVG(trials)), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "objective.svg"), []byte(objectiveSVG(trials)), 0o644); err != nil {
 		return err
 	}
 	top := 0
@@ -48,7 +49,7 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 		pareto = append(pareto, atTop[i])
 	}
 	b, _ := json.MarshalIndent(pareto, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "pareto.json"), b, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "pareto.json"), b, 0o644); err != nil {
 		return err
 	}
 	twoD := len(objectives) >= 2
@@ -56,7 +57,7 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 		twoD = twoD && len(t.Retention) >= 2
 	}
 	if twoD {
-		if err := os.WriteFile(filepath.Join(dir, "pareto.svg"), []byte(paretoSVG(objectives, atTop, front)), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "pareto.svg"), []byte(paretoSVG(objectives, atTop, front)), 0o644); err != nil {
 			return err
 		}
 	}
@@ -88,7 +89,7 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 			fmt.Fprintf(&md, "| %d | %s |\n", i, strings.TrimSpace(s.Describe()))
 		}
 		pj, _ := plan.Marshal(rows[0].Plan)
-		if err := os.WriteFile(filepath.Join(dir, "best-plan.json"), append(pj, '\n'), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "best-plan.json"), append(pj, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
@@ -108,7 +109,7 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 			}
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644)
+	return atomicfile.Write(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644)
 }
 
 const svgW, svgH, pad = 640.0, 360.0, 48.0

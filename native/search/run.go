@@ -1,15 +1,12 @@
 package search
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,7 +30,7 @@ type Settings struct {
 	Duration  time.Duration `json:"duration"`     // wall time; 0: no limit
 	MinBudget int           `json:"min_budget"`   // samples per task at the lowest fidelity
 	MaxBudget int           `json:"max_budget"`   // samples per task at full fidelity
-	Eta       float64       `json:"eta"`          // Hyperband's η
+	Eta       float64       `json:"eta"`          // Hyperband's η (0: DefaultEta)
 	WarmStart bool          `json:"warm_start"`   // the reference's initial design first
 	Extra     []*Config     `json:"extra_starts"` // more starting points (baselines)
 }
@@ -84,66 +81,42 @@ func (t *Trial) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Journal is the append-only trial log of a run: one JSON line per
-// finished trial, synced before the next trial starts, so kill -9 loses
-// nothing finished. A torn last line is dropped on reopen.
-type Journal struct {
-	path string
-	f    *os.File
+// DefaultEta is Hyperband's η when Settings.Eta is 0.
+const DefaultEta = 3
+
+// Validate checks settings before any work, naming the setting.
+func (s Settings) Validate() error {
+	var errs []error
+	if _, ok := Optimizers[s.Optimizer]; !ok {
+		errs = append(errs, fmt.Errorf("optimizer %q: not one of %s", s.Optimizer, strings.Join(OptimizerNames(), ", ")))
+	}
+	if s.Trials < 0 {
+		errs = append(errs, fmt.Errorf("trials %d: must be 0 (no limit) or more", s.Trials))
+	}
+	if s.Duration < 0 {
+		errs = append(errs, fmt.Errorf("time %v: must be 0 (no limit) or more", s.Duration))
+	}
+	if s.MinBudget < 1 {
+		errs = append(errs, fmt.Errorf("min budget %d: must be at least 1 sample per task", s.MinBudget))
+	}
+	if s.MaxBudget < s.MinBudget {
+		errs = append(errs, fmt.Errorf("max budget %d: must be at least the min budget %d", s.MaxBudget, s.MinBudget))
+	}
+	if s.Eta != 0 && (!(s.Eta > 1) || math.IsInf(s.Eta, 0)) {
+		errs = append(errs, fmt.Errorf("eta %v: Hyperband's η must be a finite number above 1 (0: the default %v)", s.Eta, DefaultEta))
+	}
+	return errors.Join(errs...)
 }
 
-// OpenJournal opens (creating) the journal and returns the trials in it.
-func OpenJournal(path string) (*Journal, []Trial, error) {
-	var trials []Trial
-	raw, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
+// OptimizerNames lists the optimizers, sorted.
+func OptimizerNames() []string {
+	names := make([]string, 0, len(Optimizers))
+	for n := range Optimizers {
+		names = append(names, n)
 	}
-	good := 0
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		end := good + len(line) + 1
-		if end > len(raw) { // no newline: torn write
-			break
-		}
-		var t Trial
-		if err := json.Unmarshal(line, &t); err != nil {
-			break
-		}
-		if t.Index != len(trials) {
-			return nil, nil, fmt.Errorf("%s: trial %d found where %d was expected", path, t.Index, len(trials))
-		}
-		trials = append(trials, t)
-		good = end
-	}
-	if good < len(raw) {
-		if err := os.Truncate(path, int64(good)); err != nil {
-			return nil, nil, err
-		}
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &Journal{path: path, f: f}, trials, nil
+	sort.Strings(names)
+	return names
 }
-
-// Append writes one trial durably.
-func (j *Journal) Append(t Trial) error {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	if _, err := j.f.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	return j.f.Sync()
-}
-
-// Close closes the journal.
-func (j *Journal) Close() error { return j.f.Close() }
 
 // Search runs (or resumes) a search. Replayed trials come from the journal
 // and are checked to be the ones this seed and these settings propose, so
@@ -153,22 +126,13 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 	if err := space.Validate(); err != nil {
 		return nil, err
 	}
-	newOpt, ok := Optimizers[s.Optimizer]
-	if !ok {
-		names := make([]string, 0, len(Optimizers))
-		for n := range Optimizers {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("unknown optimizer %q (%s)", s.Optimizer, strings.Join(names, ", "))
+	if err := s.Validate(); err != nil {
+		return nil, err
 	}
-	if s.MaxBudget <= 0 || s.MinBudget <= 0 || s.MinBudget > s.MaxBudget {
-		return nil, fmt.Errorf("budgets: need 0 < min (%d) <= max (%d)", s.MinBudget, s.MaxBudget)
+	if s.Eta == 0 {
+		s.Eta = DefaultEta
 	}
-	if s.Eta <= 1 {
-		s.Eta = 3
-	}
-	opt := newOpt(space)
+	opt := Optimizers[s.Optimizer](space)
 	r := rand.New(rand.NewPCG(s.Seed, 0x5eed))
 	brackets := Brackets(s.MinBudget, s.MaxBudget, s.Eta)
 	var starts []*Config

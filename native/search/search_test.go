@@ -158,7 +158,7 @@ func TestResumeAtEveryWritePoint(t *testing.T) {
 	settings := Settings{Optimizer: "bo", Seed: 9, Trials: 25, MinBudget: 100, MaxBudget: 1000, WarmStart: true}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "full.jsonl")
-	j, _, err := OpenJournal(path)
+	j, _, err := OpenJournal(path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestResumeAtEveryWritePoint(t *testing.T) {
 		}
 		p := filepath.Join(dir, fmt.Sprintf("crash%d.jsonl", k))
 		os.WriteFile(p, content, 0o644)
-		j, replay, err := OpenJournal(p)
+		j, replay, err := OpenJournal(p, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestResumeAtEveryWritePoint(t *testing.T) {
 				t.Fatalf("crash after %d: trial %d differs", k, i)
 			}
 		}
-		jr, back, _ := OpenJournal(p)
+		jr, back, _ := OpenJournal(p, false)
 		jr.Close()
 		if len(back) != 25 {
 			t.Fatalf("crash after %d: the resumed journal holds %d trials", k, len(back))
@@ -221,7 +221,7 @@ func TestResumeAtEveryWritePoint(t *testing.T) {
 		}
 	}
 	// Other settings cannot silently continue a journal.
-	j2, replay, _ := OpenJournal(path)
+	j2, replay, _ := OpenJournal(path, false)
 	defer j2.Close()
 	other := settings
 	other.Seed = 10

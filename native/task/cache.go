@@ -1,6 +1,7 @@
 package task
 
 import (
+	"fmt"
 	"os"
 	"sync"
 
@@ -121,7 +122,10 @@ func windows(tok *tokenizer.Tokenizer, path string, seq int) ([][]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := corpus.Windows(toks, seq)
+	w, err := corpus.Windows(toks, seq)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	windowCache.Store(wk, w)
 	return w, nil
 }

@@ -1,6 +1,8 @@
 package task
 
 import (
+	"github.com/gptailor/gptailor/native/atomicfile"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -53,7 +55,10 @@ func runKL(m *Model, s *Spec) (*Result, error) {
 		sel = append(sel, toks[i])
 	}
 	seq := windowOf(m, s)
-	windows := corpus.Windows(sel, seq)
+	windows, err := corpus.Windows(sel, seq)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path, err)
+	}
 	if len(windows) == 0 {
 		return nil, fmt.Errorf("%s: no token to predict", s.Path)
 	}
@@ -235,11 +240,7 @@ func writeTopK(path string, t *topK) error {
 	binary.Write(&buf, binary.LittleEndian, int64(t.k))
 	binary.Write(&buf, binary.LittleEndian, t.ids)
 	binary.Write(&buf, binary.LittleEndian, t.lps)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, buf.Bytes(), 0o644)
 }
 
 func readTopK(path string, rows, k int) (*topK, error) {

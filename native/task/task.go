@@ -117,8 +117,16 @@ func ReadList(path string) (*List, error) {
 		if _, ok := Types[s.Type]; !ok {
 			return nil, fmt.Errorf("%s.type %q is not a task type (perplexity, multiple_choice, loglikelihood, kl)", p, s.Type)
 		}
-		if s.Weight < 0 || math.IsNaN(s.Weight) {
-			return nil, fmt.Errorf("%s.weight %g must be >= 0", p, s.Weight)
+		if s.Weight < 0 || math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) {
+			return nil, fmt.Errorf("%s.weight %g must be a finite number >= 0", p, s.Weight)
+		}
+		switch {
+		case s.Limit < 0:
+			return nil, fmt.Errorf("%s.limit %d must be >= 0 (0: every sample)", p, s.Limit)
+		case s.Seq < 0 || s.Seq == 1:
+			return nil, fmt.Errorf("%s.seq %d must be at least 2 tokens (0: the default 256)", p, s.Seq)
+		case s.TopK < 0:
+			return nil, fmt.Errorf("%s.top_k %d must be >= 1 (0: the default 64)", p, s.TopK)
 		}
 		for _, m := range s.Metrics {
 			if _, ok := metricsOf[s.Type][m]; !ok {

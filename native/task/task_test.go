@@ -232,6 +232,20 @@ func TestBadTaskFiles(t *testing.T) {
 	if _, err := ReadList(list); err == nil || !strings.Contains(err.Error(), "wieght") {
 		t.Errorf("unknown field: %v", err)
 	}
+	// Sizes and counts are checked where they enter, the field named.
+	for field, want := range map[string]string{
+		"seq: -5":      "tasks[0].seq -5 must be at least 2 tokens",
+		"seq: 1":       "tasks[0].seq 1 must be at least 2 tokens",
+		"limit: -1":    "tasks[0].limit -1 must be >= 0",
+		"top_k: -64":   "tasks[0].top_k -64 must be >= 1",
+		"weight: -2":   "tasks[0].weight -2 must be a finite number >= 0",
+		"weight: .inf": "tasks[0].weight +Inf must be a finite number >= 0",
+	} {
+		os.WriteFile(list, []byte("tasks:\n  - path: x.jsonl\n    "+field+"\n"), 0o644)
+		if _, err := ReadList(list); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", field, err, want)
+		}
+	}
 }
 
 func FuzzParseTasks(f *testing.F) {

@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -163,10 +165,24 @@ func Parse(raw, config []byte) (*Tokenizer, error) {
 		return nil, fmt.Errorf("%w: token ids reach %d for %d tokens: ids must be (nearly) dense", ErrFormat, size-1, len(f.Model.Vocab)+len(f.AddedTokens))
 	}
 	t.idToTok = make([]string, size)
-	for tok, id := range f.Model.Vocab {
-		t.idToTok[id] = tok
+	taken := make([]bool, size)
+	for _, tok := range slices.Sorted(maps.Keys(f.Model.Vocab)) {
+		id := f.Model.Vocab[tok]
+		if taken[id] {
+			return nil, fmt.Errorf("%w: field model.vocab gives id %d to both %q and %q", ErrFormat, id, t.idToTok[id], tok)
+		}
+		t.idToTok[id], taken[id] = tok, true
 	}
-	for _, a := range f.AddedTokens {
+	addedIDs := map[string]int{}
+	for i, a := range f.AddedTokens {
+		if taken[a.ID] && t.idToTok[a.ID] != a.Content {
+			return nil, fmt.Errorf("%w: field added_tokens[%d] gives id %d to %q, which is already %q", ErrFormat, i, a.ID, a.Content, t.idToTok[a.ID])
+		}
+		if id, dup := addedIDs[a.Content]; dup && id != a.ID {
+			return nil, fmt.Errorf("%w: field added_tokens[%d]: %q has ids %d and %d", ErrFormat, i, a.Content, id, a.ID)
+		}
+		addedIDs[a.Content] = a.ID
+		taken[a.ID] = true
 		t.idToTok[a.ID] = a.Content
 		t.addedByID[a.ID] = a
 		t.added = append(t.added, a)

@@ -75,12 +75,18 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
-	if *tasksPath != "" {
-		lim := scorer.Limits{MemoryBytes: uint64(max(*scorerMem, 1)) << 20, CallTimeout: *scorerTime}
-		return runTasks(net, tokDir, name, *tasksPath, *reference, *scorerPath, *planPath, lim, fam, *asJSON, stdout, stderr)
+	if err := errors.Join(
+		between("--scorer-memory-mib", float64(*scorerMem), 1, scorer.MaxMemoryBytes>>20),
+		positiveDuration("--scorer-timeout", *scorerTime),
+		atLeast("--seq", *seq, 2),
+		atLeast("--limit", *limit, 0),
+		atLeast("--windows", *maxWindows, 0),
+	); err != nil {
+		return fail(stderr, "eval", err)
 	}
-	if *seq < 2 {
-		return fail(stderr, "eval", fmt.Errorf("--seq %d: a window needs at least 2 tokens", *seq))
+	if *tasksPath != "" {
+		lim := scorer.Limits{MemoryBytes: uint64(*scorerMem) << 20, CallTimeout: *scorerTime}
+		return runTasks(net, tokDir, name, *tasksPath, *reference, *scorerPath, *planPath, lim, fam, *asJSON, stdout, stderr)
 	}
 	if mp := net.Cfg.MaxPositionEmbeddings; mp > 0 && *seq > mp {
 		return fail(stderr, "eval", fmt.Errorf("--seq %d exceeds the model's max_position_embeddings %d", *seq, mp))
@@ -153,7 +159,10 @@ func evaluate(net *engine.Net, tok *tokenizer.Tokenizer, docs []corpus.Document,
 	for i, d := range docs {
 		streams[i] = tok.Encode(d.Text, true)
 	}
-	windows := corpus.Windows(streams, seq)
+	windows, err := corpus.Windows(streams, seq)
+	if err != nil {
+		return nil, err
+	}
 	if maxWindows > 0 && maxWindows < len(windows) {
 		windows = windows[:maxWindows]
 	}

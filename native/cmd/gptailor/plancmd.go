@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/gptailor/gptailor/native/atomicfile"
+
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -179,7 +181,7 @@ func writeOut(path string, b []byte, stdout, stderr io.Writer, cmd string) int {
 		stdout.Write(b)
 		return 0
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
 		return fail(stderr, cmd, err)
 	}
 	fmt.Fprintf(stderr, "wrote %s\n", path)

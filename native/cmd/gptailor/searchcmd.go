@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gptailor/gptailor/native/atomicfile"
 	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/engine"
@@ -30,12 +31,14 @@ import (
 
 // runSpec is what a run directory remembers, so --resume continues the same search.
 type runSpec struct {
-	Family   []model.Member  `json:"family"`
-	Remove   int             `json:"remove"`
-	Methods  []string        `json:"methods,omitempty"`
-	Weights  bool            `json:"weights,omitempty"`
-	Tasks    string          `json:"tasks"`
-	Settings search.Settings `json:"settings"`
+	Family  []model.Member `json:"family"`
+	Remove  int            `json:"remove"`
+	Methods []string       `json:"methods,omitempty"`
+	Weights bool           `json:"weights,omitempty"`
+	Tasks   string         `json:"tasks"`
+	// ParamBudget is --param-budget when the run was started with it (Remove is then derived).
+	ParamBudget float64         `json:"param_budget,omitempty"`
+	Settings    search.Settings `json:"settings"`
 }
 
 func runSearch(args []string, stdout, stderr io.Writer) int {
@@ -58,6 +61,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "random seed")
 	warm := fs.Bool("warm-start", false, "start from the reference's 3 removal heuristics × λ × fine-tune subsets")
 	resume := fs.Bool("resume", false, "continue the search journaled in --run")
+	truncate := fs.Bool("truncate-journal", false, "with --resume: cut a damaged journal before its first bad line (the whole file is saved beside it as trials.jsonl.damaged-TIME) and recompute from there, instead of refusing")
 	overwrite := fs.Bool("overwrite", false, "discard a search already journaled in --run and start afresh")
 	buildOut := fs.String("build", "", "write the winning plan as a model directory")
 	compare := fs.Bool("compare", true, "also report ShortGPT and the base with its best single layer dropped")
@@ -75,31 +79,60 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := errors.Join(
+		atLeast("--remove", *remove, 0),
+		between("--param-budget", *paramBudget, 0, 1),
+		atLeast("--prefix-cache-mb", *prefixMB, -1),
+		atLeast("--merge-cache-mb", *mergeMB, 0),
+	); err != nil {
+		return fail(stderr, "search", err)
+	}
 	var methodList []string
 	if *methods != "" {
 		methodList = strings.Split(*methods, ",")
 	}
-	spec := runSpec{Family: fam, Remove: *remove, Methods: methodList, Weights: *weights, Tasks: *tasksPath, Settings: search.Settings{
+	spec := runSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Tasks: *tasksPath, Settings: search.Settings{
 		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm}}
+	if err := spec.Settings.Validate(); err != nil {
+		return fail(stderr, "search", err)
+	}
 	journalPath, specPath := search.RunDir(*runDir)
+	writeSpec := true
 	if *resume {
-		raw, err := os.ReadFile(specPath)
-		if err != nil {
+		saved, err := readRunSpec(specPath)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && fileExists(journalPath):
+			return fail(stderr, "search", fmt.Errorf("--resume: %s has a journal but no search.json: the run's settings are lost; start another --run", *runDir))
+		case errors.Is(err, os.ErrNotExist) && len(fam) > 0 && *tasksPath != "":
+			// Killed before anything was journaled: there is nothing to
+			// continue, and the command line says everything to start.
+			fmt.Fprintf(stderr, "search: nothing journaled in %s yet; starting the search\n", *runDir)
+			*resume = false
+		case errors.Is(err, os.ErrNotExist):
+			return fail(stderr, "search", fmt.Errorf("--resume: %s holds no search (no search.json); start one with --family and --tasks", *runDir))
+		case err != nil:
 			return fail(stderr, "search", fmt.Errorf("--resume: %w", err))
+		default:
+			changes, err := resumeChanges(saved, spec, set, *paramBudget)
+			if err != nil {
+				return fail(stderr, "search", fmt.Errorf("--resume: %w", err))
+			}
+			for _, c := range changes {
+				fmt.Fprintf(stderr, "search: resuming with %s\n", c)
+			}
+			writeSpec = len(changes) > 0
+			applyBudget(&saved, spec, set)
+			spec = saved
 		}
-		var saved runSpec
-		if err := json.Unmarshal(raw, &saved); err != nil {
-			return fail(stderr, "search", fmt.Errorf("%s: %w", specPath, err))
-		}
-		saved.Settings.Trials, saved.Settings.Duration = *trials, *dur // the budget may grow
-		spec = saved
 	} else if *overwrite {
 		for _, f := range []string{journalPath, specPath} {
 			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fail(stderr, "search", err)
 			}
 		}
-	} else if _, err := os.Stat(journalPath); err == nil {
+	} else if fileExists(journalPath) {
 		return fail(stderr, "search", fmt.Errorf("%s already holds a search: pass --resume to continue it or choose another --run", *runDir))
 	}
 	if len(spec.Family) < 2 {
@@ -154,11 +187,13 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if err := os.MkdirAll(*runDir, 0o755); err != nil {
 		return fail(stderr, "search", err)
 	}
-	sj, _ := json.MarshalIndent(spec, "", "  ")
-	if err := os.WriteFile(specPath, sj, 0o644); err != nil {
-		return fail(stderr, "search", err)
+	if writeSpec {
+		sj, _ := json.MarshalIndent(spec, "", "  ")
+		if err := atomicfile.Write(specPath, append(sj, '\n'), 0o644); err != nil {
+			return fail(stderr, "search", err)
+		}
 	}
-	journal, replay, err := search.OpenJournal(journalPath)
+	journal, replay, err := search.OpenJournal(journalPath, *truncate)
 	if err != nil {
 		return fail(stderr, "search", err)
 	}
@@ -171,8 +206,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		for _, d := range docs[:min(len(docs), 64)] {
 			streams = append(streams, tok.Encode(d.Text, true))
 		}
-		w := corpus.Windows(streams, min(128, base.Config.MaxPositionEmbeddings))
-		calib = w[:min(8, len(w))]
+		if w, err := corpus.Windows(streams, min(128, base.Config.MaxPositionEmbeddings)); err == nil {
+			calib = w[:min(8, len(w))]
+		}
 	}
 	var shortGPT *prune.Result
 	if len(calib) > 0 {
@@ -362,6 +398,13 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if err := errors.Join(
+		atLeast("-n", *n, 1),
+		atLeast("--windows", *windows, 1),
+		atLeast("--seq", *seq, 2),
+	); err != nil {
+		return fail(stderr, "prune", err)
+	}
 	m, err := model.Open(*modelDir)
 	if err != nil {
 		return fail(stderr, "prune", err)
@@ -382,13 +425,16 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "prune", err)
 		}
 		var streams [][]int
-		for _, d := range docs {
+		n := 0
+		for _, d := range docs { // enough text for the windows asked for
 			streams = append(streams, tok.Encode(d.Text, true))
-			if len(corpus.Windows(streams, *seq)) >= *windows {
+			if n += len(streams[len(streams)-1]); n >= *windows**seq {
 				break
 			}
 		}
-		wins = corpus.Windows(streams, *seq)
+		if wins, err = corpus.Windows(streams, *seq); err != nil {
+			return fail(stderr, "prune", err)
+		}
 		wins = wins[:min(len(wins), *windows)]
 	}
 	abs, _ := filepath.Abs(*modelDir)

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gptailor/gptailor/native/model"
+)
+
+// readRunSpec reads a run directory's search.json, naming the file in
+// every error; a missing file is os.ErrNotExist.
+func readRunSpec(path string) (runSpec, error) {
+	var s runSpec
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// resumeChanges compares the flags given with --resume against the run's
+// stored settings. Only the budget (--trials, --time) may change: the
+// changes are applied to saved and described. Any other flag that was set
+// and differs is refused, since the journal would no longer replay; flags
+// left unset keep the stored values.
+func resumeChanges(saved runSpec, given runSpec, set map[string]bool, paramBudget float64) ([]string, error) {
+	var changes []string
+	var refused []string
+	if set["trials"] && given.Settings.Trials != saved.Settings.Trials {
+		changes = append(changes, fmt.Sprintf("--trials %d (was %d)", given.Settings.Trials, saved.Settings.Trials))
+	}
+	if set["time"] && given.Settings.Duration != saved.Settings.Duration {
+		changes = append(changes, fmt.Sprintf("--time %v (was %v)", given.Settings.Duration, saved.Settings.Duration))
+	}
+	fixed := func(name string, differs bool, was, now any) {
+		if set[name] && differs {
+			refused = append(refused, fmt.Sprintf("--%s %v (the run has %v)", name, now, was))
+		}
+	}
+	gs, ss := given.Settings, saved.Settings
+	fixed("optimizer", gs.Optimizer != ss.Optimizer, ss.Optimizer, gs.Optimizer)
+	fixed("seed", gs.Seed != ss.Seed, ss.Seed, gs.Seed)
+	fixed("min-budget", gs.MinBudget != ss.MinBudget, ss.MinBudget, gs.MinBudget)
+	fixed("max-budget", gs.MaxBudget != ss.MaxBudget, ss.MaxBudget, gs.MaxBudget)
+	fixed("eta", gs.Eta != ss.Eta, ss.Eta, gs.Eta)
+	fixed("warm-start", gs.WarmStart != ss.WarmStart, ss.WarmStart, gs.WarmStart)
+	fixed("remove", given.Remove != saved.Remove, saved.Remove, given.Remove)
+	fixed("param-budget", paramBudget != saved.ParamBudget, saved.ParamBudget, paramBudget)
+	fixed("methods", !slices.Equal(given.Methods, saved.Methods), strings.Join(saved.Methods, ","), strings.Join(given.Methods, ","))
+	fixed("weights", given.Weights != saved.Weights, saved.Weights, given.Weights)
+	fixed("tasks", absPath(given.Tasks) != absPath(saved.Tasks), saved.Tasks, given.Tasks)
+	fixed("family", !sameFamily(given.Family, saved.Family), familyString(saved.Family), familyString(given.Family))
+	if len(refused) > 0 {
+		return nil, fmt.Errorf("the journal was made with other settings, so it would not replay: %s; resume with the run's settings (or leave those flags out), or start another --run", strings.Join(refused, ", "))
+	}
+	return changes, nil
+}
+
+// applyBudget copies the budget flags that may change on resume.
+func applyBudget(saved *runSpec, given runSpec, set map[string]bool) {
+	if set["trials"] {
+		saved.Settings.Trials = given.Settings.Trials
+	}
+	if set["time"] {
+		saved.Settings.Duration = given.Settings.Duration
+	}
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func sameFamily(a, b []model.Member) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Alias != b[i].Alias || absPath(a[i].Dir) != absPath(b[i].Dir) {
+			return false
+		}
+	}
+	return true
+}
+
+func familyString(f []model.Member) string {
+	var s []string
+	for _, m := range f {
+		s = append(s, m.Alias+"="+m.Dir)
+	}
+	return strings.Join(s, " ")
+}
+
+// atLeast refuses an integer flag below lo, naming it.
+func atLeast(flag string, v, lo int) error {
+	if v < lo {
+		return fmt.Errorf("%s %d: must be at least %d", flag, v, lo)
+	}
+	return nil
+}
+
+// between refuses a number flag outside [lo, hi] (0 meaning "not used" is
+// the caller's business: pass lo = 0).
+func between(flag string, v, lo, hi float64) error {
+	if !(v >= lo && v <= hi) {
+		return fmt.Errorf("%s %v: must be between %v and %v", flag, v, lo, hi)
+	}
+	return nil
+}
+
+// positiveDuration refuses a negative duration flag.
+func positiveDuration(flag string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("%s %v: must not be negative", flag, d)
+	}
+	return nil
+}
