@@ -101,6 +101,15 @@ func TestBadModels(t *testing.T) {
 			return strings.Replace(s, `"intermediate_size": 172`, `"intermediate_size": 100`, 1)
 		}, nil,
 			"tensor [model.layers.0.mlp.gate_proj.weight] has shape [172 64], config.json implies [100 64]"},
+		{"eps-huge", func(s string) string { return strings.Replace(s, `"rms_norm_eps": 1e-05`, `"rms_norm_eps": 1e308`, 1) }, nil, "field rms_norm_eps = 1e+308 is not plausible"},
+		{"eps-negative", func(s string) string { return strings.Replace(s, `"rms_norm_eps": 1e-05`, `"rms_norm_eps": -1e-05`, 1) }, nil, "field rms_norm_eps = -1e-05 is not plausible"},
+		{"positions-zero", func(s string) string {
+			return strings.Replace(s, `"max_position_embeddings": 512`, `"max_position_embeddings": 0`, 1)
+		}, nil, "field max_position_embeddings = 0 must be between 1 and"},
+		{"positions-negative", func(s string) string {
+			return strings.Replace(s, `"max_position_embeddings": 512`, `"max_position_embeddings": -7`, 1)
+		}, nil, "field max_position_embeddings = -7 must be between 1 and"},
+		{"theta-huge", func(s string) string { return strings.Replace(s, `"rope_theta": 10000.0`, `"rope_theta": 1e300`, 1) }, nil, "field rope_theta = 1e+300 is not plausible"},
 		{"untied-without-head", func(s string) string {
 			return strings.Replace(s, `"tie_word_embeddings": true`, `"tie_word_embeddings": false`, 1)
 		}, nil, "missing tensor [lm_head.weight]"},

@@ -56,7 +56,7 @@ func storiesLaCo(t *testing.T) (*stitch.Builder, map[string]string, [][]int) {
 	for _, d := range docs[:20] {
 		streams = append(streams, tok.Encode(d.Text, true))
 	}
-	w := corpus.Windows(streams, 64)
+	w, _ := corpus.Windows(streams, 64)
 	return stitch.New(f, 1<<26), map[string]string{"base": dir}, w[:4]
 }
 

@@ -200,6 +200,10 @@ func TestBadTokenizers(t *testing.T) {
 		`{"model":{"type":"BPE","vocab":{"a":0}},"decoder":{"type":"CTC"}}`:                                                                                             `field decoder: decoder type "CTC" is not supported`,
 		`{"model":{"type":"BPE","vocab":{"a":-4}}}`:                                                                                                                     `field model.vocab["a"] = -4 is negative`,
 		`{"model":{"type":"BPE","dropout":0.1,"vocab":{"a":0}}}`:                                                                                                        "BPE dropout is not supported",
+		`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"c":1}}}`:                                                                                                          `field model.vocab gives id 1 to both "b" and "c"`,
+		`{"model":{"type":"BPE","vocab":{"a":0,"b":1}},"added_tokens":[{"id":1,"content":"<x>"}]}`:                                                                      `field added_tokens[0] gives id 1 to "<x>", which is already "b"`,
+		`{"model":{"type":"BPE","vocab":{"a":0}},"added_tokens":[{"id":1,"content":"<x>"},{"id":2,"content":"<x>"}]}`:                                                   `field added_tokens[1]: "<x>" has ids 1 and 2`,
+		`{"model":{"type":"BPE","vocab":{"a":0}},"added_tokens":[{"id":1,"content":"<x>"},{"id":1,"content":"<y>"}]}`:                                                   `field added_tokens[1] gives id 1 to "<y>", which is already "<x>"`,
 	}
 	for in, want := range cases {
 		if _, err := Parse([]byte(in), nil); err == nil || !strings.Contains(err.Error(), want) {
