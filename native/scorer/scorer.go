@@ -385,3 +385,17 @@ func Printable(s string) string {
 	}
 	return b.String()
 }
+
+// Unload drops a module from the compiled-module cache and frees its code.
+// Calls already running finish; later Loads of the same bytes compile it
+// again. Every Module value of those bytes is unusable afterwards.
+func (h *Host) Unload(ctx context.Context, m *Module) error {
+	h.mu.Lock()
+	cached, ok := h.modules[m.Hash]
+	delete(h.modules, m.Hash)
+	h.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return cached.compiled.Close(ctx)
+}

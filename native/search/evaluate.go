@@ -47,10 +47,11 @@ func (e *PlanEvaluator) specsAt(budget int) []task.Spec {
 	return out
 }
 
-// RunPlan evaluates a plan's net on every task at a budget.
-func (e *PlanEvaluator) RunPlan(net *engine.Net, name string, budget int) ([]*task.Result, error) {
+// RunPlan evaluates a plan's net on every task at a budget; it stops
+// between batches once ctx is done.
+func (e *PlanEvaluator) RunPlan(ctx context.Context, net *engine.Net, name string, budget int) ([]*task.Result, error) {
 	specs := e.specsAt(budget)
-	m := &task.Model{Name: name, Net: net, Tok: e.Tok}
+	m := &task.Model{Name: name, Net: net, Tok: e.Tok, Ctx: ctx}
 	out := make([]*task.Result, len(specs))
 	for i := range specs {
 		r, err := task.Run(m, &specs[i])
@@ -72,7 +73,7 @@ func (e *PlanEvaluator) ReferenceResults(budget int) ([]*task.Result, error) {
 	if r, ok := e.refRes[budget]; ok {
 		return r, nil
 	}
-	r, err := e.RunPlan(e.Reference, "reference", budget)
+	r, err := e.RunPlan(context.Background(), e.Reference, "reference", budget)
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
@@ -82,17 +83,25 @@ func (e *PlanEvaluator) ReferenceResults(budget int) ([]*task.Result, error) {
 
 // Retention evaluates a plan at a budget and returns per-task retention.
 func (e *PlanEvaluator) Retention(p *plan.Plan, budget int) ([]float64, error) {
+	return e.retention(context.Background(), p, budget)
+}
+
+func (e *PlanEvaluator) retention(ctx context.Context, p *plan.Plan, budget int) ([]float64, error) {
 	net, err := e.Builder.Net(p)
 	if err != nil {
 		return nil, err
 	}
-	return e.NetRetention(net, p.Name, budget)
+	return e.netRetention(ctx, net, p.Name, budget)
 }
 
 // NetRetention evaluates any net (a plan's or a whole model's) at a budget
 // and returns per-task retention against the reference.
 func (e *PlanEvaluator) NetRetention(net *engine.Net, name string, budget int) ([]float64, error) {
-	res, err := e.RunPlan(net, name, budget)
+	return e.netRetention(context.Background(), net, name, budget)
+}
+
+func (e *PlanEvaluator) netRetention(ctx context.Context, net *engine.Net, name string, budget int) ([]float64, error) {
+	res, err := e.RunPlan(ctx, net, name, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +125,7 @@ func (e *PlanEvaluator) Evaluate(ctx context.Context, c *Config, budget int) ([]
 	if err != nil {
 		return nil, nil, err
 	}
-	ret, err := e.Retention(p, budget)
+	ret, err := e.retention(ctx, p, budget)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -30,7 +30,7 @@ func (e *ScoredEvaluator) Evaluate(ctx context.Context, c *Config, budget int) (
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := e.RunPlan(net, p.Name, budget)
+	res, err := e.RunPlan(ctx, net, p.Name, budget)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +47,14 @@ type Config struct {
 	MaxUpload int           // scorer upload limit (default 32 MiB)
 	BuildDir  string        // where build requests write models (default "builds")
 	SendQueue int           // messages queued per client before it is dropped (default 256)
+	// Heavy requests (evaluate, build) queued or running: per client
+	// (default 4) and overall (default 32); more are refused with the reason.
+	MaxJobsPerClient int
+	MaxJobs          int
+	// Uploaded scorers kept (default 8) and their bytes (default 64 MiB);
+	// past either the least recently used are evicted.
+	MaxScorers     int
+	MaxScorerBytes int
 }
 
 // Server holds the shared state every tab sees.
@@ -62,7 +69,8 @@ type Server struct {
 	mu       sync.Mutex
 	clients  map[*client]bool
 	current  *plan.Plan
-	scorers  map[string]*scorer.Module
+	scorers  *scorerStore
+	jobs     *jobQueue
 	selected string
 	status   protocol.Status
 	cancel   context.CancelFunc
@@ -92,6 +100,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BuildDir == "" {
 		cfg.BuildDir = "builds"
 	}
+	if cfg.MaxJobsPerClient == 0 {
+		cfg.MaxJobsPerClient = 4
+	}
+	if cfg.MaxJobs == 0 {
+		cfg.MaxJobs = 32
+	}
+	if cfg.MaxScorers == 0 {
+		cfg.MaxScorers = 8
+	}
+	if cfg.MaxScorerBytes == 0 {
+		cfg.MaxScorerBytes = 64 << 20
+	}
 	base := cfg.Family.Base()
 	tok, err := tokenizer.Load(base.Dir)
 	if err != nil {
@@ -103,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	fi := stitch.Info(cfg.Family)
 	s := &Server{cfg: cfg, builder: stitch.New(cfg.Family, stitch.DefaultCacheBytes), tok: tok, host: host,
-		clients: map[*client]bool{}, scorers: map[string]*scorer.Module{},
+		clients: map[*client]bool{}, scorers: newScorerStore(cfg.MaxScorers, cfg.MaxScorerBytes), jobs: newJobQueue(cfg.MaxJobs, cfg.MaxJobsPerClient),
 		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams}}
 	for _, t := range cfg.Tasks {
 		s.info.Tasks = append(s.info.Tasks, t.Name)
@@ -124,13 +144,17 @@ func New(cfg Config) (*Server, error) {
 // Token is the access token.
 func (s *Server) Token() string { return s.cfg.Token }
 
-// Close stops a running search and the scorer sandbox.
+// Close stops a running search, the job queue and the scorer sandbox.
 func (s *Server) Close() {
 	s.mu.Lock()
 	if s.cancel != nil {
 		s.cancel()
 	}
+	for c := range s.clients {
+		c.close()
+	}
 	s.mu.Unlock()
+	s.jobs.stop()
 	s.host.Close(context.Background())
 }
 
@@ -177,14 +201,17 @@ func (s *Server) Handler() http.Handler {
 var upgrader = websocket.Upgrader{ReadBufferSize: 1 << 16, WriteBufferSize: 1 << 16}
 
 type client struct {
-	conn *websocket.Conn
-	send chan []byte
-	once sync.Once
-	done chan struct{}
+	conn   *websocket.Conn
+	send   chan []byte
+	once   sync.Once
+	done   chan struct{}
+	ctx    context.Context // cancelled when the client goes: its jobs stop
+	cancel context.CancelFunc
 }
 
 func (c *client) close() {
 	c.once.Do(func() {
+		c.cancel()
 		close(c.done)
 		c.conn.Close()
 	})
@@ -212,6 +239,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered
 	}
 	c := &client{conn: conn, send: make(chan []byte, s.cfg.SendQueue), done: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	conn.SetReadLimit(int64(max(protocol.MaxMessage, s.cfg.MaxUpload+4096)))
 	s.mu.Lock()
 	s.clients[c] = true
@@ -310,10 +338,7 @@ func (s *Server) state() protocol.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := protocol.State{Version: protocol.Version, Family: s.info, Plan: s.current, Scorer: s.selected, Scorers: []string{}}
-	for n := range s.scorers {
-		st.Scorers = append(st.Scorers, n)
-	}
-	sort.Strings(st.Scorers)
+	st.Scorers = append(st.Scorers, s.scorers.names()...)
 	status := s.status
 	st.Search = &status
 	st.Trials = append([]json.RawMessage(nil), s.trials...)
@@ -354,7 +379,7 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 	case protocol.ExportPlan:
 		s.export(c, e)
 	case protocol.Evaluate:
-		go s.evaluate(c, e)
+		s.evaluate(c, e)
 	case protocol.SearchStart:
 		s.startSearch(c, e)
 	case protocol.SearchStop:
@@ -367,7 +392,7 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 	case protocol.SearchStatus:
 		s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
 	case protocol.BuildPlan:
-		go s.build(c, e)
+		s.build(c, e)
 	case protocol.ListScorers:
 		s.reply(c, e.ID, protocol.ListScorers, s.state())
 	case protocol.SelectScorer:
@@ -379,7 +404,7 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 			return
 		}
 		s.mu.Lock()
-		_, ok := s.scorers[req.Name]
+		ok := s.scorers.get(req.Name) != nil
 		if ok || req.Name == "" {
 			s.selected = req.Name
 		}
@@ -503,26 +528,40 @@ func (s *Server) evaluate(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, err)
 		return
 	}
-	if req.Samples <= 0 {
+	if req.Samples < 0 || req.Samples > maxSamples {
+		s.fail(c, e.ID, fmt.Errorf("samples %d: between 1 and %d (0: the default 16)", req.Samples, maxSamples))
+		return
+	}
+	if req.Samples == 0 {
 		req.Samples = 16
 	}
+	if err := s.jobs.submit(c, "evaluate", func(ctx context.Context) { s.runEvaluate(ctx, c, e.ID, p, req.Samples) }); err != nil {
+		s.fail(c, e.ID, err)
+	}
+}
+
+// maxSamples bounds the samples per task one evaluate request may ask for.
+const maxSamples = 10000
+
+func (s *Server) runEvaluate(ctx context.Context, c *client, id string, p *plan.Plan, samples int) {
+	fi := stitch.Info(s.cfg.Family)
 	net, err := s.builder.Net(p)
 	if err != nil {
-		s.fail(c, e.ID, err)
+		s.fail(c, id, err)
 		return
 	}
 	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: 0, Total: len(s.cfg.Tasks)})
-	res, err := s.ev.RunPlan(net, "plan", req.Samples)
+	res, err := s.ev.RunPlan(ctx, net, "plan", samples)
 	if err != nil {
-		s.fail(c, e.ID, err)
+		s.fail(c, id, err)
 		return
 	}
-	ref, err := s.ev.ReferenceResults(req.Samples)
+	ref, err := s.ev.ReferenceResults(samples)
 	if err != nil {
-		s.fail(c, e.ID, err)
+		s.fail(c, id, err)
 		return
 	}
-	out := EvaluateResult{Samples: req.Samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi)}
+	out := EvaluateResult{Samples: samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi)}
 	for i, r := range res {
 		rt := task.Retention(r, ref[i])
 		out.Tasks = append(out.Tasks, TaskResult{Name: r.Name, Primary: r.Primary, Metrics: finite(r.Metrics), Reference: finite(ref[i].Metrics), Retention: rt})
@@ -530,13 +569,13 @@ func (s *Server) evaluate(c *client, e *protocol.Envelope) {
 		s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: i + 1, Total: len(res)})
 	}
 	s.mu.Lock()
-	mod := s.scorers[s.selected]
+	mod := s.scorers.get(s.selected)
 	s.mu.Unlock()
 	if mod != nil {
 		doc, err := scorer.NewDocument("plan", p, res, ref)
 		if err == nil {
 			var v float64
-			if v, err = s.host.Score(context.Background(), mod, doc); err == nil {
+			if v, err = s.host.Score(ctx, mod, doc); err == nil {
 				out.Score = &v
 			}
 		}
@@ -544,7 +583,7 @@ func (s *Server) evaluate(c *client, e *protocol.Envelope) {
 			out.ScoreErr = err.Error()
 		}
 	}
-	s.reply(c, e.ID, protocol.ReplyEvaluate, out)
+	s.reply(c, id, protocol.ReplyEvaluate, out)
 }
 
 // upload takes a scorer module sent as a binary frame: one line of JSON
@@ -580,8 +619,15 @@ func (s *Server) upload(c *client, data []byte) {
 		return
 	}
 	s.mu.Lock()
-	s.scorers[hdr.Name] = m
+	evicted, err := s.scorers.put(s.host, m, s.selected)
 	s.mu.Unlock()
+	if err != nil {
+		s.fail(c, hdr.ID, err)
+		return
+	}
+	if len(evicted) > 0 {
+		s.broadcast(protocol.EventNotice, protocol.Error{Reason: fmt.Sprintf("scorer store full: removed %s (least recently used)", strings.Join(evicted, ", "))})
+	}
 	s.reply(c, hdr.ID, protocol.ListScorers, s.state())
 }
 
@@ -611,9 +657,10 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 	if req.MaxBudget == 0 {
 		req.MaxBudget = 9
 	}
+	settings := search.Settings{Optimizer: req.Optimizer, Seed: req.Seed, Trials: req.Trials, MinBudget: req.MinBudget, MaxBudget: req.MaxBudget, Eta: search.DefaultEta}
 	space := &search.Space{Layers: s.info.Layers, Remove: req.Remove, FineTunes: s.info.Models[1:]}
-	if err := space.Validate(); err != nil {
-		s.fail(c, e.ID, err)
+	if err := errors.Join(space.Validate(), settings.Validate()); err != nil {
+		s.fail(c, e.ID, err) // refused before anything starts or "running" is said
 		return
 	}
 	s.mu.Lock()
@@ -631,13 +678,12 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 	pe := &search.PlanEvaluator{Space: space, Builder: s.ev.Builder, Models: s.ev.Models, Specs: s.ev.Specs, Tok: s.ev.Tok, Reference: s.ev.Reference}
 	var ev search.Evaluator = pe
 	s.mu.Lock()
-	if mod := s.scorers[s.selected]; mod != nil {
+	if mod := s.scorers.get(s.selected); mod != nil {
 		ev = &search.ScoredEvaluator{PlanEvaluator: pe, Host: s.host, Module: mod} // the chosen scorer is the objective
 	}
 	s.mu.Unlock()
 	haveBest := false
 	go func() {
-		settings := search.Settings{Optimizer: req.Optimizer, Seed: req.Seed, Trials: req.Trials, MinBudget: req.MinBudget, MaxBudget: req.MaxBudget, Eta: 3}
 		_, err := search.Search(ctx, space, ev, settings, nil, nil, func(t search.Trial) {
 			p, _ := space.Plan(t.Config, nil)
 			ev, _ := json.Marshal(map[string]any{"trial": t, "plan": p})
@@ -693,17 +739,22 @@ func (s *Server) build(c *client, e *protocol.Envelope) {
 		return
 	}
 	out := filepath.Join(s.cfg.BuildDir, req.Name)
-	res, err := build.Build(s.builder, p, build.Options{Out: out, DType: dt, Force: true, Progress: func(done, total int) {
-		if done == total || done%16 == 0 {
-			s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "build", Done: done, Total: total})
+	err = s.jobs.submit(c, "build", func(context.Context) {
+		res, err := build.Build(s.builder, p, build.Options{Out: out, DType: dt, Force: true, Progress: func(done, total int) {
+			if done == total || done%16 == 0 {
+				s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "build", Done: done, Total: total})
+			}
+		}})
+		if err != nil {
+			s.fail(c, e.ID, err)
+			return
 		}
-	}})
+		abs, _ := filepath.Abs(res.Dir)
+		s.reply(c, e.ID, protocol.ReplyBuild, map[string]any{"dir": abs, "tensors": res.Tensors, "bytes": res.Bytes, "mergekit": res.Mergekit})
+	})
 	if err != nil {
 		s.fail(c, e.ID, err)
-		return
 	}
-	abs, _ := filepath.Abs(res.Dir)
-	s.reply(c, e.ID, protocol.ReplyBuild, map[string]any{"dir": abs, "tensors": res.Tensors, "bytes": res.Bytes, "mergekit": res.Mergekit})
 }
 
 // haveTasks fails a request that needs tasks when the server has none.

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -23,6 +24,7 @@ type Model struct {
 	Name string
 	Net  *engine.Net
 	Tok  *tokenizer.Tokenizer
+	Ctx  context.Context // when done, a run stops before its next batch (nil: never)
 }
 
 // Spec is one task of a task list.
@@ -663,6 +665,9 @@ func batchSize(m *Model, def int) int {
 func forBatches(m *Model, n, def int, fn func(lo, hi int) error) error {
 	per := batchSize(m, def)
 	return workers(m.Net, (n+per-1)/per, func(b int) error {
+		if m.Ctx != nil && m.Ctx.Err() != nil {
+			return m.Ctx.Err()
+		}
 		return fn(b*per, min((b+1)*per, n))
 	})
 }

@@ -45,6 +45,7 @@ const (
 	ReplyBuild    = "build.result"
 	EventProgress = "progress" // no id
 	EventTrial    = "trial"    // no id
+	EventNotice   = "notice"   // no id; payload Error: something every tab should know (e.g. a scorer evicted)
 )
 
 // Envelope is one message.

@@ -259,3 +259,28 @@ func TestNaNCheckpointRefused(t *testing.T) {
 		t.Errorf("exit %d: %s", code, e)
 	}
 }
+
+// serve refuses a non-loopback address unless told, and warns when told.
+func TestServeAddressGuard(t *testing.T) {
+	base := filepath.Join(repoData, "stories260K-base")
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.7:0", "example.com:0"} {
+		code, _, e := runCLI(t, "", "serve", "--family", base, "--addr", addr)
+		if code != 1 || !strings.Contains(e, "listens beyond this machine: pass --allow-remote") {
+			t.Errorf("%s: exit %d: %s", addr, code, e)
+		}
+	}
+	for addr, want := range map[string]bool{"127.0.0.1:1": true, "localhost:1": true, "[::1]:1": true, "127.8.9.10:1": true, "0.0.0.0:1": false, ":1": false} {
+		if got, err := loopbackAddr(addr); err != nil || got != want {
+			t.Errorf("loopbackAddr(%s) = %v %v", addr, got, err)
+		}
+	}
+	// With --allow-remote the warning comes first (port 99999 then fails to
+	// listen, so nothing is opened by the test).
+	code, _, e := runCLI(t, "", "serve", "--family", base, "--addr", "0.0.0.0:99999", "--allow-remote")
+	if code != 1 || !strings.Contains(e, "WARNING: listening on 0.0.0.0:99999, reachable from other machines") {
+		t.Errorf("--allow-remote: exit %d: %s", code, e)
+	}
+	if _, err := loopbackAddr("no-port"); err == nil {
+		t.Error("an address without a port was accepted")
+	}
+}

@@ -25,6 +25,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8417", "listen address (loopback by default)")
 	tasksPath := fs.String("tasks", "", "task list for evaluation and search in the app")
 	ui := fs.String("ui", "ui", "directory of the browser app (built by build.sh)")
+	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417]")
 		fs.PrintDefaults()
@@ -35,6 +36,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if len(fam) == 0 || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
+	}
+	loop, err := loopbackAddr(*addr)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	if !loop && !*remote {
+		return fail(stderr, "serve", fmt.Errorf("--addr %s listens beyond this machine: pass --allow-remote to mean it (or use an SSH tunnel to 127.0.0.1)", *addr))
+	}
+	if !loop {
+		fmt.Fprintf(stderr, "gptailor serve: WARNING: listening on %s, reachable from other machines; the access token is the only guard and travels unencrypted over HTTP\n", *addr)
 	}
 	f, err := model.OpenFamily(fam)
 	if err != nil {
@@ -72,4 +83,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "serve", err)
 	}
 	return 0
+}
+
+// loopbackAddr says whether a listen address stays on this machine: a
+// loopback IP or "localhost". An empty host (":8417") is every interface.
+func loopbackAddr(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("--addr %s: %w", addr, err)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
 }
