@@ -204,3 +204,22 @@ func TestConcurrencyBound(t *testing.T) {
 		t.Errorf("first call: %v", err)
 	}
 }
+
+// The section walk never panics or loops on any bytes (it runs after
+// wazero accepted the module, but must not trust that).
+func FuzzReadDeclared(f *testing.F) {
+	if b, err := os.ReadFile("examples/wat/skeleton.wasm"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x04\x04\x01\x70\x00\x80"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x00\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 8 {
+			return
+		}
+		d, err := readDeclared(b)
+		if err == nil && d.tables < 0 {
+			t.Fatal("negative table count")
+		}
+	})
+}

@@ -115,3 +115,22 @@ func TestJournalDamageReported(t *testing.T) {
 		t.Error("the torn line was not cut")
 	}
 }
+
+// The journal reader never panics, and what it accepts re-reads the same.
+func FuzzReadJournal(f *testing.F) {
+	line := sealLine([]byte(`{"index":0,"bracket":0,"rung":0,"budget":3,"key":"k","config":null,"objective":0.5,"seconds":1}`))
+	f.Add(append(line, '\n'))
+	f.Add(append(append(line, '\n'), line[:10]...))
+	f.Add([]byte("{\"index\":0}\n"))
+	f.Add([]byte("\n\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		trials, good, err := readJournal("j", raw)
+		if good > len(raw) || (err == nil && good < len(raw) && bytes.IndexByte(raw[good:], '\n') >= 0) {
+			t.Fatalf("good %d of %d, err %v", good, len(raw), err)
+		}
+		again, good2, err2 := readJournal("j", raw[:good])
+		if err2 != nil || good2 != good || len(again) != len(trials) {
+			t.Fatalf("the accepted prefix does not re-read: %v", err2)
+		}
+	})
+}
