@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gptailor/gptailor/internal/testenv"
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/tokenizer"
 )
@@ -60,6 +61,22 @@ func meanNLL(lp []float64) float64 {
 // independent PyTorch reference, window by window.
 func TestGoldenNLL(t *testing.T) {
 	g := loadNLLGolden(t)
+	prev := kernel.Active()
+	defer kernel.Select(prev)
+	for _, k := range kernel.Names() {
+		t.Run("kernel="+k, func(t *testing.T) {
+			if ok, why := kernel.Runnable(k); !ok {
+				t.Skip(why)
+			}
+			kernel.Select(k)
+			goldenNLL(t, g)
+		})
+	}
+}
+
+// goldenNLL checks every model against the reference with the active kernel
+// (BF16 weights in 16-bit panels where the kernel keeps them so).
+func goldenNLL(t *testing.T, g *nllGolden) {
 	loader := NewLoader()
 	names := make([]string, 0, len(g.NLL))
 	for n := range g.NLL {
@@ -74,6 +91,9 @@ func TestGoldenNLL(t *testing.T) {
 		net, err := loader.Net(m, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if half := net.Layers[0].QKV.Half(); half != (kernel.HalfWeights() && name == "base-bf16-sharded") {
+			t.Errorf("%s with %s: 16-bit panels %v", name, kernel.Active(), half)
 		}
 		for domain, want := range g.NLL[name] {
 			lps, err := net.LogProbs(g.Windows[domain])

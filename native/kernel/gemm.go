@@ -11,24 +11,36 @@ package kernel
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 )
 
-// Register tile and cache blocking.
+// Register tile and cache blocking of the portable and AVX2 layouts; the
+// AVX-512 kernels use 12×32 tiles (see impl).
 const (
-	MR = 6    // rows of A per micro-kernel call
-	NR = 16   // columns of W per packed panel
-	KC = 1024 // K block: a 16×256 W panel (16 KiB) stays in L1
+	MR = 6    // rows of A per micro-kernel call (AVX2)
+	NR = 16   // columns of W per packed panel (AVX2)
+	KC = 1024 // K block
 )
 
-// Packed is a weight matrix W [N,K] laid out for the micro-kernel: panels of
-// NR rows of W, each stored k-major ([K][NR]), zero-padded to a whole panel.
-// Packing happens once per layer; every GEMM then streams it.
+// maxMR and maxNR bound every implementation's tile.
+const (
+	maxMR = 12
+	maxNR = 32
+)
+
+// Packed is a weight matrix W [N,K] laid out for a micro-kernel: panels of
+// nr rows of W, each stored k-major ([K][nr]), zero-padded to a whole
+// panel, as float32 (data) or as bfloat16 (half: the exact 16-bit values of
+// a BF16 checkpoint, half the memory, widened inside the kernel). Packing
+// happens once per layer; every GEMM then streams it.
 type Packed struct {
 	N, K   int
+	nr     int       // panel width of the implementation it was packed for
 	stride int       // k-steps per panel in data (K, or more for a View)
-	data   []float32 // ceil(N/NR) * stride * NR
+	data   []float32 // ceil(N/nr) * stride * nr, or nil when half holds the values
+	half   []uint16  // bfloat16 panels, same layout
 }
 
 // View is the leading n×k block of p, sharing its memory (n <= N, k <= K).
@@ -36,31 +48,69 @@ func (p *Packed) View(n, k int) *Packed {
 	if n > p.N || k > p.K || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernel.Packed.View(%d, %d) of a %d×%d matrix", n, k, p.N, p.K))
 	}
-	return &Packed{N: n, K: k, stride: p.stride, data: p.data}
+	return &Packed{N: n, K: k, nr: p.nr, stride: p.stride, data: p.data, half: p.half}
 }
 
-// Pack lays out W (row-major [N,K]) for MatMulT.
+// Pack lays out W (row-major [N,K]) for MatMulT with the active kernel.
+// When the kernel reads 16-bit panels (HalfWeights) and every value of W
+// is a bfloat16 number — the low 16 bits of each float32 are zero, as for
+// weights read from a BF16 checkpoint — the panels hold bfloat16: half the
+// memory, the same products (widening bfloat16 to float32 is exact).
 func Pack(w []float32, n, k int) *Packed {
 	if len(w) != n*k {
 		panic(fmt.Sprintf("kernel.Pack: len(w) = %d, want %d×%d", len(w), n, k))
 	}
-	return PackStrided(w, n, k, k, 1)
+	return packFor(active, w, n, k, k, 1, active.half && allBF16(w))
 }
 
-// PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs].
+// PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs],
+// in float32 (activations: attention's keys and values).
 func PackStrided(src []float32, n, k, rs, cs int) *Packed {
-	panels := (n + NR - 1) / NR
-	p := &Packed{N: n, K: k, stride: k, data: make([]float32, panels*k*NR)}
+	return packFor(active, src, n, k, rs, cs, false)
+}
+
+// HalfWeights says whether the active kernel keeps bfloat16 weights in 16 bits.
+func HalfWeights() bool { return active.half }
+
+// Half says whether p holds bfloat16 panels.
+func (p *Packed) Half() bool { return p.half != nil }
+
+func allBF16(w []float32) bool {
+	for _, v := range w {
+		if math.Float32bits(v)&0xffff != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func packFor(im *impl, src []float32, n, k, rs, cs int, half bool) *Packed {
+	nr := im.nr
+	panels := (n + nr - 1) / nr
+	p := &Packed{N: n, K: k, nr: nr, stride: k}
+	if half {
+		p.half = make([]uint16, panels*k*nr)
+	} else {
+		p.data = make([]float32, panels*k*nr)
+	}
 	for pi := 0; pi < panels; pi++ {
-		dst := p.data[pi*k*NR : (pi+1)*k*NR]
-		for j := 0; j < NR; j++ {
-			r := pi*NR + j
+		for j := 0; j < nr; j++ {
+			r := pi*nr + j
 			if r >= n {
 				break
 			}
 			base := r * rs
+			off := pi*k*nr + j
+			if half {
+				dst := p.half[pi*k*nr : (pi+1)*k*nr]
+				for c := 0; c < k; c++ {
+					dst[c*nr+j] = uint16(math.Float32bits(src[base+c*cs]) >> 16)
+				}
+				continue
+			}
+			dst := p.data[off-j : off-j+k*nr]
 			for c := 0; c < k; c++ {
-				dst[c*NR+j] = src[base+c*cs]
+				dst[c*nr+j] = src[base+c*cs]
 			}
 		}
 	}
@@ -68,7 +118,7 @@ func PackStrided(src []float32, n, k, rs, cs int) *Packed {
 }
 
 // Bytes is the memory the packed matrix holds.
-func (p *Packed) Bytes() int64 { return int64(len(p.data)) * 4 }
+func (p *Packed) Bytes() int64 { return int64(len(p.data))*4 + int64(len(p.half))*2 }
 
 // Threads is the number of goroutines a large GEMM uses.
 var Threads = runtime.GOMAXPROCS(0)
@@ -81,16 +131,16 @@ var aPool = sync.Pool{New: func() any { return new([]float32) }}
 // MatMulT computes C[M,N] = A[M,K] · Wᵀ (accumulate=false) or C += A · Wᵀ.
 // A has row stride lda, C row stride ldc.
 func MatMulT(c []float32, ldc int, a []float32, lda int, m int, w *Packed, accumulate bool) {
-	matMulT(Threads, c, ldc, a, lda, m, w, accumulate)
+	matMulT(implFor(w), Threads, c, ldc, a, lda, m, w, accumulate)
 }
 
 // MatMulTSerial is MatMulT on the calling goroutine only, for callers that
 // already run one GEMM per core.
 func MatMulTSerial(c []float32, ldc int, a []float32, lda int, m int, w *Packed, accumulate bool) {
-	matMulT(1, c, ldc, a, lda, m, w, accumulate)
+	matMulT(implFor(w), 1, c, ldc, a, lda, m, w, accumulate)
 }
 
-func matMulT(threads int, c []float32, ldc int, a []float32, lda int, m int, w *Packed, accumulate bool) {
+func matMulT(im *impl, threads int, c []float32, ldc int, a []float32, lda int, m int, w *Packed, accumulate bool) {
 	n, k := w.N, w.K
 	if m == 0 || n == 0 {
 		return
@@ -103,22 +153,23 @@ func matMulT(threads int, c []float32, ldc int, a []float32, lda int, m int, w *
 		}
 		return
 	}
-	// Pack A into MR-row panels, k-major, zero-padded: ap[mp][k][MR].
-	mPanels := (m + MR - 1) / MR
+	// Pack A into mr-row panels, k-major, zero-padded: ap[mp][k][mr].
+	mr := im.mr
+	mPanels := (m + mr - 1) / mr
 	bufp := aPool.Get().(*[]float32)
-	need := mPanels * k * MR
+	need := mPanels * k * mr
 	if cap(*bufp) < need {
 		*bufp = make([]float32, need)
 	}
 	ap := (*bufp)[:need]
-	nPanels := (n + NR - 1) / NR
+	nPanels := (n + w.nr - 1) / w.nr
 	if int64(m)*int64(n)*int64(k) < parallelWork || nPanels < 2 {
 		threads = 1
 	}
 	threads = min(threads, nPanels)
 	if threads <= 1 {
-		packA(ap, a, lda, m, k, 0, mPanels)
-		gemmPanels(c, ldc, ap, m, w, 0, nPanels, accumulate)
+		packA(ap, a, lda, m, k, mr, 0, mPanels)
+		gemmPanels(im, c, ldc, ap, m, w, 0, nPanels, accumulate)
 		aPool.Put(bufp)
 		return
 	}
@@ -127,7 +178,7 @@ func matMulT(threads int, c []float32, ldc int, a []float32, lda int, m int, w *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			packA(ap, a, lda, m, k, t*mPanels/threads, (t+1)*mPanels/threads)
+			packA(ap, a, lda, m, k, mr, t*mPanels/threads, (t+1)*mPanels/threads)
 		}()
 	}
 	wg.Wait()
@@ -136,7 +187,7 @@ func matMulT(threads int, c []float32, ldc int, a []float32, lda int, m int, w *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			gemmPanels(c, ldc, ap, m, w, lo, hi, accumulate)
+			gemmPanels(im, c, ldc, ap, m, w, lo, hi, accumulate)
 		}()
 	}
 	wg.Wait()
@@ -144,10 +195,10 @@ func matMulT(threads int, c []float32, ldc int, a []float32, lda int, m int, w *
 }
 
 // panelRows gives the first row and row count of A panel mp. Rows are
-// spread evenly over ceil(m/MR) panels (8 rows: 4+4, not 6+2), so no panel
-// is so short that its few accumulators wait on FMA latency.
-func panelRows(m, mp int) (first, rows int) {
-	panels := (m + MR - 1) / MR
+// spread evenly over ceil(m/mr) panels (8 rows of 6: 4+4, not 6+2), so no
+// panel is so short that its few accumulators wait on FMA latency.
+func panelRows(m, mr, mp int) (first, rows int) {
+	panels := (m + mr - 1) / mr
 	base, extra := m/panels, m%panels
 	first = mp*base + min(mp, extra)
 	rows = base
@@ -157,47 +208,47 @@ func panelRows(m, mp int) (first, rows int) {
 	return first, rows
 }
 
-// packA packs A's MR-row panels [lo, hi) k-major, zero-padding short panels.
-func packA(ap, a []float32, lda, m, k, lo, hi int) {
+// packA packs A's mr-row panels [lo, hi) k-major, zero-padding short panels.
+func packA(ap, a []float32, lda, m, k, mr, lo, hi int) {
 	for mp := lo; mp < hi; mp++ {
-		dst := ap[mp*k*MR : (mp+1)*k*MR]
-		r0, rows := panelRows(m, mp)
+		dst := ap[mp*k*mr : (mp+1)*k*mr]
+		r0, rows := panelRows(m, mr, mp)
 		for i := 0; i < rows; i++ {
 			src := a[(r0+i)*lda : (r0+i)*lda+k]
 			for kk, v := range src {
-				dst[kk*MR+i] = v
+				dst[kk*mr+i] = v
 			}
 		}
-		for i := rows; i < MR; i++ {
+		for i := rows; i < mr; i++ {
 			for kk := 0; kk < k; kk++ {
-				dst[kk*MR+i] = 0
+				dst[kk*mr+i] = 0
 			}
 		}
 	}
 }
 
 // gemmPanels computes the columns of W panels [plo, phi).
-func gemmPanels(c []float32, ldc int, ap []float32, m int, w *Packed, plo, phi int, accumulate bool) {
-	n, k := w.N, w.K
-	var tile [MR * NR]float32
-	mPanels := (m + MR - 1) / MR
-	for k0 := 0; k0 < k; k0 += KC {
-		kc := min(KC, k-k0)
+func gemmPanels(im *impl, c []float32, ldc int, ap []float32, m int, w *Packed, plo, phi int, accumulate bool) {
+	n, k, mr, nr := w.N, w.K, im.mr, w.nr
+	var tile [maxMR * maxNR]float32
+	mPanels := (m + mr - 1) / mr
+	for k0 := 0; k0 < k; k0 += im.kc {
+		kc := min(im.kc, k-k0)
 		acc := accumulate || k0 > 0
 		for p := plo; p < phi; p++ {
-			bp := w.data[p*w.stride*NR+k0*NR:]
-			cols := min(NR, n-p*NR)
+			boff := p*w.stride*nr + k0*nr
+			cols := min(nr, n-p*nr)
 			for mp := 0; mp < mPanels; mp++ {
-				r0, rows := panelRows(m, mp)
-				apan := ap[mp*k*MR+k0*MR:]
-				if cols == NR {
-					microKernel(rows, kc, apan, bp, c[r0*ldc+p*NR:], ldc, acc)
+				r0, rows := panelRows(m, mr, mp)
+				apan := ap[mp*k*mr+k0*mr:]
+				if cols == nr {
+					im.micro(rows, kc, apan, w, boff, c[r0*ldc+p*nr:], ldc, acc)
 					continue
 				}
-				microKernel(rows, kc, apan, bp, tile[:], NR, false)
+				im.micro(rows, kc, apan, w, boff, tile[:], nr, false)
 				for i := 0; i < rows; i++ {
-					dst := c[(r0+i)*ldc+p*NR : (r0+i)*ldc+p*NR+cols]
-					src := tile[i*NR : i*NR+cols]
+					dst := c[(r0+i)*ldc+p*nr : (r0+i)*ldc+p*nr+cols]
+					src := tile[i*nr : i*nr+cols]
 					if acc {
 						for j := range dst {
 							dst[j] += src[j]
@@ -211,29 +262,43 @@ func gemmPanels(c []float32, ldc int, ap []float32, m int, w *Packed, plo, phi i
 	}
 }
 
-// microKernelGo is the portable micro-kernel: rows×NR tile of C (+)= A·B over
-// kc steps of the packed panels.
-func microKernelGo(rows, kc int, a, b, c []float32, ldc int, acc bool) {
-	var t [MR][NR]float32
-	for kk := 0; kk < kc; kk++ {
-		bv := b[kk*NR : kk*NR+NR]
-		av := a[kk*MR : kk*MR+MR]
-		for i := 0; i < rows; i++ {
-			ai := av[i]
-			ti := &t[i]
-			for j := 0; j < NR; j++ {
-				ti[j] += ai * bv[j]
+// microKernelGo is the portable micro-kernel for any tile: a rows×nr tile
+// of C (+)= A·B over kc steps of an A panel of mr rows and the W panel at
+// element offset boff (float32 or bfloat16 widened exactly).
+func microKernelGo(mr int) func(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
+	return func(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
+		nr := w.nr
+		var t [maxMR][maxNR]float32
+		var bw [maxNR]float32
+		for kk := 0; kk < kc; kk++ {
+			var bv []float32
+			if w.half != nil {
+				src := w.half[boff+kk*nr : boff+kk*nr+nr]
+				for j, h := range src {
+					bw[j] = math.Float32frombits(uint32(h) << 16)
+				}
+				bv = bw[:nr]
+			} else {
+				bv = w.data[boff+kk*nr : boff+kk*nr+nr]
+			}
+			av := a[kk*mr : kk*mr+mr]
+			for i := 0; i < rows; i++ {
+				ai := av[i]
+				ti := &t[i]
+				for j := 0; j < nr; j++ {
+					ti[j] += ai * bv[j]
+				}
 			}
 		}
-	}
-	for i := 0; i < rows; i++ {
-		dst := c[i*ldc : i*ldc+NR]
-		if acc {
-			for j := range dst {
-				dst[j] += t[i][j]
+		for i := 0; i < rows; i++ {
+			dst := c[i*ldc : i*ldc+nr]
+			if acc {
+				for j := range dst {
+					dst[j] += t[i][j]
+				}
+			} else {
+				copy(dst, t[i][:nr])
 			}
-		} else {
-			copy(dst, t[i][:])
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -64,35 +63,6 @@ func TestMatMulTLargeParallel(t *testing.T) {
 	checkAgainstFloat64(t, 70, 300, 520, false, r)
 }
 
-// The portable kernel must agree with the assembly one on the same packing.
-func TestPortableKernelAgrees(t *testing.T) {
-	if !HasSIMD {
-		t.Skip("no SIMD kernel on this CPU; the portable one is what runs")
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	for rows := 1; rows <= MR; rows++ {
-		for _, kc := range []int{1, 2, 7, 256} {
-			a, b := randSlice(r, kc*MR), randSlice(r, kc*NR)
-			c1, c2 := randSlice(r, rows*20), make([]float32, rows*20)
-			copy(c2, c1)
-			microKernel(rows, kc, a, b, c1, 20, true)
-			microKernelGo(rows, kc, a, b, c2, 20, true)
-			for i := range c1 {
-				if d := math.Abs(float64(c1[i] - c2[i])); d > 1e-4*(1+math.Abs(float64(c2[i]))) {
-					t.Fatalf("rows=%d kc=%d: element %d asm %g go %g", rows, kc, i, c1[i], c2[i])
-				}
-			}
-			for i := 0; i < rows; i++ { // columns past NR untouched
-				for j := NR; j < 20; j++ {
-					if c1[i*20+j] != c2[i*20+j] {
-						t.Fatalf("rows=%d: kernel wrote past its tile at [%d][%d]", rows, i, j)
-					}
-				}
-			}
-		}
-	}
-}
-
 func TestDotAxpy(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 64, 100} {
@@ -111,23 +81,6 @@ func TestDotAxpy(t *testing.T) {
 				t.Fatalf("Axpy n=%d: y[%d] = %g, want %g", n, i, y[i], want)
 			}
 		}
-	}
-}
-
-func BenchmarkGEMM(b *testing.B) {
-	for _, m := range []int{1, 8, 64, 256} {
-		n, k := 2048, 2048
-		b.Run(fmt.Sprintf("M=%d/N=%d/K=%d", m, n, k), func(b *testing.B) {
-			r := rand.New(rand.NewPCG(1, 1))
-			a := randSlice(r, m*k)
-			w := Pack(randSlice(r, n*k), n, k)
-			c := make([]float32, m*n)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				MatMulT(c, n, a, k, m, w, false)
-			}
-			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
 	}
 }
 

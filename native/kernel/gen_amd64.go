@@ -363,8 +363,133 @@ func main() {
 	w("\tMOVSD X0, ret+16(FP)")
 	w("\tRET")
 
-	if err := os.WriteFile("kernel_amd64.s", []byte(b.String()), 0o644); err != nil {
+	avx512Kernels(w, false)
+	avx512Kernels(w, true)
+	fmaPeak(w, "AVX2", "Y")
+	fmaPeak(w, "AVX512", "Z")
+
+	out := "kernel_amd64.s"
+	if len(os.Args) > 2 && os.Args[1] == "-o" {
+		out = os.Args[2]
+	}
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// avx512Kernels writes the AVX-512F micro-kernels: a rows×32 tile of C
+// (rows = 1..12, two ZMM accumulators a row: up to 24 of the 32 registers)
+// over A panels of 12 rows (k-major) and W panels of 32 columns (k-major).
+// Per k step: two W vectors, one broadcast per row, two FMAs per row. With
+// bf16 the W panel holds bfloat16 (64 bytes a k step), widened exactly to
+// float32 in the register (zero-extend, shift left 16): half the memory and
+// the same arithmetic as the float32 kernel.
+func avx512Kernels(w func(string, ...any), bf16 bool) {
+	const mr, nr = 12, 32
+	suffix, bstep := "x32", 4*nr
+	if bf16 {
+		suffix, bstep = "x32bf16", 2*nr
+	}
+	loadB := func(off int, dst int) {
+		if bf16 {
+			w("\tVPMOVZXWD %d(DI), Z%d", off, dst)
+			w("\tVPSLLD $16, Z%d, Z%d", dst, dst)
+		} else {
+			w("\tVMOVUPS %d(DI), Z%d", off, dst)
+		}
+	}
+	for rows := 1; rows <= mr; rows++ {
+		name := fmt.Sprintf("kern%d%s", rows, suffix)
+		w("")
+		w("// func %s(k int, a, b, c *float32, ldc int, acc int)", name)
+		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+		w("\tMOVQ k+0(FP), CX")
+		w("\tMOVQ a+8(FP), SI")
+		w("\tMOVQ b+16(FP), DI")
+		w("\tMOVQ c+24(FP), DX")
+		w("\tMOVQ ldc+32(FP), R8")
+		w("\tSHLQ $2, R8")
+		for i := 0; i < 2*rows; i++ {
+			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+		}
+		w("\tTESTQ CX, CX")
+		w("\tJZ store%s%d", suffix, rows)
+		w("\tMOVQ CX, R9")
+		w("\tSHRQ $1, R9")
+		w("\tJZ tail%s%d", suffix, rows)
+		w("loop%s%d:", suffix, rows)
+		w("\tPREFETCHT0 %d(DI)", 8*bstep)
+		w("\tPREFETCHT0 %d(DI)", 8*bstep+64)
+		for u := 0; u < 2; u++ {
+			b0, b1 := 24+2*u, 25+2*u
+			loadB(u*bstep, b0)
+			loadB(u*bstep+bstep/2, b1)
+			for i := 0; i < rows; i++ {
+				r := 28 + (2*u+i)%4
+				w("\tVBROADCASTSS %d(SI), Z%d", 4*(mr*u+i), r)
+				w("\tVFMADD231PS Z%d, Z%d, Z%d", b0, r, 2*i)
+				w("\tVFMADD231PS Z%d, Z%d, Z%d", b1, r, 2*i+1)
+			}
+		}
+		w("\tADDQ $%d, SI", 2*4*mr)
+		w("\tADDQ $%d, DI", 2*bstep)
+		w("\tDECQ R9")
+		w("\tJNZ loop%s%d", suffix, rows)
+		w("tail%s%d:", suffix, rows)
+		w("\tANDQ $1, CX")
+		w("\tJZ store%s%d", suffix, rows)
+		loadB(0, 24)
+		loadB(bstep/2, 25)
+		for i := 0; i < rows; i++ {
+			r := 28 + i%4
+			w("\tVBROADCASTSS %d(SI), Z%d", 4*i, r)
+			w("\tVFMADD231PS Z24, Z%d, Z%d", r, 2*i)
+			w("\tVFMADD231PS Z25, Z%d, Z%d", r, 2*i+1)
+		}
+		w("store%s%d:", suffix, rows)
+		w("\tMOVQ acc+40(FP), R9")
+		w("\tTESTQ R9, R9")
+		w("\tJZ put%s%d", suffix, rows)
+		w("\tMOVQ DX, R10")
+		for i := 0; i < rows; i++ {
+			w("\tVADDPS (R10), Z%d, Z%d", 2*i, 2*i)
+			w("\tVADDPS 64(R10), Z%d, Z%d", 2*i+1, 2*i+1)
+			if i < rows-1 {
+				w("\tADDQ R8, R10")
+			}
+		}
+		w("put%s%d:", suffix, rows)
+		for i := 0; i < rows; i++ {
+			w("\tVMOVUPS Z%d, (DX)", 2*i)
+			w("\tVMOVUPS Z%d, 64(DX)", 2*i+1)
+			if i < rows-1 {
+				w("\tADDQ R8, DX")
+			}
+		}
+		w("\tVZEROUPPER")
+		w("\tRET")
+	}
+}
+
+// fmaPeak writes a register-only FMA loop (14 independent accumulators
+// fed by two registers no FMA writes, 14 FMAs an iteration): the machine's
+// FMA ceiling for BenchmarkFMAPeak, so every kernel figure can be read as a
+// fraction of it.
+func fmaPeak(w func(string, ...any), name, reg string) {
+	w("")
+	w("// func fmaPeak%s(n int)", name)
+	w("TEXT ·fmaPeak%s(SB), NOSPLIT, $0-8", name)
+	w("\tMOVQ n+0(FP), CX")
+	for i := 0; i < 16; i++ {
+		w("\tVXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
+	}
+	w("peak%s:", name)
+	for i := 0; i < 14; i++ {
+		w("\tVFMADD231PS %s15, %s14, %s%d", reg, reg, reg, i)
+	}
+	w("\tDECQ CX")
+	w("\tJNZ peak%s", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
 }

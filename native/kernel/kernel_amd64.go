@@ -2,12 +2,43 @@ package kernel
 
 import (
 	"math"
+	"strings"
 
 	"golang.org/x/sys/cpu"
 )
 
-// HasSIMD says whether the assembly micro-kernels run on this CPU.
-var HasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// simdVector says whether the AVX2+FMA vector routines (dot, axpy, exp,
+// softmax, log-sum-exp) run on this CPU; HasSIMD is that, unless the
+// portable kernel was selected.
+var simdVector = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// HasSIMD says whether the assembly vector routines are in use.
+var HasSIMD = simdVector
+
+// CPUFeatures lists the SIMD features this CPU reports that the kernels care about.
+func CPUFeatures() string {
+	var f []string
+	for _, x := range []struct {
+		name string
+		has  bool
+	}{{"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA}, {"avx512f", cpu.X86.HasAVX512F},
+		{"avx512bw", cpu.X86.HasAVX512BW}, {"avx512vl", cpu.X86.HasAVX512VL}, {"avx512_bf16", cpu.X86.HasAVX512BF16}} {
+		if x.has {
+			f = append(f, x.name)
+		}
+	}
+	if len(f) == 0 {
+		return "none"
+	}
+	return strings.Join(f, " ")
+}
+
+func archImpls() []*impl {
+	return []*impl{
+		{name: "avx512", mr: 12, nr: 32, kc: 512, half: true, needs: "avx512f", ok: cpu.X86.HasAVX512F, micro: microAVX512},
+		{name: "avx2", mr: MR, nr: NR, kc: KC, needs: "avx2 and fma", ok: simdVector, micro: microAVX2},
+	}
+}
 
 //go:noescape
 func kern1x16(k int, a, b, c *float32, ldc int, acc int)
@@ -37,14 +68,10 @@ var kerns = [MR + 1]func(k int, a, b, c *float32, ldc int, acc int){
 	nil, kern1x16, kern2x16, kern3x16, kern4x16, kern5x16, kern6x16,
 }
 
-func microKernel(rows, kc int, a, b, c []float32, ldc int, acc bool) {
-	if !HasSIMD {
-		microKernelGo(rows, kc, a, b, c, ldc, acc)
-		return
-	}
+func microAVX2(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
 	// Bounds the assembly relies on, checked once here.
 	_ = a[kc*MR-1]
-	_ = b[kc*NR-1]
+	b := w.data[boff : boff+kc*NR]
 	_ = c[(rows-1)*ldc+NR-1]
 	f := 0
 	if acc {

@@ -2,12 +2,15 @@
 
 package kernel
 
-// HasSIMD says whether the assembly micro-kernels run on this CPU.
-const HasSIMD = false
+// HasSIMD says whether the assembly vector routines are in use: never here.
+var HasSIMD = false
 
-func microKernel(rows, kc int, a, b, c []float32, ldc int, acc bool) {
-	microKernelGo(rows, kc, a, b, c, ldc, acc)
-}
+const simdVector = false
+
+func archImpls() []*impl { return nil }
+
+// CPUFeatures lists the SIMD features the kernels use: none on this architecture.
+func CPUFeatures() string { return "none (portable Go kernels only)" }
 
 // Dot returns the inner product of a and b[:len(a)].
 func Dot(a, b []float32) float32 { return dotGo(a, b) }
@@ -28,3 +31,5 @@ func Softmax(x []float32) { softmaxGo(x) }
 // LogSumExp returns log(sum exp(x)) accumulated in float64. scratch must
 // hold len(x) values.
 func LogSumExp(x, scratch []float32) float64 { return logSumExpGo(x, scratch) }
+
+func fmaPeak(string, int) float64 { return 0 }

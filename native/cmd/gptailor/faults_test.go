@@ -284,3 +284,22 @@ func TestServeAddressGuard(t *testing.T) {
 		t.Error("an address without a port was accepted")
 	}
 }
+
+// version names the CPU features and the kernel; GPTAILOR_KERNEL picks one,
+// and an unknown or unrunnable one is refused before any work.
+func TestVersionAndKernelChoice(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	if code != 0 || !strings.Contains(out, "cpu features: ") || !strings.Contains(out, "kernel in use: ") {
+		t.Fatalf("version: %d %s", code, out)
+	}
+	t.Setenv("GPTAILOR_KERNEL", "generic")
+	if code, out, _ := runCLI(t, "", "version"); code != 0 || !strings.Contains(out, "kernel in use: generic") {
+		t.Errorf("forced generic: %d %s", code, out)
+	}
+	t.Setenv("GPTAILOR_KERNEL", "avx1024")
+	if code, _, e := runCLI(t, "", "version"); code != 2 || !strings.Contains(e, `GPTAILOR_KERNEL=avx1024: unknown kernel "avx1024"`) {
+		t.Errorf("unknown kernel: %d %s", code, e)
+	}
+	t.Setenv("GPTAILOR_KERNEL", "")
+	runCLI(t, "", "version") // back to the fastest for the other tests
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 )
 
@@ -28,6 +29,7 @@ func commands() map[string]command {
 		"search":   {"search layer plans (remove, select, merge) that keep the most quality", runSearch},
 		"serve":    {"serve the browser plan editor and live searches over a websocket", runServe},
 		"prune":    {"single-model depth-pruning baselines (shortgpt, angular, sleb, last) as plans", runPrune},
+		"version":  {"the build, the CPU features seen and the compute kernel in use", runVersion},
 	}
 }
 
@@ -41,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if err := kernel.SelectFromEnv(); err != nil {
+		fmt.Fprintf(stderr, "gptailor: %v\n", err)
+		return 2
 	}
 	c, ok := cmds[args[0]]
 	if !ok {

@@ -1,0 +1,111 @@
+package kernel
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// impl is one GEMM micro-kernel and the panel shapes it needs: A panels of
+// mr rows, W panels of nr columns, K blocks of kc.
+type impl struct {
+	name  string
+	mr    int
+	nr    int
+	kc    int
+	half  bool   // packs BF16 weights in 16 bits (and reads them widened)
+	needs string // the CPU features it needs, for messages
+	ok    bool   // this CPU has them
+	micro func(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool)
+}
+
+// generic is the portable Go kernel, on every machine.
+var generic = &impl{name: "generic", mr: MR, nr: NR, kc: KC, ok: true, needs: "nothing", micro: microKernelGo(MR)}
+
+// impls lists every kernel this build has, fastest first.
+var impls = append(archImpls(), generic)
+
+// KernelEnv names the environment variable that forces a kernel.
+const KernelEnv = "GPTAILOR_KERNEL"
+
+// active is the kernel in use: the fastest this CPU runs, unless Select
+// chose another.
+var active = func() *impl {
+	for _, im := range impls {
+		if im.ok {
+			return im
+		}
+	}
+	return generic
+}()
+
+// Names lists the kernels of this build, fastest first.
+func Names() []string {
+	out := make([]string, len(impls))
+	for i, im := range impls {
+		out[i] = im.name
+	}
+	return out
+}
+
+// Runnable says whether this CPU can run the named kernel, and if not why.
+func Runnable(name string) (bool, string) {
+	for _, im := range impls {
+		if im.name == name {
+			if im.ok {
+				return true, ""
+			}
+			return false, fmt.Sprintf("kernel %s needs %s, which this CPU lacks (it has: %s)", name, im.needs, CPUFeatures())
+		}
+	}
+	return false, fmt.Sprintf("unknown kernel %q (this build has: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Select makes the named kernel the active one ("" or "auto": the fastest
+// this CPU runs). Weights packed before keep the layout they were packed
+// for and still multiply correctly (with a kernel of their layout).
+func Select(name string) error {
+	if name == "" || name == "auto" {
+		for _, im := range impls {
+			if im.ok {
+				setActive(im)
+				return nil
+			}
+		}
+	}
+	if ok, why := Runnable(name); !ok {
+		return fmt.Errorf("%s=%s: %s", KernelEnv, name, why)
+	}
+	for _, im := range impls {
+		if im.name == name {
+			setActive(im)
+		}
+	}
+	return nil
+}
+
+// SelectFromEnv applies GPTAILOR_KERNEL, if set.
+func SelectFromEnv() error { return Select(os.Getenv(KernelEnv)) }
+
+// Active names the kernel in use.
+func Active() string { return active.name }
+
+func setActive(im *impl) {
+	active = im
+	HasSIMD = im != generic && simdVector
+}
+
+// implFor is the kernel that multiplies w: the active one when w was packed
+// for its layout, else the fastest runnable one of w's layout (the
+// portable kernel handles every layout).
+func implFor(w *Packed) *impl {
+	if active.nr == w.nr && (w.half == nil || active.half) {
+		return active
+	}
+	for _, im := range impls {
+		if im.ok && im.nr == w.nr && (w.half == nil || im.half) {
+			return im
+		}
+	}
+	return &impl{name: "generic", mr: MR, nr: w.nr, kc: KC, ok: true, micro: microKernelGo(MR)}
+}

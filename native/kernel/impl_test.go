@@ -1,0 +1,255 @@
+package kernel
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// eachKernel runs fn with every kernel of this build made active in turn;
+// kernels this CPU cannot run are skipped with the reason, and the log says
+// which ran.
+func eachKernel(t *testing.T, fn func(t *testing.T)) {
+	t.Helper()
+	prev := active
+	defer setActive(prev)
+	var ran []string
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			if ok, why := Runnable(name); !ok {
+				t.Skip(why)
+			}
+			if err := Select(name); err != nil {
+				t.Fatal(err)
+			}
+			ran = append(ran, name)
+			fn(t)
+		})
+	}
+	t.Logf("kernels run: %s (CPU: %s)", strings.Join(ran, ", "), CPUFeatures())
+}
+
+// bf16 rounds to the nearest bfloat16 value (ties to even), as a float32.
+func bf16(x float32) float32 {
+	b := math.Float32bits(x)
+	b += 0x7fff + (b>>16)&1
+	return math.Float32frombits(b &^ 0xffff)
+}
+
+// Every kernel, at edge shapes (M, N, K across 1, 15, 16, 17, 63, 64, 65,
+// the A and W panel sizes and their neighbours), against a float64
+// reference and against the portable kernel on the same inputs; float32
+// and BF16-stored weights; accumulate or not.
+func TestKernelsAtEdgeShapes(t *testing.T) {
+	eachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		sizes := []int{1, 15, 16, 17, 31, 32, 33, 63, 64, 65}
+		for _, m := range []int{1, 2, 5, 6, 7, 11, 12, 13, 25, 64, 65} {
+			for _, n := range sizes {
+				for _, k := range []int{1, 15, 16, 17, 63, 64, 65, 600} {
+					acc := (m+n+k)%2 == 0
+					checkAgainstFloat64(t, m, n, k, acc, r)
+					checkBF16(t, m, n, k, acc, r)
+				}
+			}
+		}
+		checkAgainstFloat64(t, 70, 300, 1100, false, r) // several K blocks, threads
+	})
+}
+
+// checkBF16 multiplies BF16 weights packed 16-bit (where the kernel keeps
+// them so) and compares with the same weights packed as float32 by the
+// portable kernel: widening is exact, so only summation order differs.
+func checkBF16(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand) {
+	t.Helper()
+	a := randSlice(r, m*k)
+	w := randSlice(r, n*k)
+	for i := range w {
+		w[i] = bf16(w[i])
+	}
+	c0 := randSlice(r, m*n)
+	p := Pack(w, n, k)
+	if HalfWeights() != p.Half() || (p.half != nil && p.Bytes() != int64(len(p.half))*2) {
+		t.Fatalf("%s: BF16 packing in 16 bits = %v, kernel says %v", active.name, p.half != nil, HalfWeights())
+	}
+	got := append([]float32(nil), c0...)
+	MatMulT(got, n, a, k, m, p, accumulate)
+	ref := append([]float32(nil), c0...)
+	g := packFor(generic, w, n, k, k, 1, false)
+	matMulT(generic, 1, ref, n, a, k, m, g, accumulate)
+	u := math.Pow(2, -24)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var mag float64
+			for kk := 0; kk < k; kk++ {
+				mag += math.Abs(float64(a[i*k+kk]) * float64(w[j*k+kk]))
+			}
+			if d := math.Abs(float64(got[i*n+j] - ref[i*n+j])); d > 2*float64(k+2)*u*(mag+math.Abs(float64(c0[i*n+j]))) {
+				t.Fatalf("%s bf16 m=%d n=%d k=%d: C[%d][%d] = %g, portable %g", active.name, m, n, k, i, j, got[i*n+j], ref[i*n+j])
+			}
+		}
+	}
+}
+
+// Views of packed matrices (K and V of attention are views) multiply like
+// the leading block they name, with every kernel.
+func TestKernelsOnViews(t *testing.T) {
+	eachKernel(t, func(t *testing.T) { TestPackedView(t) })
+}
+
+// Weights packed for one kernel still multiply correctly after another is
+// selected (a kernel of their layout takes them).
+func TestPackedSurvivesSelect(t *testing.T) {
+	prev := active
+	defer setActive(prev)
+	r := rand.New(rand.NewPCG(13, 14))
+	m, n, k := 9, 70, 40
+	a, w := randSlice(r, m*k), randSlice(r, n*k)
+	for _, from := range Names() {
+		if ok, _ := Runnable(from); !ok {
+			continue
+		}
+		Select(from)
+		p := Pack(w, n, k)
+		want := make([]float32, m*n)
+		MatMulT(want, n, a, k, m, p, false)
+		for _, to := range Names() {
+			if ok, _ := Runnable(to); !ok {
+				continue
+			}
+			Select(to)
+			got := make([]float32, m*n)
+			MatMulT(got, n, a, k, m, p, false)
+			for i := range got {
+				if math.Abs(float64(got[i]-want[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("packed for %s, run with %s active: %g vs %g", from, to, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestSelectRefusals(t *testing.T) {
+	prev := active
+	defer setActive(prev)
+	if err := Select("avx1024"); err == nil || !strings.Contains(err.Error(), `GPTAILOR_KERNEL=avx1024: unknown kernel "avx1024" (this build has: `) {
+		t.Errorf("unknown: %v", err)
+	}
+	for _, name := range Names() {
+		ok, why := Runnable(name)
+		err := Select(name)
+		if ok != (err == nil) {
+			t.Errorf("%s: runnable %v, select %v", name, ok, err)
+		}
+		if !ok && !strings.Contains(err.Error(), "which this CPU lacks") {
+			t.Errorf("%s: %v (%s)", name, err, why)
+		}
+	}
+	if err := Select(""); err != nil || active != prev {
+		t.Errorf("auto selected %s, want %s (%v)", active.name, prev.name, err)
+	}
+	if p := Pack([]float32{1, 1.1}, 1, 2); p.Half() {
+		t.Error("values that are not bfloat16 were packed in 16 bits")
+	}
+	if p := Pack([]float32{1, 1.5}, 1, 2); p.Half() != HalfWeights() {
+		t.Errorf("bfloat16 values: 16-bit panels %v, kernel %s", p.Half(), active.name)
+	}
+}
+
+// The checked-in assembly is exactly what the generator writes.
+func TestAssemblyIsGenerated(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the generator writes amd64 assembly")
+	}
+	out := filepath.Join(t.TempDir(), "kernel_amd64.s")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "gen_amd64.go", "-o", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run gen_amd64.go: %v\n%s", err, b)
+	}
+	want, _ := os.ReadFile(out)
+	got, err := os.ReadFile("kernel_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("kernel_amd64.s is not what gen_amd64.go writes: run `go generate ./native/kernel` and commit both")
+	}
+}
+
+// BenchmarkGEMM runs every kernel this CPU has at N=K=2048.
+func BenchmarkGEMM(b *testing.B) {
+	prev := active
+	defer setActive(prev)
+	for _, name := range Names() {
+		if ok, _ := Runnable(name); !ok || (name == "generic" && testing.Short()) {
+			continue
+		}
+		for _, half := range []bool{false, true} {
+			Select(name)
+			if half && !HalfWeights() {
+				continue
+			}
+			for _, m := range []int{1, 8, 64, 256} {
+				n, k := 2048, 2048
+				tag := "f32"
+				if half {
+					tag = "bf16w"
+				}
+				b.Run(fmt.Sprintf("%s/%s/M=%d/N=%d/K=%d", name, tag, m, n, k), func(b *testing.B) {
+					Select(name)
+					r := rand.New(rand.NewPCG(1, 1))
+					a := randSlice(r, m*k)
+					wv := randSlice(r, n*k)
+					var w *Packed
+					if half {
+						for i := range wv {
+							wv[i] = bf16(wv[i])
+						}
+					}
+					w = Pack(wv, n, k)
+					c := make([]float32, m*n)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						MatMulT(c, n, a, k, m, w, false)
+					}
+					b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkFMAPeak is the ceiling: register-only FMAs on every core, with
+// AVX2 and with AVX-512 where the CPU has them.
+func BenchmarkFMAPeak(b *testing.B) {
+	for _, name := range []string{"avx512", "avx2"} {
+		if ok, _ := Runnable(name); !ok {
+			continue
+		}
+		b.Run(fmt.Sprintf("%s/threads=%d", name, Threads), func(b *testing.B) {
+			const iters = 1 << 20
+			done := make(chan float64)
+			for t := 0; t < Threads; t++ {
+				go func() {
+					var f float64
+					for i := 0; i < b.N; i++ {
+						f += fmaPeak(name, iters)
+					}
+					done <- f
+				}()
+			}
+			var flops float64
+			for t := 0; t < Threads; t++ {
+				flops += <-done
+			}
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

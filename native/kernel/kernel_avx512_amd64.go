@@ -1,0 +1,124 @@
+package kernel
+
+import "unsafe"
+
+// The AVX-512F micro-kernels of kernel_amd64.s (see gen_amd64.go): rows×32
+// tiles over 12-row A panels and 32-column W panels, float32 or bfloat16.
+
+//go:noescape
+func kern1x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern1x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern2x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern2x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern3x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern3x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern4x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern4x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern5x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern5x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern6x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern6x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern7x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern7x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern8x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern8x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern9x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern9x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern10x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern10x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern11x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern11x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern12x32(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern12x32bf16(k int, a, b, c *float32, ldc int, acc int)
+
+var kerns512 = [13]func(k int, a, b, c *float32, ldc int, acc int){
+	nil, kern1x32, kern2x32, kern3x32, kern4x32, kern5x32, kern6x32, kern7x32, kern8x32, kern9x32, kern10x32, kern11x32, kern12x32,
+}
+
+var kerns512bf16 = [13]func(k int, a, b, c *float32, ldc int, acc int){
+	nil, kern1x32bf16, kern2x32bf16, kern3x32bf16, kern4x32bf16, kern5x32bf16, kern6x32bf16, kern7x32bf16, kern8x32bf16, kern9x32bf16, kern10x32bf16, kern11x32bf16, kern12x32bf16,
+}
+
+func microAVX512(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
+	// Bounds the assembly relies on, checked once here.
+	_ = a[kc*12-1]
+	_ = c[(rows-1)*ldc+31]
+	f := 0
+	if acc {
+		f = 1
+	}
+	if w.half != nil {
+		b := w.half[boff : boff+kc*32]
+		kerns512bf16[rows](kc, &a[0], (*float32)(unsafe.Pointer(&b[0])), &c[0], ldc, f)
+		return
+	}
+	b := w.data[boff : boff+kc*32]
+	kerns512[rows](kc, &a[0], &b[0], &c[0], ldc, f)
+}
+
+//go:noescape
+func fmaPeakAVX2(n int)
+
+//go:noescape
+func fmaPeakAVX512(n int)
+
+// fmaPeak runs n iterations of 14 register-only FMAs with the widest
+// vectors the named kernel uses, and returns the flops done (0 when the
+// kernel has no such loop).
+func fmaPeak(kernel string, n int) float64 {
+	switch kernel {
+	case "avx512":
+		fmaPeakAVX512(n)
+		return float64(n) * 14 * 16 * 2
+	case "avx2":
+		fmaPeakAVX2(n)
+		return float64(n) * 14 * 8 * 2
+	}
+	return 0
+}
