@@ -7,37 +7,40 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 )
 
-// Loader reads and packs source layers and heads once and shares them: every
-// net built from the same model layer points at the same packed weights.
+// Loader reads and packs source layers and heads and shares them: every net
+// built from the same model layer points at the same packed weights while
+// the layer is in the cache (Cache: unbounded by default; a bounded one
+// re-reads an evicted layer from its checkpoint when it is needed again).
 type Loader struct {
-	mu     sync.Mutex
-	layers map[layerKey]*Layer
-	heads  map[string]*Head
+	Cache *LayerCache
+	mu    sync.Mutex
+	heads map[string]*Head
 }
 
-type layerKey struct {
-	dir   string
-	layer int
+// NewLoader returns an empty loader whose layers are never evicted.
+func NewLoader() *Loader { return NewLoaderWithCache(NewLayerCache(-1)) }
+
+// NewLoaderWithCache returns a loader keeping its source layers in c.
+func NewLoaderWithCache(c *LayerCache) *Loader {
+	return &Loader{Cache: c, heads: map[string]*Head{}}
 }
 
-// NewLoader returns an empty loader.
-func NewLoader() *Loader {
-	return &Loader{layers: map[layerKey]*Layer{}, heads: map[string]*Head{}}
-}
-
-// Layer returns layer i of m, reading it on first use.
+// Layer returns layer i of m, reading it when it is not cached.
 func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
-	k := layerKey{m.Dir, i}
-	l.mu.Lock()
+	key := fmt.Sprintf("%s\x00%d", m.Dir, i)
+	if ly, ok := l.Cache.Get("source", key); ok {
+		return ly, nil
+	}
+	l.mu.Lock() // one read at a time: two nets asking at once share it
 	defer l.mu.Unlock()
-	if ly, ok := l.layers[k]; ok {
+	if ly, ok := l.Cache.Get("source", key); ok {
 		return ly, nil
 	}
 	ly, err := LoadLayer(m, i)
 	if err != nil {
 		return nil, err
 	}
-	l.layers[k] = ly
+	l.Cache.Put("source", key, ly)
 	return ly, nil
 }
 

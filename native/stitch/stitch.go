@@ -5,7 +5,6 @@
 package stitch
 
 import (
-	"container/list"
 	"fmt"
 	"sync"
 
@@ -26,14 +25,17 @@ type Builder struct {
 	// share their first slots share those slots' activations.
 	Prefix *engine.PrefixCache
 
-	mu     sync.Mutex
-	merged *lru
-	heads  map[string]*engine.Head
+	mu    sync.Mutex
+	cache *engine.LayerCache // source and merged layers, one bound
+	heads map[string]*engine.Head
 }
 
-// New returns a builder whose merged-layer cache holds at most cacheBytes.
+// New returns a builder whose packed layers — source layers and merged
+// ones alike — take at most cacheBytes (< 0: unbounded); past it the least
+// recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
-	return &Builder{Family: f, Loader: engine.NewLoader(), merged: newLRU(cacheBytes), heads: map[string]*engine.Head{}}
+	c := engine.NewLayerCache(cacheBytes)
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, heads: map[string]*engine.Head{}}
 }
 
 // Info describes the family for plan validation and parameter counts.
@@ -87,12 +89,9 @@ func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
 }
 
 func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) {
-	b.mu.Lock()
-	if l, ok := b.merged.get(key); ok {
-		b.mu.Unlock()
+	if l, ok := b.cache.Get("merge", key); ok {
 		return l, nil
 	}
-	b.mu.Unlock()
 	t, err := b.MergeTensors(m)
 	if err != nil {
 		return nil, err
@@ -101,9 +100,7 @@ func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) 
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
-	b.merged.put(key, l)
-	b.mu.Unlock()
+	b.cache.Put("merge", key, l)
 	return l, nil
 }
 
@@ -225,57 +222,13 @@ func (b *Builder) head(p *plan.Plan) (*engine.Head, error) {
 	return h, nil
 }
 
-// CacheStats reports the merged-layer cache.
+// CacheStats reports the merged layers' hits and misses and the bytes the
+// layer cache holds (source and merged layers).
 func (b *Builder) CacheStats() (hits, misses int, bytes int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.merged.hits, b.merged.misses, b.merged.bytes
+	st := b.cache.Stats("merge")
+	now, _ := b.cache.Bytes()
+	return st.Hits, st.Misses, now
 }
 
-// lru is a byte-bounded least-recently-used cache of merged layers.
-type lru struct {
-	max, bytes   int64
-	order        *list.List // front: most recent
-	items        map[string]*list.Element
-	hits, misses int
-}
-
-type lruEntry struct {
-	key   string
-	layer *engine.Layer
-	size  int64
-}
-
-func newLRU(max int64) *lru {
-	return &lru{max: max, order: list.New(), items: map[string]*list.Element{}}
-}
-
-func (c *lru) get(k string) (*engine.Layer, bool) {
-	if e, ok := c.items[k]; ok {
-		c.order.MoveToFront(e)
-		c.hits++
-		return e.Value.(*lruEntry).layer, true
-	}
-	c.misses++
-	return nil, false
-}
-
-func (c *lru) put(k string, l *engine.Layer) {
-	if c.max <= 0 {
-		return // caching disabled
-	}
-	if e, ok := c.items[k]; ok {
-		c.order.MoveToFront(e)
-		return
-	}
-	size := l.Bytes()
-	c.items[k] = c.order.PushFront(&lruEntry{key: k, layer: l, size: size})
-	c.bytes += size
-	for c.bytes > c.max && c.order.Len() > 1 {
-		last := c.order.Back()
-		ent := last.Value.(*lruEntry)
-		c.order.Remove(last)
-		delete(c.items, ent.key)
-		c.bytes -= ent.size
-	}
-}
+// Cache is the builder's layer cache.
+func (b *Builder) Cache() *engine.LayerCache { return b.cache }

@@ -16,10 +16,12 @@ import (
 
 	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/sysmem"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
 	"github.com/gptailor/gptailor/shared/plan"
@@ -40,6 +42,8 @@ type evalResult struct {
 	BitsPerByte     float64 `json:"bits_per_byte"`
 	Seconds         float64 `json:"seconds"`
 	TokensPerSecond float64 `json:"tokens_per_second"`
+	Kernel          string  `json:"kernel"`
+	PeakRSSMB       int     `json:"peak_rss_mb"`
 }
 
 func runEval(args []string, stdout, stderr io.Writer) int {
@@ -107,6 +111,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "eval", err)
 	}
 	res.Model, res.Data, res.Layers = name, *data, layers
+	res.Kernel, res.PeakRSSMB = kernel.Active(), sysmem.PeakRSSMB()
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Fprintf(stdout, "%s\n", b)
@@ -211,7 +216,8 @@ func printEval(w io.Writer, r *evalResult) {
 	fmt.Fprintf(w, "nll            %.4f nats/token\n", r.NLL)
 	fmt.Fprintf(w, "perplexity     %.3f\n", r.Perplexity)
 	fmt.Fprintf(w, "bits per byte  %.4f\n", r.BitsPerByte)
-	fmt.Fprintf(w, "speed          %.0f tokens/s (%.2f s)\n", r.TokensPerSecond, r.Seconds)
+	fmt.Fprintf(w, "speed          %.0f tokens/s (%.2f s, kernel %s)\n", r.TokensPerSecond, r.Seconds, r.Kernel)
+	fmt.Fprintf(w, "peak memory    %d MiB resident\n", r.PeakRSSMB)
 }
 
 // parseLayers reads "0,1,2,4" (ranges like 0-3 allowed); "" means all layers.

@@ -18,12 +18,15 @@ import (
 	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/sysmem"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
 	"github.com/gptailor/gptailor/shared/plan"
@@ -66,7 +69,8 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	buildOut := fs.String("build", "", "write the winning plan as a model directory")
 	compare := fs.Bool("compare", true, "also report ShortGPT and the base with its best single layer dropped")
 	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between candidates with common first slots (0: off; default a quarter of the machine's memory)")
-	mergeMB := fs.Int("merge-cache-mb", 2048, "memory for merged layers reused between candidates (0: off)")
+	cacheMB := fs.Int("cache-mb", -1, "memory for packed layers, source and merged alike; past it the least recently used are read or merged again (default 40% of the machine's memory)")
+	fs.IntVar(cacheMB, "merge-cache-mb", -1, "old name of --cache-mb")
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
@@ -85,7 +89,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		atLeast("--remove", *remove, 0),
 		between("--param-budget", *paramBudget, 0, 1),
 		atLeast("--prefix-cache-mb", *prefixMB, -1),
-		atLeast("--merge-cache-mb", *mergeMB, 0),
+		atLeast("--cache-mb", *cacheMB, -1),
 	); err != nil {
 		return fail(stderr, "search", err)
 	}
@@ -172,9 +176,17 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		abs, _ := filepath.Abs(m.Dir)
 		models[m.Name] = abs
 	}
-	builder := stitch.New(f, int64(*mergeMB)<<20)
+	if *cacheMB < 0 {
+		*cacheMB = sysmem.FractionMB(0.4)
+	}
+	if err := cacheFits(*cacheMB, base); err != nil {
+		return fail(stderr, "search", err)
+	}
+	builder := stitch.New(f, int64(*cacheMB)<<20)
 	if *prefixMB < 0 {
-		*prefixMB = quarterOfMemoryMB()
+		// The prefix cache wants room: on a 135M-shaped model's 60-trial
+		// trace it gave 1.23× (of a possible 1.26×) with 6 GiB, 1.07× with 1 GiB.
+		*prefixMB = sysmem.FractionMB(0.25)
 	}
 	if *prefixMB > 0 {
 		builder.Prefix = engine.NewPrefixCache(int64(*prefixMB) << 20)
@@ -319,6 +331,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "search", err)
 	}
 	printSearch(stdout, ev.Tasks(), winPlan, rows, len(trialsDone), time.Since(start), *runDir)
+	_, cachePeak := builder.Cache().Bytes()
+	fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
+		sysmem.PeakRSSMB(), cachePeak>>20, *cacheMB, kernel.Active())
 	if *buildOut != "" {
 		res, err := build.Build(builder, winPlan, build.Options{Out: *buildOut, Force: true})
 		if err != nil {
@@ -465,20 +480,16 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	return writeOut(*out, append(b, '\n'), stdout, stderr, "prune")
 }
 
-// quarterOfMemoryMB is a quarter of the machine's memory (MemTotal in
-// /proc/meminfo), or 1024 where that cannot be read. The prefix cache wants
-// room: on a 135M-shaped model's 60-trial trace it gave 1.23× (of a possible
-// 1.26×) with 6 GiB and 1.07× with 1 GiB.
-func quarterOfMemoryMB() int {
-	raw, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 1024
+// cacheFits refuses a layer cache that cannot hold one packed layer of the
+// base (16-bit when the kernel keeps BF16 weights so and the base is BF16).
+func cacheFits(cacheMB int, base *model.Model) error {
+	per := int64(4)
+	if dt := base.Tensors.DTypes(); kernel.HalfWeights() && dt[safetensors.BF16] > 0 && dt[safetensors.F32] == 0 {
+		per = 2
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		var kb int
-		if n, _ := fmt.Sscanf(line, "MemTotal: %d kB", &kb); n == 1 && kb > 0 {
-			return kb / 1024 / 4
-		}
+	layer := base.LayerParams() * per
+	if cacheMB > 0 && int64(cacheMB)<<20 < layer {
+		return fmt.Errorf("--cache-mb %d cannot hold one packed layer of %s (%d MiB): raise it", cacheMB, base.Name, (layer+1<<20-1)>>20)
 	}
-	return 1024
+	return nil
 }
