@@ -191,3 +191,40 @@ func TestCrossLayerMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With a cache smaller than the model, source layers are evicted and read
+// again, and the nets score exactly as with everything kept.
+func TestBoundedCacheRereadsSourceLayers(t *testing.T) {
+	f := openStories(t)
+	defer f.Close()
+	all := New(f, -1)
+	p := &plan.Plan{Slots: []plan.Slot{
+		{Take: &plan.Take{Model: "base", Layer: 0}}, {Take: &plan.Take{Model: "code", Layer: 1}},
+		{Take: &plan.Take{Model: "base", Layer: 2}}, {Take: &plan.Take{Model: "math", Layer: 3}},
+	}}
+	ref, err := all.Net(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := ref.Layers[0].Bytes()
+	small := New(f, 2*one+1) // two layers at a time
+	win := [][]int{{1, 5, 9, 200, 31, 77, 12, 3}}
+	want, _ := ref.LogProbs(win)
+	for round := 0; round < 3; round++ {
+		n, err := small.Net(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := n.LogProbs(win)
+		for i := range want[0] {
+			if got[0][i] != want[0][i] {
+				t.Fatalf("round %d: log-prob %d = %v, want %v", round, i, got[0][i], want[0][i])
+			}
+		}
+	}
+	st := small.Cache().Stats("source")
+	now, peak := small.Cache().Bytes()
+	if st.Evictions == 0 || st.Misses < 8 || peak > 2*one+1 || now > 2*one+1 {
+		t.Errorf("stats %+v, bytes now %d peak %d, bound %d", st, now, peak, 2*one+1)
+	}
+}
