@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 )
 
@@ -48,9 +50,32 @@ func BenchmarkForwardStories(b *testing.B) {
 	benchScore(b, net, benchWindows(m.Config.VocabSize, 32, 256))
 }
 
-// A SmolLM-135M-shaped net with random weights (nothing read from disk).
+// A SmolLM-135M-shaped net with random weights (nothing read from disk),
+// with every kernel this CPU runs, float32 and BF16 weights, at 256- and
+// 512-token windows (4 and 2 windows).
 func BenchmarkForwardSmolLM135M(b *testing.B) {
+	prev := kernel.Active()
+	defer kernel.Select(prev)
 	cfg := SyntheticConfig(576, 1536, 30, 9, 3, 49152)
-	net := RandomNet(cfg, 7)
-	benchScore(b, net, benchWindows(cfg.VocabSize, 4, 256))
+	for _, k := range kernel.Names() {
+		if ok, _ := kernel.Runnable(k); !ok || k == "generic" {
+			continue
+		}
+		for _, w := range []string{"f32", "bf16"} {
+			kernel.Select(k)
+			if w == "bf16" && !kernel.HalfWeights() {
+				continue
+			}
+			net := RandomNet(cfg, 7)
+			if w == "bf16" {
+				net = RandomNetBF16(cfg, 7)
+			}
+			for _, seq := range []int{256, 512} {
+				b.Run(fmt.Sprintf("kernel=%s/weights=%s/seq=%d", k, w, seq), func(b *testing.B) {
+					kernel.Select(k)
+					benchScore(b, net, benchWindows(cfg.VocabSize, 1024/seq, seq))
+				})
+			}
+		}
+	}
 }

@@ -48,11 +48,32 @@ func RandomTensors(cfg *model.Config, r *rand.Rand) Tensors {
 }
 
 // RandomNet builds a net of random weights for cfg.
-func RandomNet(cfg *model.Config, seed uint64) *Net {
+func RandomNet(cfg *model.Config, seed uint64) *Net { return randomNet(cfg, seed, false) }
+
+// RandomNetBF16 is RandomNet with every weight rounded to bfloat16, as a
+// BF16 checkpoint holds them (kept in 16-bit panels where the kernel can).
+func RandomNetBF16(cfg *model.Config, seed uint64) *Net { return randomNet(cfg, seed, true) }
+
+func toBF16(v []float32) []float32 {
+	for i, x := range v {
+		b := math.Float32bits(x)
+		b += 0x7fff + (b>>16)&1
+		v[i] = math.Float32frombits(b &^ 0xffff)
+	}
+	return v
+}
+
+func randomNet(cfg *model.Config, seed uint64, bf16 bool) *Net {
 	r := rand.New(rand.NewPCG(seed, seed+1))
 	layers := make([]*Layer, cfg.NumHiddenLayers)
 	for i := range layers {
-		l, err := NewLayer(cfg, RandomTensors(cfg, r))
+		t := RandomTensors(cfg, r)
+		if bf16 {
+			for _, v := range t {
+				toBF16(v)
+			}
+		}
+		l, err := NewLayer(cfg, t)
 		if err != nil {
 			panic(err) // shapes come from cfg itself
 		}
@@ -61,6 +82,9 @@ func RandomNet(cfg *model.Config, seed uint64) *Net {
 	emb := make([]float32, cfg.VocabSize*cfg.HiddenSize)
 	for i := range emb {
 		emb[i] = float32(r.NormFloat64() * 0.02)
+	}
+	if bf16 {
+		toBF16(emb)
 	}
 	norm := make([]float32, cfg.HiddenSize)
 	for i := range norm {

@@ -232,8 +232,12 @@ func gemmPanels(im *impl, c []float32, ldc int, ap []float32, m int, w *Packed, 
 	n, k, mr, nr := w.N, w.K, im.mr, w.nr
 	var tile [maxMR * maxNR]float32
 	mPanels := (m + mr - 1) / mr
-	for k0 := 0; k0 < k; k0 += im.kc {
-		kc := min(im.kc, k-k0)
+	// K blocks of equal size (K=576 with a 512 block runs as one of 576,
+	// not 512 + 64: a thin last block costs a whole pass over C).
+	blocks := (k + im.kc - 1) / im.kc
+	step := (k + blocks - 1) / blocks
+	for k0 := 0; k0 < k; k0 += step {
+		kc := min(step, k-k0)
 		acc := accumulate || k0 > 0
 		for p := plo; p < phi; p++ {
 			boff := p*w.stride*nr + k0*nr

@@ -35,7 +35,7 @@ func CPUFeatures() string {
 
 func archImpls() []*impl {
 	return []*impl{
-		{name: "avx512", mr: 12, nr: 32, kc: 512, half: true, needs: "avx512f", ok: cpu.X86.HasAVX512F, micro: microAVX512},
+		{name: "avx512", mr: 12, nr: 32, kc: 640, half: true, needs: "avx512f", ok: cpu.X86.HasAVX512F, micro: microAVX512},
 		{name: "avx2", mr: MR, nr: NR, kc: KC, needs: "avx2 and fma", ok: simdVector, micro: microAVX2},
 	}
 }

@@ -1,9 +1,11 @@
 // Command synthfamily writes a synthetic model family (a random base and
 // fine-tunes that are the base plus small noise) in Hugging Face layout,
 // for benchmarks at realistic shapes without downloading anything. The
-// default shape is SmolLM-135M's.
+// default shape is SmolLM-135M's; -preset picks Qwen2.5-0.5B's or
+// Llama-3.2-1B's, and -dtype bf16 writes what such checkpoints ship as.
 //
 //	go run ./native/cmd/synthfamily -o /tmp/smol -finetunes 2
+//	go run ./native/cmd/synthfamily -o /tmp/llama1b -preset llama-3.2-1b -dtype bf16 -finetunes 3
 package main
 
 import (
@@ -19,28 +21,53 @@ import (
 	"github.com/gptailor/gptailor/native/safetensors"
 )
 
+// shape is a preset: the real model's sizes (weights are random).
+type shape struct {
+	hidden, inter, layers, heads, kv, vocab int
+	modelType                               string // qwen2 carries q/k/v biases
+}
+
+var presets = map[string]shape{
+	"smollm-135m":  {576, 1536, 30, 9, 3, 49152, "llama"},
+	"qwen2.5-0.5b": {896, 4864, 24, 14, 2, 151936, "qwen2"},
+	"llama-3.2-1b": {2048, 8192, 16, 32, 8, 128256, "llama"},
+}
+
 func main() {
 	out := flag.String("o", "", "output directory (models are written to OUT/base, OUT/ft1, ...)")
-	hidden := flag.Int("hidden", 576, "hidden size")
-	inter := flag.Int("intermediate", 1536, "intermediate size")
-	layers := flag.Int("layers", 30, "decoder layers")
-	heads := flag.Int("heads", 9, "attention heads")
-	kv := flag.Int("kv-heads", 3, "key/value heads")
-	vocab := flag.Int("vocab", 49152, "vocabulary size")
+	preset := flag.String("preset", "smollm-135m", "shape: smollm-135m, qwen2.5-0.5b or llama-3.2-1b (flags below override)")
+	hidden := flag.Int("hidden", 0, "hidden size")
+	inter := flag.Int("intermediate", 0, "intermediate size")
+	layers := flag.Int("layers", 0, "decoder layers")
+	heads := flag.Int("heads", 0, "attention heads")
+	kv := flag.Int("kv-heads", 0, "key/value heads")
+	vocab := flag.Int("vocab", 0, "vocabulary size")
+	dtype := flag.String("dtype", "f32", "stored dtype: f32 or bf16")
 	fts := flag.Int("finetunes", 2, "number of fine-tunes")
 	noise := flag.Float64("noise", 0.02, "fine-tune deviation relative to the weights' scale")
 	flag.Parse()
-	if *out == "" {
+	sh, ok := presets[*preset]
+	dt := map[string]safetensors.DType{"f32": safetensors.F32, "bf16": safetensors.BF16}[*dtype]
+	if *out == "" || !ok || dt == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	cfg := engine.SyntheticConfig(*hidden, *inter, *layers, *heads, *kv, *vocab)
+	for _, o := range []struct {
+		v   int
+		dst *int
+	}{{*hidden, &sh.hidden}, {*inter, &sh.inter}, {*layers, &sh.layers}, {*heads, &sh.heads}, {*kv, &sh.kv}, {*vocab, &sh.vocab}} {
+		if o.v > 0 {
+			*o.dst = o.v
+		}
+	}
+	cfg := engine.SyntheticConfig(sh.hidden, sh.inter, sh.layers, sh.heads, sh.kv, sh.vocab)
+	cfg.ModelType = sh.modelType
 	for k := 0; k <= *fts; k++ {
 		name := "base"
 		if k > 0 {
 			name = fmt.Sprintf("ft%d", k)
 		}
-		if err := write(filepath.Join(*out, name), cfg, k, *noise); err != nil {
+		if err := write(filepath.Join(*out, name), cfg, dt, k, *noise); err != nil {
 			fmt.Fprintln(os.Stderr, "synthfamily:", err)
 			os.Exit(1)
 		}
@@ -50,14 +77,15 @@ func main() {
 
 // write streams one model: the same seed gives the same base; a fine-tune
 // adds noise drawn from its own seed.
-func write(dir string, cfg *model.Config, k int, noise float64) error {
+func write(dir string, cfg *model.Config, dt safetensors.DType, k int, noise float64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	c := map[string]any{"architectures": []string{"LlamaForCausalLM"}, "model_type": "llama", "hidden_size": cfg.HiddenSize,
+	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}[cfg.ModelType]
+	c := map[string]any{"architectures": []string{arch}, "model_type": cfg.ModelType, "hidden_size": cfg.HiddenSize,
 		"intermediate_size": cfg.IntermediateSize, "num_hidden_layers": cfg.NumHiddenLayers, "num_attention_heads": cfg.NumAttentionHeads,
 		"num_key_value_heads": cfg.NumKeyValueHeads, "vocab_size": cfg.VocabSize, "max_position_embeddings": 2048,
-		"rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu", "torch_dtype": "float32"}
+		"rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu", "torch_dtype": map[safetensors.DType]string{safetensors.F32: "float32", safetensors.BF16: "bfloat16"}[dt]}
 	b, _ := json.MarshalIndent(c, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
 		return err
@@ -68,16 +96,20 @@ func write(dir string, cfg *model.Config, k int, noise float64) error {
 			model.K: "model.layers.%d.self_attn.k_proj.weight", model.V: "model.layers.%d.self_attn.v_proj.weight",
 			model.O: "model.layers.%d.self_attn.o_proj.weight", model.MLPNorm: "model.layers.%d.post_attention_layernorm.weight",
 			model.Gate: "model.layers.%d.mlp.gate_proj.weight", model.Up: "model.layers.%d.mlp.up_proj.weight",
-			model.Down: "model.layers.%d.mlp.down_proj.weight"}[role], i)
+			model.Down: "model.layers.%d.mlp.down_proj.weight", model.QBias: "model.layers.%d.self_attn.q_proj.bias",
+			model.KBias: "model.layers.%d.self_attn.k_proj.bias", model.VBias: "model.layers.%d.self_attn.v_proj.bias"}[role], i)
 	}
 	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O, model.MLPNorm, model.Gate, model.Up, model.Down}
-	planned := []safetensors.Planned{{Name: "model.embed_tokens.weight", DType: safetensors.F32, Shape: []int{cfg.VocabSize, cfg.HiddenSize}}}
+	if cfg.HasAttentionBias() {
+		roles = append(roles, model.QBias, model.KBias, model.VBias)
+	}
+	planned := []safetensors.Planned{{Name: "model.embed_tokens.weight", DType: dt, Shape: []int{cfg.VocabSize, cfg.HiddenSize}}}
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
 		for _, r := range roles {
-			planned = append(planned, safetensors.Planned{Name: names(r, i), DType: safetensors.F32, Shape: cfg.ExpectedShape(r)})
+			planned = append(planned, safetensors.Planned{Name: names(r, i), DType: dt, Shape: cfg.ExpectedShape(r)})
 		}
 	}
-	planned = append(planned, safetensors.Planned{Name: "model.norm.weight", DType: safetensors.F32, Shape: []int{cfg.HiddenSize}})
+	planned = append(planned, safetensors.Planned{Name: "model.norm.weight", DType: dt, Shape: []int{cfg.HiddenSize}})
 	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		return err
@@ -99,7 +131,7 @@ func write(dir string, cfg *model.Config, k int, noise float64) error {
 		return v
 	}
 	put := func(name string, v []float32) error {
-		b, err := safetensors.FromFloat32(safetensors.F32, perturb(v))
+		b, err := safetensors.FromFloat32(dt, perturb(v))
 		if err != nil {
 			return err
 		}
