@@ -35,12 +35,16 @@ const (
 // panel, as float32 (data) or as bfloat16 (half: the exact 16-bit values of
 // a BF16 checkpoint, half the memory, widened inside the kernel). Packing
 // happens once per layer; every GEMM then streams it.
+//
+// For the BF16 dot-product kernel (--compute bf16) the panels hold pairs
+// of k: per pair, nr columns × (W[k], W[k+1]) as bfloat16 (pairs).
 type Packed struct {
 	N, K   int
 	nr     int       // panel width of the implementation it was packed for
-	stride int       // k-steps per panel in data (K, or more for a View)
+	stride int       // steps per panel: k steps (K, or more for a View), or k pairs
+	pairs  bool      // half holds k pairs (for VDPBF16PS)
 	data   []float32 // ceil(N/nr) * stride * nr, or nil when half holds the values
-	half   []uint16  // bfloat16 panels, same layout
+	half   []uint16  // bfloat16 panels, same layout (×2 with pairs)
 }
 
 // View is the leading n×k block of p, sharing its memory (n <= N, k <= K).
@@ -48,7 +52,7 @@ func (p *Packed) View(n, k int) *Packed {
 	if n > p.N || k > p.K || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernel.Packed.View(%d, %d) of a %d×%d matrix", n, k, p.N, p.K))
 	}
-	return &Packed{N: n, K: k, nr: p.nr, stride: p.stride, data: p.data, half: p.half}
+	return &Packed{N: n, K: k, nr: p.nr, stride: p.stride, pairs: p.pairs, data: p.data, half: p.half}
 }
 
 // Pack lays out W (row-major [N,K]) for MatMulT with the active kernel.
@@ -60,13 +64,45 @@ func Pack(w []float32, n, k int) *Packed {
 	if len(w) != n*k {
 		panic(fmt.Sprintf("kernel.Pack: len(w) = %d, want %d×%d", len(w), n, k))
 	}
+	if active.pairs {
+		return packPairs(w, n, k, active.nr)
+	}
 	return packFor(active, w, n, k, k, 1, active.half && allBF16(w))
 }
 
 // PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs],
-// in float32 (activations: attention's keys and values).
+// in float32 (activations: attention's keys and values, which stay float32
+// with every kernel).
 func PackStrided(src []float32, n, k, rs, cs int) *Packed {
 	return packFor(active, src, n, k, rs, cs, false)
+}
+
+// packPairs lays W out for the BF16 dot-product kernel: each value rounded
+// to the nearest bfloat16 (ties to even), k taken in pairs, an odd K padded
+// with zero.
+func packPairs(w []float32, n, k, nr int) *Packed {
+	kp := (k + 1) / 2
+	panels := (n + nr - 1) / nr
+	p := &Packed{N: n, K: k, nr: nr, stride: kp, pairs: true, half: make([]uint16, panels*kp*nr*2)}
+	for r := 0; r < n; r++ {
+		pi, j := r/nr, r%nr
+		dst := p.half[pi*kp*nr*2:]
+		for c := 0; c < k; c++ {
+			dst[(c/2)*nr*2+j*2+c%2] = BF16Bits(w[r*k+c])
+		}
+	}
+	return p
+}
+
+// BF16Bits rounds x to the nearest bfloat16 (ties to even; NaN stays NaN)
+// and returns its bits.
+func BF16Bits(x float32) uint16 {
+	b := math.Float32bits(x)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
 }
 
 // HalfWeights says whether the active kernel keeps bfloat16 weights in 16 bits.
@@ -153,11 +189,12 @@ func matMulT(im *impl, threads int, c []float32, ldc int, a []float32, lda int, 
 		}
 		return
 	}
-	// Pack A into mr-row panels, k-major, zero-padded: ap[mp][k][mr].
+	// Pack A into mr-row panels, k-major, zero-padded: ap[mp][k][mr] (with
+	// pairs: ap[mp][k/2][mr], each a pair of bfloat16 in a float32's bits).
 	mr := im.mr
 	mPanels := (m + mr - 1) / mr
 	bufp := aPool.Get().(*[]float32)
-	need := mPanels * k * mr
+	need := mPanels * im.steps(k) * mr
 	if cap(*bufp) < need {
 		*bufp = make([]float32, need)
 	}
@@ -168,7 +205,7 @@ func matMulT(im *impl, threads int, c []float32, ldc int, a []float32, lda int, 
 	}
 	threads = min(threads, nPanels)
 	if threads <= 1 {
-		packA(ap, a, lda, m, k, mr, 0, mPanels)
+		im.packA(ap, a, lda, m, k, mr, 0, mPanels)
 		gemmPanels(im, c, ldc, ap, m, w, 0, nPanels, accumulate)
 		aPool.Put(bufp)
 		return
@@ -178,7 +215,7 @@ func matMulT(im *impl, threads int, c []float32, ldc int, a []float32, lda int, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			packA(ap, a, lda, m, k, mr, t*mPanels/threads, (t+1)*mPanels/threads)
+			im.packA(ap, a, lda, m, k, mr, t*mPanels/threads, (t+1)*mPanels/threads)
 		}()
 	}
 	wg.Wait()
@@ -208,6 +245,42 @@ func panelRows(m, mr, mp int) (first, rows int) {
 	return first, rows
 }
 
+// steps is how many k steps a kernel takes for K: K, or its pairs.
+func (im *impl) steps(k int) int {
+	if im.pairs {
+		return (k + 1) / 2
+	}
+	return k
+}
+
+func (im *impl) packA(ap, a []float32, lda, m, k, mr, lo, hi int) {
+	if im.pairs {
+		packAPairs(ap, a, lda, m, k, mr, lo, hi)
+		return
+	}
+	packA(ap, a, lda, m, k, mr, lo, hi)
+}
+
+// packAPairs packs A's panels as pairs of bfloat16 (k, k+1) per row, each
+// pair in the bits of one float32 slot, zero-padded.
+func packAPairs(ap, a []float32, lda, m, k, mr, lo, hi int) {
+	kp := (k + 1) / 2
+	for mp := lo; mp < hi; mp++ {
+		dst := ap[mp*kp*mr : (mp+1)*kp*mr]
+		clear(dst)
+		r0, rows := panelRows(m, mr, mp)
+		for i := 0; i < rows; i++ {
+			src := a[(r0+i)*lda : (r0+i)*lda+k]
+			for c := 0; c+1 < k; c += 2 {
+				dst[(c/2)*mr+i] = math.Float32frombits(uint32(BF16Bits(src[c])) | uint32(BF16Bits(src[c+1]))<<16)
+			}
+			if k%2 == 1 {
+				dst[(k/2)*mr+i] = math.Float32frombits(uint32(BF16Bits(src[k-1])))
+			}
+		}
+	}
+}
+
 // packA packs A's mr-row panels [lo, hi) k-major, zero-padding short panels.
 func packA(ap, a []float32, lda, m, k, mr, lo, hi int) {
 	for mp := lo; mp < hi; mp++ {
@@ -227,24 +300,30 @@ func packA(ap, a []float32, lda, m, k, mr, lo, hi int) {
 	}
 }
 
-// gemmPanels computes the columns of W panels [plo, phi).
+// gemmPanels computes the columns of W panels [plo, phi), in K blocks of
+// equal size (K=576 with a 512 block runs as one of 576, not 512 + 64: a
+// thin last block costs a whole pass over C). A block counts k steps, or k
+// pairs for the pair layout.
 func gemmPanels(im *impl, c []float32, ldc int, ap []float32, m int, w *Packed, plo, phi int, accumulate bool) {
-	n, k, mr, nr := w.N, w.K, im.mr, w.nr
+	n, mr, nr := w.N, im.mr, w.nr
+	steps := im.steps(w.K)
+	per := nr // W elements per step
+	if w.pairs {
+		per = 2 * nr
+	}
 	var tile [maxMR * maxNR]float32
 	mPanels := (m + mr - 1) / mr
-	// K blocks of equal size (K=576 with a 512 block runs as one of 576,
-	// not 512 + 64: a thin last block costs a whole pass over C).
-	blocks := (k + im.kc - 1) / im.kc
-	step := (k + blocks - 1) / blocks
-	for k0 := 0; k0 < k; k0 += step {
-		kc := min(step, k-k0)
+	blocks := (steps + im.kc - 1) / im.kc
+	step := (steps + blocks - 1) / blocks
+	for k0 := 0; k0 < steps; k0 += step {
+		kc := min(step, steps-k0)
 		acc := accumulate || k0 > 0
 		for p := plo; p < phi; p++ {
-			boff := p*w.stride*nr + k0*nr
+			boff := p*w.stride*per + k0*per
 			cols := min(nr, n-p*nr)
 			for mp := 0; mp < mPanels; mp++ {
 				r0, rows := panelRows(m, mr, mp)
-				apan := ap[mp*k*mr+k0*mr:]
+				apan := ap[mp*steps*mr+k0*mr:]
 				if cols == nr {
 					im.micro(rows, kc, apan, w, boff, c[r0*ldc+p*nr:], ldc, acc)
 					continue
@@ -261,6 +340,36 @@ func gemmPanels(im *impl, c []float32, ldc int, ap []float32, m int, w *Packed, 
 						copy(dst, src)
 					}
 				}
+			}
+		}
+	}
+}
+
+// microPairsGo is the portable kernel of the pair layout: what VDPBF16PS
+// computes (both products of a pair added to the float32 accumulator).
+func microPairsGo(mr int) func(rows, kp int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
+	return func(rows, kp int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
+		nr := w.nr
+		var t [maxMR][maxNR]float32
+		wide := func(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+		for p := 0; p < kp; p++ {
+			bv := w.half[boff+p*2*nr : boff+(p+1)*2*nr]
+			for i := 0; i < rows; i++ {
+				pair := math.Float32bits(a[p*mr+i])
+				a0, a1 := wide(uint16(pair)), wide(uint16(pair>>16))
+				for j := 0; j < nr; j++ {
+					t[i][j] += a0*wide(bv[2*j]) + a1*wide(bv[2*j+1])
+				}
+			}
+		}
+		for i := 0; i < rows; i++ {
+			dst := c[i*ldc : i*ldc+nr]
+			if acc {
+				for j := range dst {
+					dst[j] += t[i][j]
+				}
+			} else {
+				copy(dst, t[i][:nr])
 			}
 		}
 	}

@@ -24,6 +24,9 @@ func checkAgainstFloat64(t *testing.T, m, n, k int, accumulate bool, r *rand.Ran
 	c0 := randSlice(r, m*n)
 	c := append([]float32(nil), c0...)
 	MatMulT(c, n, a, k, m, Pack(w, n, k), accumulate)
+	if ComputeBF16() { // the kernel multiplies bfloat16 roundings of A and W
+		a, w = roundBF16(a), roundBF16(w)
+	}
 	u := math.Pow(2, -24)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
@@ -95,6 +98,10 @@ func TestPackedView(t *testing.T) {
 			a := randSlice(r, m*vk)
 			got := make([]float32, m*vn)
 			MatMulTSerial(got, vn, a, vk, m, p.View(vn, vk), false)
+			w := w
+			if ComputeBF16() {
+				a, w = roundBF16(a), roundBF16(w)
+			}
 			for i := 0; i < m; i++ {
 				for j := 0; j < vn; j++ {
 					var ref float64
@@ -108,4 +115,12 @@ func TestPackedView(t *testing.T) {
 			}
 		}
 	}
+}
+
+func roundBF16(v []float32) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = math.Float32frombits(uint32(BF16Bits(x)) << 16)
+	}
+	return out
 }

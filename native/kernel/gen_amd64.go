@@ -365,6 +365,7 @@ func main() {
 
 	avx512Kernels(w, false)
 	avx512Kernels(w, true)
+	dpbf16Kernels(w)
 	fmaPeak(w, "AVX2", "Y")
 	fmaPeak(w, "AVX512", "Z")
 
@@ -492,4 +493,82 @@ func fmaPeak(w func(string, ...any), name, reg string) {
 	w("\tJNZ peak%s", name)
 	w("\tVZEROUPPER")
 	w("\tRET")
+}
+
+// vdpbf16ps encodes VDPBF16PS zmm(src2), zmm(src1), zmm(dst) — dst.fp32[i]
+// += src1.bf16[2i]·src2.bf16[2i] + src1.bf16[2i+1]·src2.bf16[2i+1] — as
+// bytes: Go's assembler has no AVX512_BF16 mnemonics. EVEX.512.F3.0F38.W0
+// 52 /r with register operands; the test compares every kernel using it
+// with a float64 reference.
+func vdpbf16ps(dst, src1, src2 int) string {
+	inv := func(bit int) int { return 1 - bit }
+	p0 := inv(dst>>3&1)<<7 | inv(src2>>4&1)<<6 | inv(src2>>3&1)<<5 | inv(dst>>4&1)<<4 | 0b10
+	p1 := (^src1&0xf)<<3 | 1<<2 | 0b10
+	p2 := 0b10<<5 | inv(src1>>4&1)<<3
+	modrm := 0xc0 | (dst&7)<<3 | src2&7
+	return fmt.Sprintf("BYTE $0x62; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x52; BYTE $0x%02x // VDPBF16PS Z%d, Z%d, Z%d",
+		p0, p1, p2, modrm, src2, src1, dst)
+}
+
+// dpbf16Kernels writes the AVX-512 BF16 micro-kernels (--compute bf16): a
+// rows×32 tile over pairs of k. The A panel holds, per pair of k steps,
+// one 32-bit word per row (two bfloat16: k, k+1); the W panel holds per
+// pair 32 columns × 2 bfloat16 (128 bytes). One broadcast per row and two
+// VDPBF16PS per row and pair; float32 accumulators.
+func dpbf16Kernels(w func(string, ...any)) {
+	const mr = 12
+	for rows := 1; rows <= mr; rows++ {
+		name := fmt.Sprintf("kern%dx32dp", rows)
+		w("")
+		w("// func %s(kp int, a, b, c *float32, ldc int, acc int)", name)
+		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+		w("\tMOVQ kp+0(FP), CX")
+		w("\tMOVQ a+8(FP), SI")
+		w("\tMOVQ b+16(FP), DI")
+		w("\tMOVQ c+24(FP), DX")
+		w("\tMOVQ ldc+32(FP), R8")
+		w("\tSHLQ $2, R8")
+		for i := 0; i < 2*rows; i++ {
+			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+		}
+		w("\tTESTQ CX, CX")
+		w("\tJZ storedp%d", rows)
+		w("loopdp%d:", rows)
+		w("\tPREFETCHT0 1024(DI)")
+		w("\tPREFETCHT0 1088(DI)")
+		w("\tVMOVDQU32 (DI), Z24")
+		w("\tVMOVDQU32 64(DI), Z25")
+		for i := 0; i < rows; i++ {
+			r := 28 + i%4
+			w("\tVPBROADCASTD %d(SI), Z%d", 4*i, r)
+			w("\t" + vdpbf16ps(2*i, r, 24))
+			w("\t" + vdpbf16ps(2*i+1, r, 25))
+		}
+		w("\tADDQ $%d, SI", 4*mr)
+		w("\tADDQ $128, DI")
+		w("\tDECQ CX")
+		w("\tJNZ loopdp%d", rows)
+		w("storedp%d:", rows)
+		w("\tMOVQ acc+40(FP), R9")
+		w("\tTESTQ R9, R9")
+		w("\tJZ putdp%d", rows)
+		w("\tMOVQ DX, R10")
+		for i := 0; i < rows; i++ {
+			w("\tVADDPS (R10), Z%d, Z%d", 2*i, 2*i)
+			w("\tVADDPS 64(R10), Z%d, Z%d", 2*i+1, 2*i+1)
+			if i < rows-1 {
+				w("\tADDQ R8, R10")
+			}
+		}
+		w("putdp%d:", rows)
+		for i := 0; i < rows; i++ {
+			w("\tVMOVUPS Z%d, (DX)", 2*i)
+			w("\tVMOVUPS Z%d, 64(DX)", 2*i+1)
+			if i < rows-1 {
+				w("\tADDQ R8, DX")
+			}
+		}
+		w("\tVZEROUPPER")
+		w("\tRET")
+	}
 }

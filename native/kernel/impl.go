@@ -14,6 +14,7 @@ type impl struct {
 	nr    int
 	kc    int
 	half  bool   // packs BF16 weights in 16 bits (and reads them widened)
+	pairs bool   // computes in bfloat16: W and A in pairs of k (VDPBF16PS)
 	needs string // the CPU features it needs, for messages
 	ok    bool   // this CPU has them
 	micro func(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool)
@@ -99,13 +100,54 @@ func setActive(im *impl) {
 // for its layout, else the fastest runnable one of w's layout (the
 // portable kernel handles every layout).
 func implFor(w *Packed) *impl {
-	if active.nr == w.nr && (w.half == nil || active.half) {
+	if active.reads(w) {
 		return active
 	}
 	for _, im := range impls {
-		if im.ok && im.nr == w.nr && (w.half == nil || im.half) {
+		if im.ok && im.reads(w) {
 			return im
 		}
 	}
+	if w.pairs {
+		return &impl{name: "generic-bf16", mr: MR, nr: w.nr, kc: KC, ok: true, pairs: true, micro: microPairsGo(MR)}
+	}
 	return &impl{name: "generic", mr: MR, nr: w.nr, kc: KC, ok: true, micro: microKernelGo(MR)}
+}
+
+// reads says whether the kernel multiplies w's layout.
+func (im *impl) reads(w *Packed) bool {
+	return im.nr == w.nr && im.pairs == w.pairs && (w.half == nil || im.half || im.pairs)
+}
+
+// ComputeBF16 says whether the active kernel computes in bfloat16.
+func ComputeBF16() bool { return active.pairs }
+
+// SetCompute sets the arithmetic of weight products: "f32" (the default:
+// exact float32 products, BF16 weights widened), or "bf16" (both operands
+// rounded to bfloat16 and multiplied by VDPBF16PS with float32 sums: the
+// avx512bf16 kernel). "" keeps what the kernel does. A CPU without
+// avx512_bf16 is refused rather than emulated: there bf16 would only be
+// slower than f32, and no more accurate.
+func SetCompute(mode string) error {
+	switch mode {
+	case "":
+		return nil
+	case "f32":
+		if active.pairs {
+			return fmt.Errorf("--compute f32: %s=%s computes in bfloat16; choose another kernel or drop --compute", KernelEnv, active.name)
+		}
+		return nil
+	case "bf16":
+		if active.pairs {
+			return nil
+		}
+		if env := os.Getenv(KernelEnv); env != "" && env != "auto" {
+			return fmt.Errorf("--compute bf16 needs the avx512bf16 kernel, but %s=%s", KernelEnv, env)
+		}
+		if ok, _ := Runnable("avx512bf16"); !ok {
+			return fmt.Errorf("--compute bf16 needs a CPU with avx512f and avx512_bf16 (this one has: %s); use --compute f32", CPUFeatures())
+		}
+		return Select("avx512bf16")
+	}
+	return fmt.Errorf("--compute %q: f32 or bf16", mode)
 }

@@ -108,6 +108,58 @@ func fmaPeakAVX2(n int)
 //go:noescape
 func fmaPeakAVX512(n int)
 
+//go:noescape
+func kern1x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern2x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern3x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern4x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern5x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern6x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern7x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern8x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern9x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern10x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern11x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern12x32dp(kp int, a, b, c *float32, ldc int, acc int)
+
+var kernsDP = [13]func(kp int, a, b, c *float32, ldc int, acc int){
+	nil, kern1x32dp, kern2x32dp, kern3x32dp, kern4x32dp, kern5x32dp, kern6x32dp, kern7x32dp, kern8x32dp, kern9x32dp, kern10x32dp, kern11x32dp, kern12x32dp,
+}
+
+// microDPBF16 runs the VDPBF16PS kernels over kp pairs of k.
+func microDPBF16(rows, kp int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
+	_ = a[kp*12-1]
+	_ = c[(rows-1)*ldc+31]
+	b := w.half[boff : boff+kp*64]
+	f := 0
+	if acc {
+		f = 1
+	}
+	kernsDP[rows](kp, &a[0], (*float32)(unsafe.Pointer(&b[0])), &c[0], ldc, f)
+}
+
 // fmaPeak runs n iterations of 14 register-only FMAs with the widest
 // vectors the named kernel uses, and returns the flops done (0 when the
 // kernel has no such loop).

@@ -64,6 +64,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 0, "use only the first N documents (0: all)")
 	maxWindows := fs.Int("windows", 0, "score only the first N windows (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) (--data FILE | --tasks FILE [--reference DIR|PLAN]) [--seq N] [--layers LIST] [--json]")
 		fs.PrintDefaults()
@@ -74,6 +75,9 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if (*modelDir == "") == (*planPath == "") || (*data == "") == (*tasksPath == "") || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
+	}
+	if err := kernel.SetCompute(*compute); err != nil { // before any weight is packed
+		return fail(stderr, "eval", err)
 	}
 	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam)
 	if err != nil {
