@@ -126,7 +126,7 @@ func (n *Net) newBatch(seqs []Seq) (*batch, error) {
 			if tok < 0 || tok >= c.VocabSize {
 				return nil, fmt.Errorf("sequence %d position %d: token id %d outside the vocabulary [0, %d)", i, t, tok, c.VocabSize)
 			}
-			copy(b.x[r*d:(r+1)*d], n.Head.Embed[tok*d:(tok+1)*d])
+			n.Head.Embed.Row(tok, b.x[r*d:(r+1)*d])
 			r++
 		}
 	}

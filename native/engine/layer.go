@@ -100,11 +100,22 @@ func LoadLayer(m *model.Model, i int) (*Layer, error) {
 	return l, nil
 }
 
-// Head holds the parts outside the decoder layers.
+// Head holds the parts outside the decoder layers. The embedding table is
+// a packed matrix read a row at a time: with tied embeddings it is the
+// lm_head itself, so the table is held once (in 16 bits for BF16 weights).
 type Head struct {
-	Embed     []float32      // [V, D]
+	Embed     *kernel.Packed // [V, D]
 	FinalNorm []float32      // [D]
-	LMHead    *kernel.Packed // [V, D] (the embeddings when tied)
+	LMHead    *kernel.Packed // [V, D] (Embed when tied)
+}
+
+// Bytes is the memory the head holds.
+func (h *Head) Bytes() int64 {
+	n := int64(len(h.FinalNorm))*4 + h.LMHead.Bytes()
+	if h.Embed != h.LMHead {
+		n += h.Embed.Bytes()
+	}
+	return n
 }
 
 // HeadTensors are the outer tensors in float32; LMHead is nil when tied.
@@ -136,11 +147,12 @@ func NewHead(cfg *model.Config, t *HeadTensors) (*Head, error) {
 	if len(t.Embed) != v*d || len(t.FinalNorm) != d || (t.LMHead != nil && len(t.LMHead) != v*d) {
 		return nil, fmt.Errorf("head tensors do not match vocab %d × hidden %d", v, d)
 	}
-	out := t.LMHead
-	if out == nil {
-		out = t.Embed
+	emb := kernel.Pack(t.Embed, v, d)
+	out := emb
+	if t.LMHead != nil {
+		out = kernel.Pack(t.LMHead, v, d)
 	}
-	return &Head{Embed: t.Embed, FinalNorm: t.FinalNorm, LMHead: kernel.Pack(out, v, d)}, nil
+	return &Head{Embed: emb, FinalNorm: t.FinalNorm, LMHead: out}, nil
 }
 
 // LoadHead reads and packs m's head.

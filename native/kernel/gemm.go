@@ -153,6 +153,31 @@ func packFor(im *impl, src []float32, n, k, rs, cs int, half bool) *Packed {
 	return p
 }
 
+// Row copies row r of W (its K values) into dst, widening 16-bit panels:
+// the embedding lookup of a tied model reads its packed lm_head this way,
+// so the table is held once.
+func (p *Packed) Row(r int, dst []float32) {
+	pi, j := r/p.nr, r%p.nr
+	dst = dst[:p.K]
+	switch {
+	case p.pairs:
+		src := p.half[pi*p.stride*p.nr*2:]
+		for k := range dst {
+			dst[k] = math.Float32frombits(uint32(src[(k/2)*p.nr*2+j*2+k%2]) << 16)
+		}
+	case p.half != nil:
+		src := p.half[pi*p.stride*p.nr:]
+		for k := range dst {
+			dst[k] = math.Float32frombits(uint32(src[k*p.nr+j]) << 16)
+		}
+	default:
+		src := p.data[pi*p.stride*p.nr:]
+		for k := range dst {
+			dst[k] = src[k*p.nr+j]
+		}
+	}
+}
+
 // Bytes is the memory the packed matrix holds.
 func (p *Packed) Bytes() int64 { return int64(len(p.data))*4 + int64(len(p.half))*2 }
 

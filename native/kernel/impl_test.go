@@ -260,3 +260,33 @@ func BenchmarkFMAPeak(b *testing.B) {
 		})
 	}
 }
+
+// Row gives back a packed matrix's rows exactly (bfloat16-rounded in the
+// bf16-compute layout), for every kernel and both weight kinds.
+func TestPackedRows(t *testing.T) {
+	eachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(21, 22))
+		for _, n := range []int{1, 31, 33, 70} {
+			for _, k := range []int{1, 7, 64} {
+				w := randSlice(r, n*k)
+				wb := roundBF16(w)
+				for _, src := range [][]float32{w, wb} {
+					p := Pack(src, n, k)
+					want := src
+					if p.pairs {
+						want = roundBF16(src)
+					}
+					row := make([]float32, k)
+					for i := 0; i < n; i++ {
+						p.Row(i, row)
+						for c := range row {
+							if row[c] != want[i*k+c] {
+								t.Fatalf("n=%d k=%d row %d col %d: %v, want %v (half %v pairs %v)", n, k, i, c, row[c], want[i*k+c], p.Half(), p.pairs)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -195,6 +195,8 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if *prefixMB > 0 {
 		builder.Prefix = engine.NewPrefixCache(int64(*prefixMB) << 20)
 	}
+	// The caches, the head and room for activations and a merge in flight.
+	sysmem.SoftLimit(int64(*cacheMB+*prefixMB)<<20 + base.OuterParams()*4 + 1<<30)
 	ref, err := builder.Loader.Net(base, nil)
 	if err != nil {
 		return fail(stderr, "search", err)
