@@ -387,15 +387,20 @@ func microPairsGo(mr int) func(rows, kp int, a []float32, w *Packed, boff int, c
 				}
 			}
 		}
-		for i := 0; i < rows; i++ {
-			dst := c[i*ldc : i*ldc+nr]
-			if acc {
-				for j := range dst {
-					dst[j] += t[i][j]
-				}
-			} else {
-				copy(dst, t[i][:nr])
+		storeTile(&t, rows, nr, c, ldc, acc)
+	}
+}
+
+// storeTile writes (or adds, with acc) the rows×nr tile t to C.
+func storeTile(t *[maxMR][maxNR]float32, rows, nr int, c []float32, ldc int, acc bool) {
+	for i := 0; i < rows; i++ {
+		dst := c[i*ldc : i*ldc+nr]
+		if acc {
+			for j := range dst {
+				dst[j] += t[i][j]
 			}
+		} else {
+			copy(dst, t[i][:nr])
 		}
 	}
 }
@@ -428,16 +433,7 @@ func microKernelGo(mr int) func(rows, kc int, a []float32, w *Packed, boff int, 
 				}
 			}
 		}
-		for i := 0; i < rows; i++ {
-			dst := c[i*ldc : i*ldc+nr]
-			if acc {
-				for j := range dst {
-					dst[j] += t[i][j]
-				}
-			} else {
-				copy(dst, t[i][:nr])
-			}
-		}
+		storeTile(&t, rows, nr, c, ldc, acc)
 	}
 }
 

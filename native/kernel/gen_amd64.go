@@ -90,28 +90,7 @@ func main() {
 			w("\tVFMADD231PS Y12, Y%d, Y%d", r, 2*i)
 			w("\tVFMADD231PS Y13, Y%d, Y%d", r, 2*i+1)
 		}
-		w("store%d:", mr)
-		w("\tMOVQ acc+40(FP), R9")
-		w("\tTESTQ R9, R9")
-		w("\tJZ put%d", mr)
-		w("\tMOVQ DX, R10")
-		for i := 0; i < mr; i++ {
-			w("\tVADDPS (R10), Y%d, Y%d", 2*i, 2*i)
-			w("\tVADDPS 32(R10), Y%d, Y%d", 2*i+1, 2*i+1)
-			if i < mr-1 {
-				w("\tADDQ R8, R10")
-			}
-		}
-		w("put%d:", mr)
-		for i := 0; i < mr; i++ {
-			w("\tVMOVUPS Y%d, (DX)", 2*i)
-			w("\tVMOVUPS Y%d, 32(DX)", 2*i+1)
-			if i < mr-1 {
-				w("\tADDQ R8, DX")
-			}
-		}
-		w("\tVZEROUPPER")
-		w("\tRET")
+		storeTile(w, fmt.Sprint(mr), mr, "Y", 32)
 	}
 
 	// dot: sum a[i]*b[i] over n = len(a) (n may be any length).
@@ -448,29 +427,36 @@ func avx512Kernels(w func(string, ...any), bf16 bool) {
 			w("\tVFMADD231PS Z24, Z%d, Z%d", r, 2*i)
 			w("\tVFMADD231PS Z25, Z%d, Z%d", r, 2*i+1)
 		}
-		w("store%s%d:", suffix, rows)
-		w("\tMOVQ acc+40(FP), R9")
-		w("\tTESTQ R9, R9")
-		w("\tJZ put%s%d", suffix, rows)
-		w("\tMOVQ DX, R10")
-		for i := 0; i < rows; i++ {
-			w("\tVADDPS (R10), Z%d, Z%d", 2*i, 2*i)
-			w("\tVADDPS 64(R10), Z%d, Z%d", 2*i+1, 2*i+1)
-			if i < rows-1 {
-				w("\tADDQ R8, R10")
-			}
-		}
-		w("put%s%d:", suffix, rows)
-		for i := 0; i < rows; i++ {
-			w("\tVMOVUPS Z%d, (DX)", 2*i)
-			w("\tVMOVUPS Z%d, 64(DX)", 2*i+1)
-			if i < rows-1 {
-				w("\tADDQ R8, DX")
-			}
-		}
-		w("\tVZEROUPPER")
-		w("\tRET")
+		storeTile(w, fmt.Sprintf("%s%d", suffix, rows), rows, "Z", 64)
 	}
+}
+
+// storeTile writes a kernel's end: from label store<tag>, the rows×2
+// vector accumulators (registers 0..2·rows−1) are added to C when acc is
+// set (label put<tag> skips that), then stored, rows ldc apart.
+func storeTile(w func(string, ...any), tag string, rows int, reg string, width int) {
+	w("store%s:", tag)
+	w("\tMOVQ acc+40(FP), R9")
+	w("\tTESTQ R9, R9")
+	w("\tJZ put%s", tag)
+	w("\tMOVQ DX, R10")
+	for i := 0; i < rows; i++ {
+		w("\tVADDPS (R10), %s%d, %s%d", reg, 2*i, reg, 2*i)
+		w("\tVADDPS %d(R10), %s%d, %s%d", width, reg, 2*i+1, reg, 2*i+1)
+		if i < rows-1 {
+			w("\tADDQ R8, R10")
+		}
+	}
+	w("put%s:", tag)
+	for i := 0; i < rows; i++ {
+		w("\tVMOVUPS %s%d, (DX)", reg, 2*i)
+		w("\tVMOVUPS %s%d, %d(DX)", reg, 2*i+1, width)
+		if i < rows-1 {
+			w("\tADDQ R8, DX")
+		}
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
 }
 
 // fmaPeak writes a register-only FMA loop (14 independent accumulators
@@ -548,27 +534,6 @@ func dpbf16Kernels(w func(string, ...any)) {
 		w("\tADDQ $128, DI")
 		w("\tDECQ CX")
 		w("\tJNZ loopdp%d", rows)
-		w("storedp%d:", rows)
-		w("\tMOVQ acc+40(FP), R9")
-		w("\tTESTQ R9, R9")
-		w("\tJZ putdp%d", rows)
-		w("\tMOVQ DX, R10")
-		for i := 0; i < rows; i++ {
-			w("\tVADDPS (R10), Z%d, Z%d", 2*i, 2*i)
-			w("\tVADDPS 64(R10), Z%d, Z%d", 2*i+1, 2*i+1)
-			if i < rows-1 {
-				w("\tADDQ R8, R10")
-			}
-		}
-		w("putdp%d:", rows)
-		for i := 0; i < rows; i++ {
-			w("\tVMOVUPS Z%d, (DX)", 2*i)
-			w("\tVMOVUPS Z%d, 64(DX)", 2*i+1)
-			if i < rows-1 {
-				w("\tADDQ R8, DX")
-			}
-		}
-		w("\tVZEROUPPER")
-		w("\tRET")
+		storeTile(w, fmt.Sprintf("dp%d", rows), rows, "Z", 64)
 	}
 }

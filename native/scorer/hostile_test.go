@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -124,14 +123,8 @@ func growIn(fn string) string {
 // A Go guest that allocates without end is reported as out of memory (not
 // as a timeout), and the host's memory stays bounded by the limit.
 func TestGoGuestOutOfMemory(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "gooom.wasm")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./testdata/gooom")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building testdata/gooom: %v\n%s", err, b)
-	}
-	wasm, _ := os.ReadFile(out)
-	h := host(t, Limits{MemoryBytes: 64 << 20, CallTimeout: 5 * time.Second})
+	wasm := buildGo(t, "./testdata/gooom")
+	h := host(t, Limits{MemoryBytes: 64 << 20, CallTimeout: 30 * time.Second}) // room for a loaded machine
 	m, err := h.Load(context.Background(), "gooom", wasm)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +186,9 @@ func TestConcurrencyBound(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { _, err := h.Score(context.Background(), loop, []byte("{}")); done <- err }()
-	time.Sleep(50 * time.Millisecond)
+	for len(h.slots) == 0 { // until the first call holds the only slot
+		time.Sleep(time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err = h.Score(ctx, loop, []byte("{}"))

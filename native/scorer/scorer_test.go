@@ -41,20 +41,25 @@ var goExample []byte
 // buildGoExample compiles the Go example for wasip1 (once per test binary).
 func buildGoExample(t testing.TB) []byte {
 	t.Helper()
-	if goExample != nil {
-		return goExample
+	if goExample == nil {
+		goExample = buildGo(t, "./examples/mean-go")
 	}
-	out := filepath.Join(t.TempDir(), "mean-go.wasm")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./examples/mean-go")
+	return goExample
+}
+
+// buildGo compiles a Go package as a wasip1 reactor module.
+func buildGo(t testing.TB, pkg string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "module.wasm")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the Go example: %v\n%s", err, b)
+		t.Fatalf("building %s: %v\n%s", pkg, err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	goExample = b
 	return b
 }
 

@@ -52,11 +52,7 @@ func TestBF16ComputeKeepsRanking(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var m float64
-			for _, v := range ret {
-				m += v / float64(len(ret))
-			}
-			out, cs = append(out, m), append(cs, c)
+			out, cs = append(out, Mean(ret)), append(cs, c)
 		}
 		return out, cs
 	}

@@ -165,12 +165,7 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 			}
 			t.Error, t.Objective = err.Error(), math.NaN()
 		} else {
-			t.Costs, t.Retention = costs, ret
-			var s float64
-			for _, v := range ret {
-				s += v
-			}
-			t.Objective = s / float64(len(ret))
+			t.Costs, t.Retention, t.Objective = costs, ret, Mean(ret)
 		}
 		if journal != nil {
 			if err := journal.Append(t); err != nil {
@@ -240,6 +235,15 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 		}
 	}
 	return trials, nil
+}
+
+// Mean is the mean of v (a trial's objective: its mean retention).
+func Mean(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(max(len(v), 1))
 }
 
 // Best is the trial with the highest objective at the largest budget that

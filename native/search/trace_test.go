@@ -92,12 +92,8 @@ func TestRealSearchBeatsSingleDrops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m float64
-		for _, v := range ret {
-			m += v / float64(len(ret))
-		}
-		if m >= best.Objective {
-			t.Errorf("dropping layer %d of the base (%.3f) beats the search's best (%.3f)", l, m, best.Objective)
+		if m := Mean(ret); m >= best.Objective {
+			t.Errorf("dropping layer %d of the base (%.3f) beats the search's best (%.3f)", l, Mean(ret), best.Objective)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/gptailor/gptailor/native/model"
-	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
@@ -63,26 +60,7 @@ func chromium(t *testing.T) string {
 // see trials arrive. A screenshot of the editor is saved.
 func TestEndToEndInChromium(t *testing.T) {
 	bin := chromium(t)
-	var ms []model.Member
-	for _, a := range []string{"base", "code", "docs", "math"} {
-		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
-	}
-	f, err := model.OpenFamily(ms)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{UIDir: uiDir(t), Family: f, Tasks: list.Tasks, Token: "e2e-token", BuildDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
+	s, ts := newServerWith(t, func(c *Config) { c.UIDir, c.Token = uiDir(t), "e2e-token" })
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,

@@ -13,7 +13,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/gptailor/gptailor/native/model"
-	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/shared/protocol"
 )
 
@@ -21,27 +20,14 @@ var repoData = filepath.Join("..", "..", "testdata")
 
 func newServer(t *testing.T) (*Server, *httptest.Server) {
 	t.Helper()
-	var ms []model.Member
-	for _, a := range []string{"base", "code", "docs", "math"} {
-		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
-	}
-	f, err := model.OpenFamily(ms)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return newServerWith(t, func(c *Config) { c.UIDir, c.MaxUpload, c.SendQueue = testUI(t), 1<<20, 8 })
+}
+
+// testUI is a UI directory with a stub page.
+func testUI(t *testing.T) string {
 	ui := t.TempDir()
 	os.WriteFile(filepath.Join(ui, "index.html"), []byte("<p>gptailor</p>"), 0o644)
-	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{UIDir: ui, Family: f, Tasks: list.Tasks, Token: "secret", MaxUpload: 1 << 20, SendQueue: 8, BuildDir: filepath.Join(t.TempDir(), "builds")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { ts.Close(); s.Close(); f.Close() })
-	return s, ts
+	return ui
 }
 
 func dial(t *testing.T, ts *httptest.Server, token, origin string) (*websocket.Conn, *http.Response, error) {

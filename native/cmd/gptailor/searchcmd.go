@@ -308,7 +308,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 				if err != nil {
 					return fail(stderr, "search", err)
 				}
-				if m := meanOf(ret); m > bestMean {
+				if m := search.Mean(ret); m > bestMean {
 					bestDrop, bestMean, bestRet = l, m, ret
 				}
 			}
@@ -364,14 +364,6 @@ func denseRetention(ev *search.PlanEvaluator, f *model.Family, p *plan.Plan, bud
 	return ev.NetRetention(net, m.Name, budget)
 }
 
-func meanOf(v []float64) float64 {
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(max(len(v), 1))
-}
-
 func printSearch(w io.Writer, tasks []string, p *plan.Plan, rows []search.Comparison, n int, el time.Duration, dir string) {
 	fmt.Fprintf(w, "search: %d trials in %.1f s; report, journal and best plan in %s\n\n", n, el.Seconds(), dir)
 	fmt.Fprintln(w, "winning plan:")
@@ -389,7 +381,7 @@ func printSearch(w io.Writer, tasks []string, p *plan.Plan, rows []search.Compar
 		for _, v := range r.Retention {
 			fmt.Fprintf(w, " %8.1f%%", 100*v)
 		}
-		fmt.Fprintf(w, " %8.1f%%\n", 100*meanOf(r.Retention))
+		fmt.Fprintf(w, " %8.1f%%\n", 100*search.Mean(r.Retention))
 	}
 }
 
