@@ -237,3 +237,65 @@ func TestBuildCrossLayerPlan(t *testing.T) {
 		}
 	}
 }
+
+// A BF16 family (the stories family built to disk as BF16): every golden
+// plan's in-memory net holds its merges rounded to BF16, so it scores
+// bit-identically to the same plan built to disk with the sources' dtype.
+func TestBF16FamilyBuildsWhatItScores(t *testing.T) {
+	ps, _, windows := goldenPlans(t)
+	f32 := stories(t)
+	b32 := stitch.New(f32, stitch.DefaultCacheBytes)
+	dirs := map[string]string{}
+	for _, name := range f32.Names() {
+		out := filepath.Join(t.TempDir(), name)
+		var dense plan.Plan
+		dense.Version = plan.Version
+		for l := 0; l < f32.Base().Config.NumHiddenLayers; l++ {
+			dense.Slots = append(dense.Slots, plan.Slot{Take: &plan.Take{Model: name, Layer: l}})
+		}
+		dense.Embed, dense.Head = &plan.Outer{Model: name}, &plan.Outer{Model: name}
+		if _, err := Build(b32, &dense, Options{Out: out, DType: safetensors.BF16}); err != nil {
+			t.Fatal(err)
+		}
+		dirs[name] = out
+	}
+	f := family(t, dirs)
+	b := stitch.New(f, stitch.DefaultCacheBytes)
+	merged := 0
+	for _, p := range ps {
+		out := filepath.Join(t.TempDir(), p.Name)
+		if _, err := Build(b, p, Options{Out: out}); err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		m, err := model.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dt := m.Tensors.DTypes(); len(dt) != 1 || dt[safetensors.BF16] == 0 {
+			t.Fatalf("%s built as %v", p.Name, dt)
+		}
+		loaded, _ := engine.NewLoader().Net(m, nil)
+		mem, err := b.Net(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range p.Slots {
+			if s.Merge != nil {
+				merged++
+			}
+		}
+		a, _ := loaded.LogProbs(windows["stories"][:2])
+		c, _ := mem.LogProbs(windows["stories"][:2])
+		for w := range a {
+			for i := range a[w] {
+				if a[w][i] != c[w][i] {
+					t.Fatalf("%s window %d position %d: built %v, in memory %v", p.Name, w, i, a[w][i], c[w][i])
+				}
+			}
+		}
+		m.Close()
+	}
+	if merged == 0 {
+		t.Fatal("no golden plan has a merge")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/model"
 )
 
@@ -54,23 +55,14 @@ func RandomNet(cfg *model.Config, seed uint64) *Net { return randomNet(cfg, seed
 // BF16 checkpoint holds them (kept in 16-bit panels where the kernel can).
 func RandomNetBF16(cfg *model.Config, seed uint64) *Net { return randomNet(cfg, seed, true) }
 
-func toBF16(v []float32) []float32 {
-	for i, x := range v {
-		b := math.Float32bits(x)
-		b += 0x7fff + (b>>16)&1
-		v[i] = math.Float32frombits(b &^ 0xffff)
-	}
-	return v
-}
-
-func randomNet(cfg *model.Config, seed uint64, bf16 bool) *Net {
+func randomNet(cfg *model.Config, seed uint64, half bool) *Net {
 	r := rand.New(rand.NewPCG(seed, seed+1))
 	layers := make([]*Layer, cfg.NumHiddenLayers)
 	for i := range layers {
 		t := RandomTensors(cfg, r)
-		if bf16 {
+		if half {
 			for _, v := range t {
-				toBF16(v)
+				bf16.Round(v)
 			}
 		}
 		l, err := NewLayer(cfg, t)
@@ -83,8 +75,8 @@ func randomNet(cfg *model.Config, seed uint64, bf16 bool) *Net {
 	for i := range emb {
 		emb[i] = float32(r.NormFloat64() * 0.02)
 	}
-	if bf16 {
-		toBF16(emb)
+	if half {
+		bf16.Round(emb)
 	}
 	norm := make([]float32, cfg.HiddenSize)
 	for i := range norm {

@@ -14,6 +14,9 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/gptailor/gptailor/native/bf16"
+	"github.com/gptailor/gptailor/native/parallel"
 )
 
 // Register tile and cache blocking of the portable and AVX2 layouts; the
@@ -67,7 +70,7 @@ func Pack(w []float32, n, k int) *Packed {
 	if active.pairs {
 		return packPairs(w, n, k, active.nr)
 	}
-	return packFor(active, w, n, k, k, 1, active.half && allBF16(w))
+	return packFor(active, w, n, k, k, 1, active.half && bf16.Exact(w))
 }
 
 // PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs],
@@ -84,25 +87,16 @@ func packPairs(w []float32, n, k, nr int) *Packed {
 	kp := (k + 1) / 2
 	panels := (n + nr - 1) / nr
 	p := &Packed{N: n, K: k, nr: nr, stride: kp, pairs: true, half: make([]uint16, panels*kp*nr*2)}
-	for r := 0; r < n; r++ {
-		pi, j := r/nr, r%nr
-		dst := p.half[pi*kp*nr*2:]
-		for c := 0; c < k; c++ {
-			dst[(c/2)*nr*2+j*2+c%2] = BF16Bits(w[r*k+c])
+	parallel.For(n, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			pi, j := r/nr, r%nr
+			dst := p.half[pi*kp*nr*2:]
+			for c := 0; c < k; c++ {
+				dst[(c/2)*nr*2+j*2+c%2] = bf16.FromFloat32(w[r*k+c])
+			}
 		}
-	}
+	})
 	return p
-}
-
-// BF16Bits rounds x to the nearest bfloat16 (ties to even; NaN stays NaN)
-// and returns its bits.
-func BF16Bits(x float32) uint16 {
-	b := math.Float32bits(x)
-	if b&0x7fffffff > 0x7f800000 {
-		return uint16(b>>16) | 0x40
-	}
-	b += 0x7fff + (b>>16)&1
-	return uint16(b >> 16)
 }
 
 // HalfWeights says whether the active kernel keeps bfloat16 weights in 16 bits.
@@ -110,15 +104,6 @@ func HalfWeights() bool { return active.half }
 
 // Half says whether p holds bfloat16 panels.
 func (p *Packed) Half() bool { return p.half != nil }
-
-func allBF16(w []float32) bool {
-	for _, v := range w {
-		if math.Float32bits(v)&0xffff != 0 {
-			return false
-		}
-	}
-	return true
-}
 
 func packFor(im *impl, src []float32, n, k, rs, cs int, half bool) *Packed {
 	nr := im.nr
@@ -129,26 +114,32 @@ func packFor(im *impl, src []float32, n, k, rs, cs int, half bool) *Packed {
 	} else {
 		p.data = make([]float32, panels*k*nr)
 	}
-	for pi := 0; pi < panels; pi++ {
-		for j := 0; j < nr; j++ {
-			r := pi*nr + j
-			if r >= n {
-				break
-			}
-			base := r * rs
-			off := pi*k*nr + j
-			if half {
-				dst := p.half[pi*k*nr : (pi+1)*k*nr]
-				for c := 0; c < k; c++ {
-					dst[c*nr+j] = uint16(math.Float32bits(src[base+c*cs]) >> 16)
+	work := func(plo, phi int) {
+		for pi := plo; pi < phi; pi++ {
+			for j := 0; j < nr; j++ {
+				r := pi*nr + j
+				if r >= n {
+					break
 				}
-				continue
-			}
-			dst := p.data[off-j : off-j+k*nr]
-			for c := 0; c < k; c++ {
-				dst[c*nr+j] = src[base+c*cs]
+				base := r * rs
+				if half {
+					dst := p.half[pi*k*nr : (pi+1)*k*nr]
+					for c := 0; c < k; c++ {
+						dst[c*nr+j] = uint16(math.Float32bits(src[base+c*cs]) >> 16)
+					}
+					continue
+				}
+				dst := p.data[pi*k*nr : (pi+1)*k*nr]
+				for c := 0; c < k; c++ {
+					dst[c*nr+j] = src[base+c*cs]
+				}
 			}
 		}
+	}
+	if n*k < 1<<20 { // attention's keys and values: small, and already one per core
+		work(0, panels)
+	} else {
+		parallel.For(panels, 4, work)
 	}
 	return p
 }
@@ -297,10 +288,10 @@ func packAPairs(ap, a []float32, lda, m, k, mr, lo, hi int) {
 		for i := 0; i < rows; i++ {
 			src := a[(r0+i)*lda : (r0+i)*lda+k]
 			for c := 0; c+1 < k; c += 2 {
-				dst[(c/2)*mr+i] = math.Float32frombits(uint32(BF16Bits(src[c])) | uint32(BF16Bits(src[c+1]))<<16)
+				dst[(c/2)*mr+i] = math.Float32frombits(uint32(bf16.FromFloat32(src[c])) | uint32(bf16.FromFloat32(src[c+1]))<<16)
 			}
 			if k%2 == 1 {
-				dst[(k/2)*mr+i] = math.Float32frombits(uint32(BF16Bits(src[k-1])))
+				dst[(k/2)*mr+i] = math.Float32frombits(uint32(bf16.FromFloat32(src[k-1])))
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/gptailor/gptailor/native/bf16"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -120,7 +121,7 @@ func TestPackedView(t *testing.T) {
 func roundBF16(v []float32) []float32 {
 	out := make([]float32, len(v))
 	for i, x := range v {
-		out[i] = math.Float32frombits(uint32(BF16Bits(x)) << 16)
+		out[i] = bf16.ToFloat32(bf16.FromFloat32(x))
 	}
 	return out
 }

@@ -36,13 +36,6 @@ func eachKernel(t *testing.T, fn func(t *testing.T)) {
 	t.Logf("kernels run: %s (CPU: %s)", strings.Join(ran, ", "), CPUFeatures())
 }
 
-// bf16 rounds to the nearest bfloat16 value (ties to even), as a float32.
-func bf16(x float32) float32 {
-	b := math.Float32bits(x)
-	b += 0x7fff + (b>>16)&1
-	return math.Float32frombits(b &^ 0xffff)
-}
-
 // Every kernel, at edge shapes (M, N, K across 1, 15, 16, 17, 63, 64, 65,
 // the A and W panel sizes and their neighbours), against a float64
 // reference and against the portable kernel on the same inputs; float32
@@ -75,7 +68,7 @@ func checkBF16(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand) {
 	a := randSlice(r, m*k)
 	w := randSlice(r, n*k)
 	for i := range w {
-		w[i] = bf16(w[i])
+		w[i] = roundBF16(w[i : i+1])[0]
 	}
 	c0 := randSlice(r, m*n)
 	p := Pack(w, n, k)
@@ -217,7 +210,7 @@ func BenchmarkGEMM(b *testing.B) {
 					var w *Packed
 					if half {
 						for i := range wv {
-							wv[i] = bf16(wv[i])
+							wv[i] = roundBF16(wv[i : i+1])[0]
 						}
 					}
 					w = Pack(wv, n, k)

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/gptailor/gptailor/native/parallel"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
@@ -30,7 +31,7 @@ type Func func(in Input) ([]float32, error)
 // Methods is the registry of merge methods, filled here and nowhere else.
 var Methods = map[string]Func{
 	"linear":          linear,
-	"task_arithmetic": taskArithmetic(none, false, false),
+	"task_arithmetic": taskArithmetic(nil, false, false),
 	"ties":            taskArithmetic(magnitude, true, true),
 	"dare_linear":     taskArithmetic(dare, false, false),
 	"dare_ties":       taskArithmetic(dare, true, true),
@@ -117,10 +118,9 @@ func passthrough(in Input) ([]float32, error) {
 	return out, nil
 }
 
-// sparsifier turns a task vector into a sparse one, in place.
+// sparsifier turns a task vector into a sparse one, in place (nil: keep
+// every entry).
 type sparsifier func(delta []float64, in Input, model int) error
-
-func none(delta []float64, in Input, model int) error { return nil }
 
 // magnitude keeps the round(density·n) largest |δ| (ties at the threshold kept).
 func magnitude(delta []float64, in Input, model int) error {
@@ -208,53 +208,67 @@ func taskArithmetic(sp sparsifier, consensus, normDefault bool) Func {
 		}
 		w := weights(in)
 		n := len(in.Base)
-		deltas := make([][]float64, len(in.Models))
-		for i, m := range in.Models {
-			d := make([]float64, n)
-			for j := range d {
-				d[j] = float64(m[j]) - float64(in.Base[j])
+		// Deltas are materialised only for a sparsifier, which needs the
+		// whole tensor; plain task arithmetic computes them per entry (the
+		// same float64 operations, so the same result).
+		var deltas [][]float64
+		if sp != nil {
+			deltas = make([][]float64, len(in.Models))
+			for i, m := range in.Models {
+				d := make([]float64, n)
+				parallel.For(n, 1<<16, func(lo, hi int) {
+					for j := lo; j < hi; j++ {
+						d[j] = float64(m[j]) - float64(in.Base[j])
+					}
+				})
+				if err := sp(d, in, i); err != nil {
+					return nil, err
+				}
+				deltas[i] = d
 			}
-			if err := sp(d, in, i); err != nil {
-				return nil, err
+		}
+		delta := func(i, j int) float64 {
+			if deltas != nil {
+				return deltas[i][j]
 			}
-			deltas[i] = d
+			return float64(in.Models[i][j]) - float64(in.Base[j])
 		}
 		lambda := plan.Get(in.Params.Lambda, 1)
 		normalize := plan.Get(in.Params.Normalize, normDefault)
-		out := make([]float32, n)
-		for j := 0; j < n; j++ {
-			var sum float64
-			for i := range deltas {
-				sum += w[i] * deltas[i][j]
-			}
-			mixed := sum
-			if consensus {
-				sign := math.Copysign(1, sum)
-				if sum == 0 {
-					sign = 0
-				}
-				var s, div float64
-				for i := range deltas {
-					if v := deltas[i][j]; v != 0 && math.Copysign(1, v) == sign {
-						s += w[i] * v
-						div += w[i]
-					}
-				}
-				mixed = s
-				if normalize {
-					mixed = s / math.Max(div, 1)
-				}
-			} else if normalize {
-				var div float64
-				for _, x := range w {
-					div += x
-				}
-				if div != 0 {
-					mixed = sum / div
-				}
-			}
-			out[j] = float32(float64(in.Base[j]) + lambda*mixed)
+		var wsum float64
+		for _, x := range w {
+			wsum += x
 		}
+		out := make([]float32, n)
+		parallel.For(n, 1<<16, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				var sum float64
+				for i := range in.Models {
+					sum += w[i] * delta(i, j)
+				}
+				mixed := sum
+				if consensus {
+					sign := math.Copysign(1, sum)
+					if sum == 0 {
+						sign = 0
+					}
+					var s, div float64
+					for i := range in.Models {
+						if v := delta(i, j); v != 0 && math.Copysign(1, v) == sign {
+							s += w[i] * v
+							div += w[i]
+						}
+					}
+					mixed = s
+					if normalize {
+						mixed = s / math.Max(div, 1)
+					}
+				} else if normalize && wsum != 0 {
+					mixed = sum / wsum
+				}
+				out[j] = float32(float64(in.Base[j]) + lambda*mixed)
+			}
+		})
 		return out, nil
 	}
 }

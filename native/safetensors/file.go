@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
+
+	"github.com/gptailor/gptailor/native/parallel"
 )
 
 // File is one open safetensors file. Only the header is read at Open; tensor
@@ -85,10 +88,22 @@ func (f *File) ReadFloat32(name string) ([]float32, error) {
 var ErrNonFinite = errors.New("non-finite weight")
 
 func checkFinite(v []float32) error {
-	for i, x := range v {
-		if x-x != 0 { // NaN and ±Inf
-			return fmt.Errorf("%w: element %d is %v (the checkpoint is damaged or diverged)", ErrNonFinite, i, x)
+	bad := -1
+	var mu sync.Mutex
+	parallel.For(len(v), 1<<18, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if x := v[i]; x-x != 0 { // NaN and ±Inf
+				mu.Lock()
+				if bad < 0 || i < bad {
+					bad = i
+				}
+				mu.Unlock()
+				return
+			}
 		}
+	})
+	if bad >= 0 {
+		return fmt.Errorf("%w: element %d is %v (the checkpoint is damaged or diverged)", ErrNonFinite, bad, v[bad])
 	}
 	return nil
 }
@@ -101,21 +116,29 @@ func ToFloat32(dt DType, raw []byte) ([]float32, error) {
 	switch dt {
 	case F32:
 		out := make([]float32, len(raw)/4)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
+		parallel.For(len(out), 1<<18, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+		})
 		return out, nil
 	case BF16:
 		out := make([]float32, len(raw)/2)
-		for i := range out {
-			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
-		}
+		parallel.For(len(out), 1<<18, func(lo, hi int) {
+			src := raw[2*lo : 2*hi]
+			dst := out[lo:hi]
+			for i := range dst {
+				dst[i] = math.Float32frombits(uint32(src[2*i])<<16 | uint32(src[2*i+1])<<24)
+			}
+		})
 		return out, nil
 	case F16:
 		out := make([]float32, len(raw)/2)
-		for i := range out {
-			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
-		}
+		parallel.For(len(out), 1<<18, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				out[i] = HalfToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
+			}
+		})
 		return out, nil
 	}
 	return nil, fmt.Errorf("dtype %s cannot be read as float32 (F32, F16 and BF16 can)", dt)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gptailor/gptailor/internal/testenv"
+	"github.com/gptailor/gptailor/native/bf16"
 )
 
 func header(json string) []byte {
@@ -101,7 +102,7 @@ func TestHalfConversions(t *testing.T) {
 	if Float32ToHalf(70000) != 0x7c00 || Float32ToHalf(1+1.0/4096) != 0x3c00 {
 		t.Error("overflow or tie rounding wrong")
 	}
-	if Float32ToBF16(1.00390625) != 0x3f80 || Float32ToBF16(1.01171875) != 0x3f82 {
+	if bf16.FromFloat32(1.00390625) != 0x3f80 || bf16.FromFloat32(1.01171875) != 0x3f82 {
 		t.Error("bf16 ties to even")
 	}
 }

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/gptailor/gptailor/native/bf16"
 	"io"
 	"math"
 
@@ -57,7 +58,7 @@ func FromFloat32(dt DType, v []float32) ([]byte, error) {
 	case BF16:
 		b := make([]byte, 2*len(v))
 		for i, x := range v {
-			binary.LittleEndian.PutUint16(b[2*i:], Float32ToBF16(x))
+			binary.LittleEndian.PutUint16(b[2*i:], bf16.FromFloat32(x))
 		}
 		return b, nil
 	case F16:
@@ -68,16 +69,6 @@ func FromFloat32(dt DType, v []float32) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("dtype %s cannot be written from float32 (F32, F16 and BF16 can)", dt)
-}
-
-// Float32ToBF16 rounds to the nearest bfloat16, ties to even; NaN stays NaN.
-func Float32ToBF16(x float32) uint16 {
-	b := math.Float32bits(x)
-	if x != x {
-		return uint16(b>>16) | 0x40
-	}
-	b += 0x7fff + (b>>16)&1
-	return uint16(b >> 16)
 }
 
 // Float32ToHalf rounds to the nearest IEEE binary16, ties to even, with

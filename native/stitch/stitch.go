@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/merge"
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
@@ -28,6 +30,12 @@ type Builder struct {
 	mu    sync.Mutex
 	cache *engine.LayerCache // source and merged layers, one bound
 	heads map[string]*engine.Head
+	// bf16: every model stores its weights as BF16, so the nets' merged
+	// tensors are rounded to BF16 — exactly what build writes for them with
+	// its default dtype (the sources'), and half the memory in the kernels.
+	// (LayerTensor and MergeTensor stay float32: build --dtype f32 gets
+	// the unrounded merge.)
+	bf16 bool
 }
 
 // New returns a builder whose packed layers — source layers and merged
@@ -35,7 +43,17 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, heads: map[string]*engine.Head{}}
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, heads: map[string]*engine.Head{}, bf16: allBF16(f)}
+}
+
+func allBF16(f *model.Family) bool {
+	for _, m := range f.Models {
+		dt := m.Tensors.DTypes()
+		if len(dt) != 1 || dt[safetensors.BF16] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Info describes the family for plan validation and parameter counts.
@@ -95,6 +113,11 @@ func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) 
 	t, err := b.MergeTensors(m)
 	if err != nil {
 		return nil, err
+	}
+	if b.bf16 {
+		for _, v := range t {
+			bf16.Round(v)
+		}
 	}
 	l, err := engine.NewLayer(b.Family.Base().Config, t)
 	if err != nil {
@@ -211,6 +234,11 @@ func (b *Builder) head(p *plan.Plan) (*engine.Head, error) {
 		t, err := b.HeadTensors(p)
 		if err != nil {
 			return nil, err
+		}
+		if b.bf16 {
+			for _, v := range [][]float32{t.Embed, t.FinalNorm, t.LMHead} {
+				bf16.Round(v)
+			}
 		}
 		if h, err = engine.NewHead(b.Family.Base().Config, t); err != nil {
 			return nil, err

@@ -71,6 +71,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between candidates with common first slots (0: off; default a quarter of the machine's memory)")
 	cacheMB := fs.Int("cache-mb", -1, "memory for packed layers, source and merged alike; past it the least recently used are read or merged again (default 40% of the machine's memory)")
 	fs.IntVar(cacheMB, "merge-cache-mb", -1, "old name of --cache-mb")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the run to this file")
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
@@ -88,6 +89,13 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := kernel.SetCompute(*compute); err != nil {
 		return fail(stderr, "search", err)
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fail(stderr, "search", err)
+		}
+		defer stop()
 	}
 	if err := errors.Join(
 		atLeast("--remove", *remove, 0),
