@@ -2,22 +2,28 @@ package engine
 
 import (
 	"container/list"
+	"runtime"
 	"sync"
 )
 
 // LayerCache is a byte-bounded least-recently-used cache of packed layers.
 // One cache holds both the source layers a Loader reads and the merged
 // layers a stitch.Builder computes, so one bound covers the engine's
-// weights. A layer evicted while a net still uses it lives on until that
-// net is done; asked for again, it is read (or merged) and packed again.
+// weights. A layer handed out (Get, Put) is pinned until the net built
+// from it is garbage collected (Adopt) or the build gives up (Unpin):
+// eviction passes over pinned layers, so the bound counts every packed
+// layer in use, not only the idle ones (an evicted layer a net still held
+// would otherwise stay in memory uncounted, and be read again beside it).
+// The bound is exceeded only when the nets in use need more than it alone.
 type LayerCache struct {
-	mu    sync.Mutex
-	max   int64 // < 0: unbounded; 0: nothing is kept
-	bytes int64
-	peak  int64
-	order *list.List // front: most recent
-	items map[string]*list.Element
-	stats map[string]*CacheStats
+	mu     sync.Mutex
+	max    int64 // < 0: unbounded; 0: nothing is kept
+	bytes  int64
+	peak   int64
+	order  *list.List // front: most recent
+	items  map[string]*list.Element
+	stats  map[string]*CacheStats
+	pinned map[*Layer]int
 }
 
 // CacheStats counts one kind of entry ("source", "merge").
@@ -34,7 +40,7 @@ type cacheEntry struct {
 // NewLayerCache returns a cache bounded to max bytes (< 0: unbounded; 0:
 // nothing is kept).
 func NewLayerCache(max int64) *LayerCache {
-	return &LayerCache{max: max, order: list.New(), items: map[string]*list.Element{}, stats: map[string]*CacheStats{}}
+	return &LayerCache{max: max, order: list.New(), items: map[string]*list.Element{}, stats: map[string]*CacheStats{}, pinned: map[*Layer]int{}}
 }
 
 func (c *LayerCache) stat(kind string) *CacheStats {
@@ -46,24 +52,27 @@ func (c *LayerCache) stat(kind string) *CacheStats {
 	return s
 }
 
-// Get returns the layer cached under kind/key.
+// Get returns the layer cached under kind/key, pinned.
 func (c *LayerCache) Get(kind, key string) (*Layer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[kind+"\x00"+key]; ok {
 		c.order.MoveToFront(e)
 		c.stat(kind).Hits++
-		return e.Value.(*cacheEntry).layer, true
+		l := e.Value.(*cacheEntry).layer
+		c.pinned[l]++
+		return l, true
 	}
 	c.stat(kind).Misses++
 	return nil, false
 }
 
-// Put caches l under kind/key, evicting the least recently used entries
-// past the bound.
+// Put caches l under kind/key, pinned, evicting the least recently used
+// unpinned entries past the bound.
 func (c *LayerCache) Put(kind, key string, l *Layer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.pinned[l]++
 	if c.max == 0 {
 		return
 	}
@@ -75,15 +84,52 @@ func (c *LayerCache) Put(kind, key string, l *Layer) {
 	size := l.Bytes()
 	c.items[k] = c.order.PushFront(&cacheEntry{key: k, kind: kind, layer: l, size: size})
 	c.bytes += size
-	for c.max > 0 && c.bytes > c.max && c.order.Len() > 1 {
-		last := c.order.Back()
-		ent := last.Value.(*cacheEntry)
-		c.order.Remove(last)
-		delete(c.items, ent.key)
-		c.bytes -= ent.size
-		c.stat(ent.kind).Evictions++
-	}
+	c.evict()
 	c.peak = max(c.peak, c.bytes)
+}
+
+// evict drops least recently used layers that nothing pins until the cache
+// is within its bound.
+func (c *LayerCache) evict() {
+	for e := c.order.Back(); c.max > 0 && c.bytes > c.max && e != nil; {
+		prev := e.Prev()
+		ent := e.Value.(*cacheEntry)
+		if c.pinned[ent.layer] == 0 {
+			c.order.Remove(e)
+			delete(c.items, ent.key)
+			c.bytes -= ent.size
+			c.stat(ent.kind).Evictions++
+		}
+		e = prev
+	}
+}
+
+// Unpin releases one pin on each layer (a build that gave up).
+func (c *LayerCache) Unpin(layers []*Layer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range layers {
+		if l == nil {
+			continue
+		}
+		if c.pinned[l]--; c.pinned[l] <= 0 {
+			delete(c.pinned, l)
+		}
+	}
+	c.evict()
+}
+
+// Adopt hands the pins of net's layers (one per slot, as Get and Put took
+// them) to the net: they are released when it is garbage collected.
+func (c *LayerCache) Adopt(net *Net) {
+	runtime.AddCleanup(net, c.Unpin, append([]*Layer(nil), net.Layers...))
+}
+
+// PinnedLayers is how many distinct layers are pinned.
+func (c *LayerCache) PinnedLayers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pinned)
 }
 
 // Stats returns the counts of one kind of entry.

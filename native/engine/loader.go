@@ -25,7 +25,9 @@ func NewLoaderWithCache(c *LayerCache) *Loader {
 	return &Loader{Cache: c, heads: map[string]*Head{}}
 }
 
-// Layer returns layer i of m, reading it when it is not cached.
+// Layer returns layer i of m, reading it when it is not cached. The layer
+// is pinned in the cache until the net it goes into is collected
+// (LayerCache.Adopt) or the caller unpins it.
 func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 	key := fmt.Sprintf("%s\x00%d", m.Dir, i)
 	if ly, ok := l.Cache.Get("source", key); ok {
@@ -74,11 +76,15 @@ func (l *Loader) Net(m *model.Model, layers []int) (*Net, error) {
 	ls := make([]*Layer, len(layers))
 	for k, i := range layers {
 		if i < 0 || i >= m.Config.NumHiddenLayers {
+			l.Cache.Unpin(ls)
 			return nil, fmt.Errorf("model %s: layer %d out of range [0, %d)", m.Name, i, m.Config.NumHiddenLayers)
 		}
 		if ls[k], err = l.Layer(m, i); err != nil {
+			l.Cache.Unpin(ls)
 			return nil, err
 		}
 	}
-	return NewNet(m.Config, h, ls), nil
+	net := NewNet(m.Config, h, ls)
+	l.Cache.Adopt(net)
+	return net, nil
 }

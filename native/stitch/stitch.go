@@ -88,14 +88,17 @@ func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
 			layers[i], err = b.mergedLayer(p.SlotHash(i), s.Merge)
 		}
 		if err != nil {
+			b.cache.Unpin(layers)
 			return nil, fmt.Errorf("slots[%d]: %w", i, err)
 		}
 	}
 	head, err := b.head(p)
 	if err != nil {
+		b.cache.Unpin(layers)
 		return nil, err
 	}
 	net := engine.NewNet(b.Family.Base().Config, head, layers)
+	b.cache.Adopt(net)
 	if b.Prefix != nil {
 		keys := make([]string, len(p.Slots))
 		for i := range p.Slots {

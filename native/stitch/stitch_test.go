@@ -5,8 +5,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/model"
@@ -122,8 +124,11 @@ func TestCacheAndSharing(t *testing.T) {
 		return &plan.Plan{Slots: []plan.Slot{{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 2, Models: []string{"code"}, Params: plan.Params{Lambda: plan.Ptr(l)}}}}}
 	}
 	small.Net(q(0.1))
+	settle(t, small)
 	small.Net(q(0.2))
+	settle(t, small)
 	small.Net(q(0.1))
+	settle(t, small)
 	if hits, misses, bytes := small.CacheStats(); hits != 0 || misses != 3 || bytes > n1.Layers[1].Bytes()+1 {
 		t.Errorf("bounded cache: hits %d misses %d bytes %d", hits, misses, bytes)
 	}
@@ -221,10 +226,53 @@ func TestBoundedCacheRereadsSourceLayers(t *testing.T) {
 				t.Fatalf("round %d: log-prob %d = %v, want %v", round, i, got[0][i], want[0][i])
 			}
 		}
+		n = nil
+		settle(t, small) // the net is gone: its layers may be evicted now
 	}
 	st := small.Cache().Stats("source")
-	now, peak := small.Cache().Bytes()
-	if st.Evictions == 0 || st.Misses < 8 || peak > 2*one+1 || now > 2*one+1 {
-		t.Errorf("stats %+v, bytes now %d peak %d, bound %d", st, now, peak, 2*one+1)
+	_, peak := small.Cache().Bytes()
+	// While a net runs its four layers are pinned: the cache holds them all,
+	// over its bound; once the net is gone the bound holds again.
+	if peak > 4*one || peak <= 2*one+1 {
+		t.Errorf("peak %d with a net of 4 layers of %d bytes pinned", peak, one)
 	}
+	settle(t, small)
+	small.Net(q0(p)) // any Put evicts what is no longer pinned
+	settle(t, small)
+	if now, _ := small.Cache().Bytes(); st.Evictions == 0 || st.Misses < 8 || now > 2*one+1 {
+		t.Errorf("stats %+v, bytes now %d, bound %d", st, now, 2*one+1)
+	}
+}
+
+// settle collects garbage until no dead net pins a layer of b's cache.
+func settle(t *testing.T, b *Builder) {
+	t.Helper()
+	for i := 0; i < 200 && b.Cache().PinnedLayers() > 0; i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if n := b.Cache().PinnedLayers(); n > 0 {
+		t.Fatalf("%d layers still pinned after every net was dropped", n)
+	}
+}
+
+// q0 is p's first slot alone.
+func q0(p *plan.Plan) *plan.Plan { return &plan.Plan{Slots: p.Slots[:1]} }
+
+// A live net's layers are never evicted, however small the cache.
+func TestPinnedLayersStay(t *testing.T) {
+	f := openStories(t)
+	defer f.Close()
+	b := New(f, 1) // smaller than any layer
+	p := &plan.Plan{Slots: []plan.Slot{{Take: &plan.Take{Model: "base", Layer: 0}}, {Take: &plan.Take{Model: "code", Layer: 1}}}}
+	n1, err := b.Net(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, _ := b.Net(p) // n1 still alive: its layers are shared, not read again
+	if n1.Layers[0] != n2.Layers[0] || n1.Layers[1] != n2.Layers[1] {
+		t.Error("a pinned layer was evicted and read again")
+	}
+	runtime.KeepAlive(n1)
+	runtime.KeepAlive(n2)
 }
