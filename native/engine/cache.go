@@ -6,10 +6,13 @@ import (
 	"sync"
 )
 
-// LayerCache is a byte-bounded least-recently-used cache of packed layers.
-// One cache holds both the source layers a Loader reads and the merged
-// layers a stitch.Builder computes, so one bound covers the engine's
-// weights. A layer handed out (Get, Put) is pinned until the net built
+// Weights is what the cache holds: a packed layer or a head.
+type Weights interface{ Bytes() int64 }
+
+// LayerCache is a byte-bounded least-recently-used cache of packed weights.
+// One cache holds the source layers a Loader reads, the merged layers and
+// the merged heads a stitch.Builder computes, so one bound covers the
+// engine's weights. An entry handed out (Get, Put) is pinned until the net built
 // from it is garbage collected (Adopt) or the build gives up (Unpin):
 // eviction passes over pinned layers, so the bound counts every packed
 // layer in use, not only the idle ones (an evicted layer a net still held
@@ -23,7 +26,7 @@ type LayerCache struct {
 	order  *list.List // front: most recent
 	items  map[string]*list.Element
 	stats  map[string]*CacheStats
-	pinned map[*Layer]int
+	pinned map[Weights]int
 }
 
 // CacheStats counts one kind of entry ("source", "merge").
@@ -33,14 +36,14 @@ type CacheStats struct {
 
 type cacheEntry struct {
 	key, kind string
-	layer     *Layer
+	w         Weights
 	size      int64
 }
 
 // NewLayerCache returns a cache bounded to max bytes (< 0: unbounded; 0:
 // nothing is kept).
 func NewLayerCache(max int64) *LayerCache {
-	return &LayerCache{max: max, order: list.New(), items: map[string]*list.Element{}, stats: map[string]*CacheStats{}, pinned: map[*Layer]int{}}
+	return &LayerCache{max: max, order: list.New(), items: map[string]*list.Element{}, stats: map[string]*CacheStats{}, pinned: map[Weights]int{}}
 }
 
 func (c *LayerCache) stat(kind string) *CacheStats {
@@ -52,16 +55,16 @@ func (c *LayerCache) stat(kind string) *CacheStats {
 	return s
 }
 
-// Get returns the layer cached under kind/key, pinned.
-func (c *LayerCache) Get(kind, key string) (*Layer, bool) {
+// Get returns the entry cached under kind/key, pinned.
+func (c *LayerCache) Get(kind, key string) (Weights, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[kind+"\x00"+key]; ok {
 		c.order.MoveToFront(e)
 		c.stat(kind).Hits++
-		l := e.Value.(*cacheEntry).layer
-		c.pinned[l]++
-		return l, true
+		w := e.Value.(*cacheEntry).w
+		c.pinned[w]++
+		return w, true
 	}
 	c.stat(kind).Misses++
 	return nil, false
@@ -69,7 +72,7 @@ func (c *LayerCache) Get(kind, key string) (*Layer, bool) {
 
 // Put caches l under kind/key, pinned, evicting the least recently used
 // unpinned entries past the bound.
-func (c *LayerCache) Put(kind, key string, l *Layer) {
+func (c *LayerCache) Put(kind, key string, l Weights) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pinned[l]++
@@ -82,7 +85,7 @@ func (c *LayerCache) Put(kind, key string, l *Layer) {
 		return
 	}
 	size := l.Bytes()
-	c.items[k] = c.order.PushFront(&cacheEntry{key: k, kind: kind, layer: l, size: size})
+	c.items[k] = c.order.PushFront(&cacheEntry{key: k, kind: kind, w: l, size: size})
 	c.bytes += size
 	c.evict()
 	c.peak = max(c.peak, c.bytes)
@@ -94,7 +97,7 @@ func (c *LayerCache) evict() {
 	for e := c.order.Back(); c.max > 0 && c.bytes > c.max && e != nil; {
 		prev := e.Prev()
 		ent := e.Value.(*cacheEntry)
-		if c.pinned[ent.layer] == 0 {
+		if c.pinned[ent.w] == 0 {
 			c.order.Remove(e)
 			delete(c.items, ent.key)
 			c.bytes -= ent.size
@@ -106,23 +109,41 @@ func (c *LayerCache) evict() {
 
 // Unpin releases one pin on each layer (a build that gave up).
 func (c *LayerCache) Unpin(layers []*Layer) {
+	ws := make([]Weights, 0, len(layers))
+	for _, l := range layers {
+		if l != nil {
+			ws = append(ws, l)
+		}
+	}
+	c.unpin(ws)
+}
+
+// UnpinHead releases the pin Get or Put took on a head.
+func (c *LayerCache) UnpinHead(h *Head) { c.unpin([]Weights{h}) }
+
+func (c *LayerCache) unpin(ws []Weights) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, l := range layers {
-		if l == nil {
-			continue
-		}
-		if c.pinned[l]--; c.pinned[l] <= 0 {
-			delete(c.pinned, l)
+	for _, w := range ws {
+		if c.pinned[w]--; c.pinned[w] <= 0 {
+			delete(c.pinned, w)
 		}
 	}
 	c.evict()
 }
 
 // Adopt hands the pins of net's layers (one per slot, as Get and Put took
-// them) to the net: they are released when it is garbage collected.
-func (c *LayerCache) Adopt(net *Net) {
-	runtime.AddCleanup(net, c.Unpin, append([]*Layer(nil), net.Layers...))
+// them) and, with pinnedHead, of its head to the net: they are released
+// when it is garbage collected.
+func (c *LayerCache) Adopt(net *Net, pinnedHead bool) {
+	ws := make([]Weights, 0, len(net.Layers)+1)
+	for _, l := range net.Layers {
+		ws = append(ws, l)
+	}
+	if pinnedHead {
+		ws = append(ws, net.Head)
+	}
+	runtime.AddCleanup(net, c.unpin, ws)
 }
 
 // PinnedLayers is how many distinct layers are pinned.

@@ -31,12 +31,12 @@ func NewLoaderWithCache(c *LayerCache) *Loader {
 func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 	key := fmt.Sprintf("%s\x00%d", m.Dir, i)
 	if ly, ok := l.Cache.Get("source", key); ok {
-		return ly, nil
+		return ly.(*Layer), nil
 	}
 	l.mu.Lock() // one read at a time: two nets asking at once share it
 	defer l.mu.Unlock()
 	if ly, ok := l.Cache.Get("source", key); ok {
-		return ly, nil
+		return ly.(*Layer), nil
 	}
 	ly, err := LoadLayer(m, i)
 	if err != nil {
@@ -85,6 +85,6 @@ func (l *Loader) Net(m *model.Model, layers []int) (*Net, error) {
 		}
 	}
 	net := NewNet(m.Config, h, ls)
-	l.Cache.Adopt(net)
+	l.Cache.Adopt(net, false)
 	return net, nil
 }

@@ -6,7 +6,6 @@ package stitch
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/engine"
@@ -27,9 +26,7 @@ type Builder struct {
 	// share their first slots share those slots' activations.
 	Prefix *engine.PrefixCache
 
-	mu    sync.Mutex
-	cache *engine.LayerCache // source and merged layers, one bound
-	heads map[string]*engine.Head
+	cache *engine.LayerCache // source and merged layers and heads, one bound
 	// bf16: every model stores its weights as BF16, so the nets' merged
 	// tensors are rounded to BF16 — exactly what build writes for them with
 	// its default dtype (the sources'), and half the memory in the kernels.
@@ -43,7 +40,7 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, heads: map[string]*engine.Head{}, bf16: allBF16(f)}
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, bf16: allBF16(f)}
 }
 
 func allBF16(f *model.Family) bool {
@@ -92,13 +89,13 @@ func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
 			return nil, fmt.Errorf("slots[%d]: %w", i, err)
 		}
 	}
-	head, err := b.head(p)
+	head, pinnedHead, err := b.head(p)
 	if err != nil {
 		b.cache.Unpin(layers)
 		return nil, err
 	}
 	net := engine.NewNet(b.Family.Base().Config, head, layers)
-	b.cache.Adopt(net)
+	b.cache.Adopt(net, pinnedHead)
 	if b.Prefix != nil {
 		keys := make([]string, len(p.Slots))
 		for i := range p.Slots {
@@ -111,7 +108,7 @@ func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
 
 func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) {
 	if l, ok := b.cache.Get("merge", key); ok {
-		return l, nil
+		return l.(*engine.Layer), nil
 	}
 	t, err := b.MergeTensors(m)
 	if err != nil {
@@ -220,37 +217,33 @@ func (b *Builder) HeadTensors(p *plan.Plan) (*engine.HeadTensors, error) {
 	return &h, nil
 }
 
-func (b *Builder) head(p *plan.Plan) (*engine.Head, error) {
-	key := p.OuterHash(p.Embed) + "/" + p.OuterHash(p.Head)
-	b.mu.Lock()
-	h, ok := b.heads[key]
-	b.mu.Unlock()
-	if ok {
-		return h, nil
-	}
+// head returns the plan's head: the base's (shared, loaded once) or one
+// built from its embed/head sources, kept in the layer cache (a merged
+// head of a 1B model is 0.5 GB: an unbounded map of them was the largest
+// leak of a long search) and pinned until the caller's net adopts it.
+func (b *Builder) head(p *plan.Plan) (h *engine.Head, pinned bool, err error) {
 	if p.Embed == nil && p.Head == nil {
-		var err error
-		if h, err = b.Loader.Head(b.Family.Base()); err != nil {
-			return nil, err
-		}
-	} else {
-		t, err := b.HeadTensors(p)
-		if err != nil {
-			return nil, err
-		}
-		if b.bf16 {
-			for _, v := range [][]float32{t.Embed, t.FinalNorm, t.LMHead} {
-				bf16.Round(v)
-			}
-		}
-		if h, err = engine.NewHead(b.Family.Base().Config, t); err != nil {
-			return nil, err
+		h, err = b.Loader.Head(b.Family.Base())
+		return h, false, err
+	}
+	key := p.OuterHash(p.Embed) + "/" + p.OuterHash(p.Head)
+	if w, ok := b.cache.Get("head", key); ok {
+		return w.(*engine.Head), true, nil
+	}
+	t, err := b.HeadTensors(p)
+	if err != nil {
+		return nil, false, err
+	}
+	if b.bf16 {
+		for _, v := range [][]float32{t.Embed, t.FinalNorm, t.LMHead} {
+			bf16.Round(v)
 		}
 	}
-	b.mu.Lock()
-	b.heads[key] = h
-	b.mu.Unlock()
-	return h, nil
+	if h, err = engine.NewHead(b.Family.Base().Config, t); err != nil {
+		return nil, false, err
+	}
+	b.cache.Put("head", key, h)
+	return h, true, nil
 }
 
 // CacheStats reports the merged layers' hits and misses and the bytes the

@@ -72,6 +72,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	cacheMB := fs.Int("cache-mb", -1, "memory for packed layers, source and merged alike; past it the least recently used are read or merged again (default 40% of the machine's memory)")
 	fs.IntVar(cacheMB, "merge-cache-mb", -1, "old name of --cache-mb")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the run to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile (go tool pprof) to this file when the search ends")
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
@@ -283,6 +284,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "search interrupted after %d trials; --resume continues it\n", len(trialsDone))
+	}
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			return fail(stderr, "search", err)
+		}
 	}
 	win, ok := search.Best(trialsDone)
 	if !ok {
