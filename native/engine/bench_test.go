@@ -51,8 +51,8 @@ func BenchmarkForwardStories(b *testing.B) {
 }
 
 // A SmolLM-135M-shaped net with random weights (nothing read from disk),
-// with every kernel this CPU runs, float32 and BF16 weights, at 256- and
-// 512-token windows (4 and 2 windows).
+// with every kernel this CPU runs, float32 and BF16 weights, at 256-, 512-
+// and 2048-token windows (4, 2 and 1 windows).
 func BenchmarkForwardSmolLM135M(b *testing.B) {
 	prev := kernel.Active()
 	defer kernel.Select(prev)
@@ -70,10 +70,10 @@ func BenchmarkForwardSmolLM135M(b *testing.B) {
 			if w == "bf16" {
 				net = RandomNetBF16(cfg, 7)
 			}
-			for _, seq := range []int{256, 512} {
+			for _, seq := range []int{256, 512, 2048} {
 				b.Run(fmt.Sprintf("kernel=%s/weights=%s/seq=%d", k, w, seq), func(b *testing.B) {
 					kernel.Select(k)
-					benchScore(b, net, benchWindows(cfg.VocabSize, 1024/seq, seq))
+					benchScore(b, net, benchWindows(cfg.VocabSize, max(1, 1024/seq), seq))
 				})
 			}
 		}
