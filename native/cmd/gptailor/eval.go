@@ -150,6 +150,10 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags) (*engine
 	if err != nil {
 		return nil, "", "", nil, err
 	}
+	// The packed weights and room for the tensors being read and the
+	// activations: without a limit the heap grows to twice what is live
+	// while checkpoints are read (135M F32: 1.44 GB resident for 0.54 GB).
+	sysmem.SoftLimit(m.Params()*4 + 512<<20)
 	layers, err := parseLayers(layerSpec, m.Config.NumHiddenLayers)
 	if err != nil {
 		return nil, "", "", nil, err
