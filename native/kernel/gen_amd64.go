@@ -47,12 +47,7 @@ func main() {
 		w("// func kern%dx16(k int, a, b, c *float32, ldc int, acc int)", mr)
 		w("// C[i][0:16] (+)= sum_k a[k*6+i] * b[k*16+0:16] for i < %d.", mr)
 		w("TEXT ·kern%dx16(SB), NOSPLIT, $0-48", mr)
-		w("\tMOVQ k+0(FP), CX")
-		w("\tMOVQ a+8(FP), SI")
-		w("\tMOVQ b+16(FP), DI")
-		w("\tMOVQ c+24(FP), DX")
-		w("\tMOVQ ldc+32(FP), R8")
-		w("\tSHLQ $2, R8")
+		loadArgs(w, "k")
 		for i := 0; i < 2*mr; i++ {
 			w("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
 		}
@@ -384,12 +379,7 @@ func avx512Kernels(w func(string, ...any), bf16 bool) {
 		w("")
 		w("// func %s(k int, a, b, c *float32, ldc int, acc int)", name)
 		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-		w("\tMOVQ k+0(FP), CX")
-		w("\tMOVQ a+8(FP), SI")
-		w("\tMOVQ b+16(FP), DI")
-		w("\tMOVQ c+24(FP), DX")
-		w("\tMOVQ ldc+32(FP), R8")
-		w("\tSHLQ $2, R8")
+		loadArgs(w, "k")
 		for i := 0; i < 2*rows; i++ {
 			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 		}
@@ -508,12 +498,7 @@ func dpbf16Kernels(w func(string, ...any)) {
 		w("")
 		w("// func %s(kp int, a, b, c *float32, ldc int, acc int)", name)
 		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-		w("\tMOVQ kp+0(FP), CX")
-		w("\tMOVQ a+8(FP), SI")
-		w("\tMOVQ b+16(FP), DI")
-		w("\tMOVQ c+24(FP), DX")
-		w("\tMOVQ ldc+32(FP), R8")
-		w("\tSHLQ $2, R8")
+		loadArgs(w, "kp")
 		for i := 0; i < 2*rows; i++ {
 			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 		}
@@ -536,4 +521,15 @@ func dpbf16Kernels(w func(string, ...any)) {
 		w("\tJNZ loopdp%d", rows)
 		storeTile(w, fmt.Sprintf("dp%d", rows), rows, "Z", 64)
 	}
+}
+
+// loadArgs writes a micro-kernel's argument loads: steps in CX, A in SI,
+// W in DI, C in DX and C's row stride in bytes in R8.
+func loadArgs(w func(string, ...any), steps string) {
+	w("\tMOVQ %s+0(FP), CX", steps)
+	w("\tMOVQ a+8(FP), SI")
+	w("\tMOVQ b+16(FP), DI")
+	w("\tMOVQ c+24(FP), DX")
+	w("\tMOVQ ldc+32(FP), R8")
+	w("\tSHLQ $2, R8")
 }
