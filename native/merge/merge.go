@@ -41,6 +41,19 @@ var Methods = map[string]Func{
 	"passthrough":     passthrough,
 }
 
+// Elementwise says whether a method computes each entry from the same
+// entry of its inputs alone, so a tensor may be merged a slice at a time
+// with the same result: linear, task arithmetic and passthrough. TIES,
+// DARE and breadcrumbs rank or sample over the whole tensor; SLERP and
+// model stock use its norms.
+func Elementwise(method string) bool {
+	switch method {
+	case "linear", "task_arithmetic", "passthrough":
+		return true
+	}
+	return false
+}
+
 // Tensor merges one tensor by the named method.
 func Tensor(method string, in Input) ([]float32, error) {
 	f, ok := Methods[method]

@@ -108,6 +108,32 @@ func checkFinite(v []float32) error {
 	return nil
 }
 
+// ReadFloat32Range reads elements [lo, hi) of a tensor (in its flattened
+// order) widened to float32, checked like ReadFloat32: a slice of a large
+// tensor without holding all of it.
+func (f *File) ReadFloat32Range(name string, lo, hi int64) ([]float32, error) {
+	t, ok := f.Header.Tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("[%s]: %w [%s]", f.Path, ErrNotFound, name)
+	}
+	sz := int64(t.DType.Size())
+	if lo < 0 || hi < lo || sz == 0 || t.Begin+hi*sz > t.End {
+		return nil, fmt.Errorf("[%s] tensor [%s]: range [%d, %d) outside its %d elements", f.Path, name, lo, hi, t.NumElements())
+	}
+	buf := make([]byte, (hi-lo)*sz)
+	if _, err := f.f.ReadAt(buf, f.Header.DataStart+t.Begin+lo*sz); err != nil {
+		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
+	}
+	out, err := ToFloat32(t.DType, buf)
+	if err == nil {
+		err = checkFinite(out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
+	}
+	return out, nil
+}
+
 // ErrNotFound is returned for a tensor a checkpoint does not hold.
 var ErrNotFound = errors.New("no tensor")
 
@@ -284,6 +310,15 @@ func (c *Checkpoint) ReadFloat32(name string) ([]float32, error) {
 		return nil, fmt.Errorf("[%s]: %w [%s]", c.Dir, ErrNotFound, name)
 	}
 	return f.ReadFloat32(name)
+}
+
+// ReadFloat32Range reads elements [lo, hi) of one tensor widened to float32.
+func (c *Checkpoint) ReadFloat32Range(name string, lo, hi int64) ([]float32, error) {
+	f, ok := c.where[name]
+	if !ok {
+		return nil, fmt.Errorf("[%s]: %w [%s]", c.Dir, ErrNotFound, name)
+	}
+	return f.ReadFloat32Range(name, lo, hi)
 }
 
 // ReadRaw reads one tensor's bytes as stored, with its description.

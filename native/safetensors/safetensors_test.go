@@ -271,3 +271,33 @@ func TestNonFiniteWeightsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A range of a tensor reads exactly those elements; bad ranges are refused.
+func TestReadFloat32Range(t *testing.T) {
+	c, err := OpenDir(filepath.Join("..", "..", "testdata", "stories260K-base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	name := "model.embed_tokens.weight"
+	all, err := c.ReadFloat32(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][2]int64{{0, 1}, {5, 700}, {int64(len(all)) - 3, int64(len(all))}} {
+		got, err := c.ReadFloat32Range(name, r[0], r[1])
+		if err != nil || len(got) != int(r[1]-r[0]) {
+			t.Fatalf("%v: %d values, %v", r, len(got), err)
+		}
+		for i, v := range got {
+			if v != all[r[0]+int64(i)] {
+				t.Fatalf("%v: element %d differs", r, i)
+			}
+		}
+	}
+	for _, r := range [][2]int64{{-1, 3}, {4, 2}, {0, int64(len(all)) + 1}} {
+		if _, err := c.ReadFloat32Range(name, r[0], r[1]); err == nil || !strings.Contains(err.Error(), "outside its") {
+			t.Errorf("%v: %v", r, err)
+		}
+	}
+}

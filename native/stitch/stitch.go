@@ -155,14 +155,44 @@ func (b *Builder) MergeTensor(m *plan.Merge, name string) ([]float32, error) {
 	return b.mergeTensor(m, name, func(int) string { return name })
 }
 
+// chunk is how many entries of a large tensor an element-wise merge reads
+// from each source at a time: merging a Llama-3.2-1B embedding
+// (262M entries) from four models whole held ~6 GB at once.
+var chunk int64 = 1 << 22
+
 func (b *Builder) mergeTensor(m *plan.Merge, name string, source func(k int) string) ([]float32, error) {
+	info, ok := b.Family.Base().Tensors.Info(name)
+	if !ok || !merge.Elementwise(m.Method) || info.NumElements() <= 2*chunk {
+		return b.mergeRange(m, name, source, -1, -1)
+	}
+	n := info.NumElements()
+	out := make([]float32, n)
+	for lo := int64(0); lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		part, err := b.mergeRange(m, name, source, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		copy(out[lo:hi], part)
+	}
+	return out, nil
+}
+
+// mergeRange merges entries [lo, hi) of a tensor (lo < 0: all of it).
+func (b *Builder) mergeRange(m *plan.Merge, name string, source func(k int) string, lo, hi int64) ([]float32, error) {
+	read := func(mm *model.Model, tensor string) ([]float32, error) {
+		if lo < 0 {
+			return mm.Tensors.ReadFloat32(tensor)
+		}
+		return mm.Tensors.ReadFloat32Range(tensor, lo, hi)
+	}
 	in := merge.Input{Name: name, Params: m.ParamsFor(name)}
 	for k, a := range m.Models {
 		mm, err := b.model(a)
 		if err != nil {
 			return nil, err
 		}
-		v, err := mm.Tensors.ReadFloat32(source(k))
+		v, err := read(mm, source(k))
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +203,7 @@ func (b *Builder) mergeTensor(m *plan.Merge, name string, source func(k int) str
 		if err != nil {
 			return nil, err
 		}
-		if in.Base, err = bm.Tensors.ReadFloat32(name); err != nil {
+		if in.Base, err = read(bm, name); err != nil {
 			return nil, err
 		}
 	}

@@ -276,3 +276,37 @@ func TestPinnedLayersStay(t *testing.T) {
 	runtime.KeepAlive(n1)
 	runtime.KeepAlive(n2)
 }
+
+// Element-wise merges of large tensors go a slice at a time and give
+// exactly the whole-tensor result (the embedding here: 32,768 entries).
+func TestChunkedMergeIsExact(t *testing.T) {
+	f := openStories(t)
+	defer f.Close()
+	b := New(f, -1)
+	name := f.Base().Arch.Embed
+	for _, m := range []*plan.Merge{
+		{Method: "task_arithmetic", Models: []string{"code", "math"}, Params: plan.Params{Lambda: plan.Ptr(0.7)}},
+		{Method: "linear", Models: []string{"code", "docs", "math"}, Params: plan.Params{Weights: []float64{1, 2, 0.5}}},
+		{Method: "passthrough", Models: []string{"docs"}, Params: plan.Params{Scale: plan.Ptr(0.5)}},
+	} {
+		whole, err := b.MergeTensor(m, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := chunk
+		chunk = 1000 // 33 slices, the last a short one
+		parts, err := b.MergeTensor(m, name)
+		chunk = old
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) != len(whole) {
+			t.Fatalf("%s: %d entries, want %d", m.Method, len(parts), len(whole))
+		}
+		for i := range whole {
+			if parts[i] != whole[i] {
+				t.Fatalf("%s: entry %d = %v in slices, %v whole", m.Method, i, parts[i], whole[i])
+			}
+		}
+	}
+}
