@@ -204,12 +204,12 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if *prefixMB > 0 {
 		builder.Prefix = engine.NewPrefixCache(int64(*prefixMB) << 20)
 	}
-	// The caches, the head and room for activations and a merge in flight.
-	sysmem.SoftLimit(int64(*cacheMB+*prefixMB)<<20 + base.OuterParams()*4 + 1<<30)
 	ref, err := builder.Loader.Net(base, nil)
 	if err != nil {
 		return fail(stderr, "search", err)
 	}
+	// The caches, the base's head and room for activations and a merge in flight.
+	sysmem.SoftLimit(int64(*cacheMB+*prefixMB)<<20 + ref.Head.Bytes() + 1<<30)
 	ev := &search.PlanEvaluator{Space: space, Builder: builder, Models: models, Specs: list.Tasks, Tok: tok, Reference: ref}
 	if err := os.MkdirAll(*runDir, 0o755); err != nil {
 		return fail(stderr, "search", err)
