@@ -19,6 +19,7 @@ type jobQueue struct {
 	total  int
 	per    map[*client]int
 	ch     chan job
+	closed bool
 	// ran and skipped count jobs run and jobs dropped because their
 	// client had gone (for tests and diagnostics).
 	ran, skipped atomic.Int64
@@ -39,6 +40,9 @@ func newJobQueue(maxAll, maxPer int) *jobQueue {
 func (q *jobQueue) submit(c *client, what string, fn func(ctx context.Context)) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.closed {
+		return fmt.Errorf("%s refused: the server is shutting down", what)
+	}
 	if q.per[c] >= q.maxPer {
 		return fmt.Errorf("%s refused: this tab already has %d requests queued or running (limit %d); wait for a reply", what, q.per[c], q.maxPer)
 	}
@@ -76,4 +80,12 @@ func (q *jobQueue) pending() int {
 }
 
 // stop ends the worker after the queued jobs (whose clients are gone by then).
-func (q *jobQueue) stop() { close(q.ch) }
+// A submit after stop is refused, never sent on the closed channel.
+func (q *jobQueue) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+}

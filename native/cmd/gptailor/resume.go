@@ -38,7 +38,7 @@ func fileExists(path string) bool {
 // changes are applied to saved and described. Any other flag that was set
 // and differs is refused, since the journal would no longer replay; flags
 // left unset keep the stored values.
-func resumeChanges(saved runSpec, given runSpec, set map[string]bool, paramBudget float64) ([]string, error) {
+func resumeChanges(saved *runSpec, given runSpec, set map[string]bool, paramBudget float64) ([]string, error) {
 	var changes []string
 	var refused []string
 	if set["trials"] && given.Settings.Trials != saved.Settings.Trials {
@@ -47,6 +47,7 @@ func resumeChanges(saved runSpec, given runSpec, set map[string]bool, paramBudge
 	if set["time"] && given.Settings.Duration != saved.Settings.Duration {
 		changes = append(changes, fmt.Sprintf("--time %v (was %v)", given.Settings.Duration, saved.Settings.Duration))
 	}
+
 	fixed := func(name string, differs bool, was, now any) {
 		if set[name] && differs {
 			refused = append(refused, fmt.Sprintf("--%s %v (the run has %v)", name, now, was))
@@ -68,17 +69,13 @@ func resumeChanges(saved runSpec, given runSpec, set map[string]bool, paramBudge
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("the journal was made with other settings, so it would not replay: %s; resume with the run's settings (or leave those flags out), or start another --run", strings.Join(refused, ", "))
 	}
-	return changes, nil
-}
-
-// applyBudget copies the budget flags that may change on resume.
-func applyBudget(saved *runSpec, given runSpec, set map[string]bool) {
 	if set["trials"] {
 		saved.Settings.Trials = given.Settings.Trials
 	}
 	if set["time"] {
 		saved.Settings.Duration = given.Settings.Duration
 	}
+	return changes, nil
 }
 
 func absPath(p string) string {

@@ -132,7 +132,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		case err != nil:
 			return fail(stderr, "search", fmt.Errorf("--resume: %w", err))
 		default:
-			changes, err := resumeChanges(saved, spec, set, *paramBudget)
+			changes, err := resumeChanges(&saved, spec, set, *paramBudget)
 			if err != nil {
 				return fail(stderr, "search", fmt.Errorf("--resume: %w", err))
 			}
@@ -140,7 +140,6 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "search: resuming with %s\n", c)
 			}
 			writeSpec = len(changes) > 0
-			applyBudget(&saved, spec, set)
 			spec = saved
 		}
 	} else if *overwrite {
