@@ -270,7 +270,7 @@ func onClick(_ js.Value, args []js.Value) any {
 	case "search":
 		trials = nil
 		send(protocol.SearchStart, map[string]any{"remove": atoi(el("remove").Get("value").String()),
-			"trials": atoi(el("trial-budget").Get("value").String()), "min_budget": 1, "max_budget": 3}, func(e *protocol.Envelope) {
+			"trials": atoi(el("trial-budget").Get("value").String())}, func(e *protocol.Envelope) { // budgets: the server's (the CLI's) defaults
 			status = "search started"
 			render()
 		})

@@ -106,3 +106,35 @@ func opts(f func(*LaCoOptions)) LaCoOptions {
 	f(&o)
 	return o
 }
+
+// Every method Methods and AllMethods list is one Baseline accepts: each
+// gives a valid plan with exactly n layers fewer (LaCo included), and a
+// name outside the lists is refused by both entry points.
+func TestEveryListedMethodRuns(t *testing.T) {
+	b, models, windows := storiesLaCo(t)
+	fi := stitch.Info(b.Family)
+	for _, m := range AllMethods {
+		r, p, err := Baseline(m, b, models, "base", windows, 2, DefaultLaCo())
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		if len(r.Removed) != 2 || len(p.Slots) != fi.Layers-2 {
+			t.Errorf("%s removed %v into %d slots", m, r.Removed, len(p.Slots))
+		}
+		if err := plan.Validate(p, fi); err != nil {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+	net, err := b.Loader.Net(b.Family.Base(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range Methods {
+		if _, err := Run(m, net, windows, 1); err != nil {
+			t.Errorf("Run lists %s but fails: %v", m, err)
+		}
+	}
+	if _, _, err := Baseline("magic", b, models, "base", windows, 1, DefaultLaCo()); err == nil {
+		t.Error("unknown method accepted")
+	}
+}

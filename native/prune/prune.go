@@ -12,11 +12,16 @@ import (
 	"sort"
 
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
-// Methods lists the baselines, in one place.
-var Methods = []string{"shortgpt", "angular", "sleb", "laco", "last"}
+// Methods lists the layer-dropping baselines Run applies, in one place.
+// LaCo, which merges layers instead of dropping them, is Baseline's too.
+var Methods = []string{"shortgpt", "angular", "sleb", "last"}
+
+// AllMethods lists every method Baseline accepts.
+var AllMethods = append(append([]string(nil), Methods...), "laco")
 
 // Result is a baseline's choice and the scores behind it.
 type Result struct {
@@ -42,8 +47,6 @@ func Run(method string, net *engine.Net, windows [][]int, n int) (*Result, error
 		return angular(net, windows, n)
 	case "sleb":
 		return sleb(net, windows, n)
-	case "laco":
-		return nil, fmt.Errorf("laco merges layers instead of dropping them: it needs the model's weights (see LaCo)")
 	case "last":
 		r := &Result{Method: method}
 		for i := L - 1 - n; i < L-1; i++ {
@@ -51,7 +54,31 @@ func Run(method string, net *engine.Net, windows [][]int, n int) (*Result, error
 		}
 		return r, nil
 	}
+	if method == "laco" {
+		return nil, fmt.Errorf("laco merges layers instead of dropping them: it needs the model's weights (use Baseline)")
+	}
 	return nil, fmt.Errorf("unknown pruning method %q (%v)", method, Methods)
+}
+
+// Baseline applies any method of AllMethods to the family member alias on
+// calibration windows, removing n layers, and returns its plan.
+func Baseline(method string, b *stitch.Builder, models map[string]string, alias string, windows [][]int, n int, laco LaCoOptions) (*Result, *plan.Plan, error) {
+	if method == "laco" {
+		return LaCo(b, models, alias, windows, n, laco)
+	}
+	m, ok := b.Family.Model(alias)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: model %q is not in the family", method, alias)
+	}
+	net, err := b.Loader.Net(m, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := Run(method, net, windows, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, Plan(models, m.Config.NumHiddenLayers, r.Removed, fmt.Sprintf("%s-%d", method, n)), nil
 }
 
 // states returns, per window, the hidden states entering each layer and

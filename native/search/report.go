@@ -13,12 +13,18 @@ import (
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
-// Comparison is a plan reported beside the search's winner.
+// Comparison is a row of the report: the search's winner (Kind "search")
+// or a plan beside it.
 type Comparison struct {
+	Kind      string // "search", or the baseline's kind
 	Name      string
 	Plan      *plan.Plan
 	Retention []float64
+	Objective float64 // the "mean" column: the objective's (weighted) mean
 }
+
+// KindSearch marks the winner's row: the plan best-plan.json holds.
+const KindSearch = "search"
 
 // Report writes a run's summary: report.md, objective.svg (objective
 // against trials with the best so far), pareto.svg (the first two tasks'
@@ -76,19 +82,23 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 	md.WriteString("## Retention per task\n\n| plan | " + strings.Join(tasks, " | ") + " | mean |\n|---|" + strings.Repeat("---|", len(tasks)+1) + "\n")
 	for _, r := range rows {
 		fmt.Fprintf(&md, "| %s |", r.Name)
-		var s float64
 		for _, v := range r.Retention {
 			fmt.Fprintf(&md, " %.1f%% |", 100*v)
-			s += v
 		}
-		fmt.Fprintf(&md, " %.1f%% |\n", 100*s/float64(max(len(r.Retention), 1)))
+		fmt.Fprintf(&md, " %.1f%% |\n", 100*r.Objective)
 	}
-	if len(rows) > 0 && rows[0].Plan != nil {
+	var win *plan.Plan
+	for _, r := range rows {
+		if r.Kind == KindSearch && win == nil {
+			win = r.Plan
+		}
+	}
+	if win != nil {
 		md.WriteString("\n## Winning plan\n\n| slot | recipe |\n|---|---|\n")
-		for i, s := range rows[0].Plan.Slots {
+		for i, s := range win.Slots {
 			fmt.Fprintf(&md, "| %d | %s |\n", i, strings.TrimSpace(s.Describe()))
 		}
-		pj, _ := plan.Marshal(rows[0].Plan)
+		pj, _ := plan.Marshal(win)
 		if err := atomicfile.Write(filepath.Join(dir, "best-plan.json"), append(pj, '\n'), 0o644); err != nil {
 			return err
 		}

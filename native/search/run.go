@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -18,8 +19,23 @@ type Evaluator interface {
 	// Tasks names the objectives, in cost order.
 	Tasks() []string
 	// Evaluate returns one cost per task (lower is better) and the
-	// retention per task (higher is better) for reports.
+	// retention per task (higher is better) for reports. With
+	// Settings.Batch > 1 it is called concurrently.
 	Evaluate(ctx context.Context, c *Config, budget int) (costs, retention []float64, err error)
+	// Objective is a trial's objective from its retention (higher is
+	// better): what Best maximises.
+	Objective(retention []float64) float64
+}
+
+type trialKey struct{}
+
+// TrialOf is the index of the trial an Evaluate call serves (-1 outside a
+// search), for progress displays and workers' status.
+func TrialOf(ctx context.Context) int {
+	if i, ok := ctx.Value(trialKey{}).(int); ok {
+		return i
+	}
+	return -1
 }
 
 // Settings configure a search.
@@ -33,6 +49,11 @@ type Settings struct {
 	Eta       float64       `json:"eta"`          // Hyperband's η (0: DefaultEta)
 	WarmStart bool          `json:"warm_start"`   // the reference's initial design first
 	Extra     []*Config     `json:"extra_starts"` // more starting points (baselines)
+	// Batch is how many trials of a Hyperband rung are evaluated at once
+	// (0 or 1: one at a time). The journal does not depend on it: a
+	// rung's candidates are all chosen before any of them is evaluated,
+	// and trials are journaled in the order B = 1 would.
+	Batch int `json:"batch,omitempty"`
 }
 
 // Trial is one journaled evaluation.
@@ -102,6 +123,9 @@ func (s Settings) Validate() error {
 	if s.MaxBudget < s.MinBudget {
 		errs = append(errs, fmt.Errorf("max budget %d: must be at least the min budget %d", s.MaxBudget, s.MinBudget))
 	}
+	if s.Batch < 0 {
+		errs = append(errs, fmt.Errorf("batch %d: must be 0 or more trials in flight", s.Batch))
+	}
 	if s.Eta != 0 && (!(s.Eta > 1) || math.IsInf(s.Eta, 0)) {
 		errs = append(errs, fmt.Errorf("eta %v: Hyperband's η must be a finite number above 1 (0: the default %v)", s.Eta, DefaultEta))
 	}
@@ -147,17 +171,18 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 	done := func() bool {
 		return (s.Trials > 0 && len(trials) >= s.Trials) || (s.Duration > 0 && time.Since(start) > s.Duration) || ctx.Err() != nil
 	}
-	evaluate := func(c *Config, bracket, rung, budget int) (Trial, error) {
-		t := Trial{Index: len(trials), Bracket: bracket, Rung: rung, Budget: budget, Key: c.Key(), Config: c}
+	// run evaluates one trial (or takes it from the journal); it is safe
+	// to call concurrently for the trials of one rung.
+	run := func(t Trial) (Trial, error) {
 		if t.Index < len(replay) {
 			old := replay[t.Index]
-			if old.Key != t.Key || old.Budget != budget {
-				return t, fmt.Errorf("journal trial %d is %s@%d but this search proposes %s@%d: the run was started with other settings or seed", t.Index, old.Key, old.Budget, t.Key, budget)
+			if old.Key != t.Key || old.Budget != t.Budget {
+				return t, fmt.Errorf("journal trial %d is %s@%d but this search proposes %s@%d: the run was started with other settings or seed", t.Index, old.Key, old.Budget, t.Key, t.Budget)
 			}
 			return old, nil
 		}
 		t0 := time.Now()
-		costs, ret, err := ev.Evaluate(ctx, c, budget)
+		costs, ret, err := ev.Evaluate(context.WithValue(ctx, trialKey{}, t.Index), t.Config, t.Budget)
 		t.Seconds = time.Since(t0).Seconds()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -165,15 +190,11 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 			}
 			t.Error, t.Objective = err.Error(), math.NaN()
 		} else {
-			t.Costs, t.Retention, t.Objective = costs, ret, Mean(ret)
-		}
-		if journal != nil {
-			if err := journal.Append(t); err != nil {
-				return t, err
-			}
+			t.Costs, t.Retention, t.Objective = costs, ret, ev.Objective(ret)
 		}
 		return t, nil
 	}
+	batch := max(s.Batch, 1)
 	record := func(t Trial) {
 		trials = append(trials, t)
 		history = append(history, Observation{Config: t.Config, Budget: t.Budget, Costs: t.Costs, Failed: t.Error != ""})
@@ -211,18 +232,43 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 			// their first slots, and with them the prefix cache.
 			sort.SliceStable(cands, func(a, b int) bool { return cands[a].Key() < cands[b].Key() })
 			costs := make([][]float64, len(cands))
-			for i, c := range cands {
+			for lo := 0; lo < len(cands); lo += batch {
 				if done() {
-					cands = cands[:i]
-					costs = costs[:i]
+					cands, costs = cands[:lo], costs[:lo]
 					break
 				}
-				t, err := evaluate(c, b, ri, rung.Budget)
-				if err != nil {
-					return trials, err
+				hi := min(lo+batch, len(cands))
+				if s.Trials > 0 {
+					hi = min(hi, lo+s.Trials-len(trials))
 				}
-				record(t)
-				costs[i] = t.Costs
+				out := make([]Trial, hi-lo)
+				errs := make([]error, hi-lo)
+				var wg sync.WaitGroup
+				for i := lo; i < hi; i++ {
+					t := Trial{Index: len(trials) + i - lo, Bracket: b, Rung: ri, Budget: rung.Budget, Key: cands[i].Key(), Config: cands[i]}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						out[i-lo], errs[i-lo] = run(t)
+					}()
+				}
+				wg.Wait()
+				for i := range out {
+					if errs[i] != nil {
+						return trials, errs[i]
+					}
+					if journal != nil && out[i].Index >= len(replay) {
+						if err := journal.Append(out[i]); err != nil {
+							return trials, err
+						}
+					}
+					record(out[i])
+					costs[lo+i] = out[i].Costs
+				}
+				if hi-lo < min(batch, len(cands)-lo) { // the trial budget ended inside this batch
+					cands, costs = cands[:hi], costs[:hi]
+					break
+				}
 			}
 			if ri+1 < len(br) {
 				keep := promote(costs, br[ri+1].N)

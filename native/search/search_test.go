@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestBracketsArithmetic(t *testing.T) {
@@ -53,13 +56,18 @@ func TestPromoteNonDominatedThenCrowding(t *testing.T) {
 // layers 0 and 4 only. Two tasks disagree on part of it (a trade-off).
 type synthetic struct {
 	space *Space
+	mu    sync.Mutex
 	calls int
 }
 
 func (s *synthetic) Tasks() []string { return []string{"a", "b"} }
 
+func (s *synthetic) Objective(ret []float64) float64 { return Mean(ret) }
+
 func (s *synthetic) Evaluate(_ context.Context, c *Config, budget int) ([]float64, []float64, error) {
+	s.mu.Lock()
 	s.calls++
+	s.mu.Unlock()
 	wantSub := []uint32{1, 0, 0, 0, 1}
 	var miss float64
 	for i := range c.Removed {
@@ -293,9 +301,90 @@ func TestExtendedSpace(t *testing.T) {
 		if _, err := s.Plan(c, nil); err != nil {
 			t.Fatalf("warm start: %v", err)
 		}
-		_ = s.Neighbor(c, r)
+		// A neighbour is one move away: a valid plan removing as many
+		// layers, and (over a few draws) not always the point itself.
+		moved := false
+		for k := 0; k < 8; k++ {
+			n := s.Neighbor(c, r)
+			if _, err := s.Plan(n, nil); err != nil {
+				t.Fatalf("neighbour of a warm start: %v", err)
+			}
+			if got := countTrue(n.Removed); got != s.Remove {
+				t.Fatalf("neighbour removes %d layers, want %d", got, s.Remove)
+			}
+			moved = moved || n.Key() != c.Key()
+		}
+		if !moved {
+			t.Errorf("8 neighbours of %s are all the point itself", c.Key())
+		}
 	}
 	if err := (&Space{Layers: 5, Remove: 1, FineTunes: []string{"a"}, Methods: []string{"dare_ties"}}).Validate(); err == nil {
 		t.Error("an unsearchable method was accepted")
+	}
+}
+
+func countTrue(v []bool) int {
+	n := 0
+	for _, x := range v {
+		if x {
+			n++
+		}
+	}
+	return n
+}
+
+// slowSynthetic is synthetic with a delay that shuffles the order in which
+// concurrent evaluations finish, and counts how many run at once.
+type slowSynthetic struct {
+	synthetic
+	inFlight, peak atomic.Int32
+}
+
+func (s *slowSynthetic) Evaluate(ctx context.Context, c *Config, budget int) ([]float64, []float64, error) {
+	n := s.inFlight.Add(1)
+	for {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	defer s.inFlight.Add(-1)
+	time.Sleep(time.Duration(len(c.Key())%7) * time.Millisecond)
+	return s.synthetic.Evaluate(ctx, c, budget)
+}
+
+// The journal does not depend on how many trials are in flight: B = 2, 4
+// and 8 journal exactly what B = 1 does (configurations, budgets and
+// objectives, in order), while really evaluating B at once.
+func TestBatchKeepsTheJournal(t *testing.T) {
+	space := &Space{Layers: 5, Remove: 1, FineTunes: []string{"ft"}}
+	var want []Trial
+	for _, b := range []int{1, 2, 4, 8} {
+		for _, opt := range []string{"bo", "random"} {
+			ev := &slowSynthetic{synthetic: synthetic{space: space}}
+			trials, err := Search(context.Background(), space, ev, Settings{Optimizer: opt, Seed: 7, Trials: 40, MinBudget: 1, MaxBudget: 9, Batch: b}, nil, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(trials) != 40 {
+				t.Fatalf("B=%d: %d trials", b, len(trials))
+			}
+			if p := ev.peak.Load(); b > 1 && p < 2 {
+				t.Errorf("B=%d %s: at most %d evaluation at once", b, opt, p)
+			}
+			if opt != "bo" {
+				continue
+			}
+			if b == 1 {
+				want = trials
+				continue
+			}
+			for i := range trials {
+				g, w := trials[i], want[i]
+				if g.Index != w.Index || g.Key != w.Key || g.Budget != w.Budget || g.Objective != w.Objective {
+					t.Fatalf("B=%d trial %d: %s@%d %v, B=1 has %s@%d %v", b, i, g.Key, g.Budget, g.Objective, w.Key, w.Budget, w.Objective)
+				}
+			}
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
@@ -114,10 +115,11 @@ func TestEndToEndInChromium(t *testing.T) {
 		{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 2, Models: []string{"code", "docs"}, Params: plan.Params{Lambda: plan.Ptr(0.5)}}},
 		{Take: &plan.Take{Model: "base", Layer: 4}},
 	}}
-	ret, err := s.ev.Retention(want, 2)
+	ev, err := s.ses.Evaluate(context.Background(), session.Target{Plan: want}, 2, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ret := ev.Retention
 	for i, name := range s.info.Tasks {
 		shown := fmt.Sprintf("%.1f%%", 100*ret[i])
 		if !strings.Contains(evalText, name) || !strings.Contains(evalText, shown) {

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/shared/protocol"
 )
@@ -23,15 +24,16 @@ func newServerWith(t *testing.T, edit func(*Config)) (*Server, *httptest.Server)
 	for _, a := range []string{"base", "code", "docs", "math"} {
 		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
 	}
-	f, err := model.OpenFamily(ms)
+	f, err := session.OpenFamily(ms, session.FamilyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
+	tasks := filepath.Join(repoData, "demo-tasks.yaml")
+	list, err := task.ReadList(tasks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{UIDir: t.TempDir(), Family: f, Tasks: list.Tasks, Token: "secret", BuildDir: filepath.Join(t.TempDir(), "builds")}
+	cfg := Config{UIDir: t.TempDir(), Session: session.New(f, list.Tasks), TasksPath: tasks, RunsDir: filepath.Join(t.TempDir(), "runs"), Token: "secret", BuildDir: filepath.Join(t.TempDir(), "builds")}
 	edit(&cfg)
 	s, err := New(cfg)
 	if err != nil {

@@ -26,13 +26,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/gptailor/gptailor/native/build"
-	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/scorer"
-	"github.com/gptailor/gptailor/native/search"
-	"github.com/gptailor/gptailor/native/stitch"
-	"github.com/gptailor/gptailor/native/task"
-	"github.com/gptailor/gptailor/native/tokenizer"
+	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/shared/mergekit"
 	"github.com/gptailor/gptailor/shared/plan"
 	"github.com/gptailor/gptailor/shared/protocol"
@@ -40,13 +36,19 @@ import (
 
 // Config sets up a server.
 type Config struct {
-	UIDir     string        // static files (index.html, app.wasm, wasm_exec.js)
-	Token     string        // "" draws a random one
-	Family    *model.Family // the family being tailored
-	Tasks     []task.Spec   // tasks for evaluate and search
-	MaxUpload int           // scorer upload limit (default 32 MiB)
-	BuildDir  string        // where build requests write models (default "builds")
-	SendQueue int           // messages queued per client before it is dropped (default 256)
+	UIDir string // static files (index.html, app.wasm, wasm_exec.js)
+	Token string // "" draws a random one
+	// Session is the family being tailored and the tasks evaluate and
+	// search use (none: those requests are refused with the reason).
+	Session *session.Session
+	// TasksPath is the task list's file, written into the search runs'
+	// search.json so a run started here resumes from the CLI too.
+	TasksPath string
+	// RunsDir holds the search runs, one directory each (default "runs").
+	RunsDir   string
+	MaxUpload int    // scorer upload limit (default 32 MiB)
+	BuildDir  string // where build requests write models (default "builds")
+	SendQueue int    // messages queued per client before it is dropped (default 256)
 	// Heavy requests (evaluate, build) queued or running: per client
 	// (default 4) and overall (default 32); more are refused with the reason.
 	MaxJobsPerClient int
@@ -59,12 +61,10 @@ type Config struct {
 
 // Server holds the shared state every tab sees.
 type Server struct {
-	cfg     Config
-	info    protocol.FamilyInfo
-	builder *stitch.Builder
-	tok     *tokenizer.Tokenizer
-	host    *scorer.Host
-	ev      *search.PlanEvaluator
+	cfg  Config
+	info protocol.FamilyInfo
+	ses  *session.Session
+	host *scorer.Host
 
 	mu       sync.Mutex
 	clients  map[*client]bool
@@ -81,7 +81,7 @@ const keepTrials = 2000
 
 // New prepares a server over a family.
 func New(cfg Config) (*Server, error) {
-	if cfg.Family == nil {
+	if cfg.Session == nil {
 		return nil, errors.New("server: no family")
 	}
 	if cfg.Token == "" {
@@ -100,6 +100,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BuildDir == "" {
 		cfg.BuildDir = "builds"
 	}
+	if cfg.RunsDir == "" {
+		cfg.RunsDir = "runs"
+	}
 	if cfg.MaxJobsPerClient == 0 {
 		cfg.MaxJobsPerClient = 4
 	}
@@ -112,32 +115,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxScorerBytes == 0 {
 		cfg.MaxScorerBytes = 64 << 20
 	}
-	base := cfg.Family.Base()
-	tok, err := tokenizer.Load(base.Dir)
-	if err != nil {
-		return nil, err
-	}
 	host, err := scorer.NewHost(context.Background(), scorer.Limits{ModuleBytes: cfg.MaxUpload})
 	if err != nil {
 		return nil, err
 	}
-	fi := stitch.Info(cfg.Family)
-	s := &Server{cfg: cfg, builder: stitch.New(cfg.Family, stitch.DefaultCacheBytes), tok: tok, host: host,
+	fi := cfg.Session.Family.Info()
+	s := &Server{cfg: cfg, ses: cfg.Session, host: host,
 		clients: map[*client]bool{}, scorers: newScorerStore(cfg.MaxScorers, cfg.MaxScorerBytes), jobs: newJobQueue(cfg.MaxJobs, cfg.MaxJobsPerClient),
-		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams}}
-	for _, t := range cfg.Tasks {
-		s.info.Tasks = append(s.info.Tasks, t.Name)
-	}
-	ref, err := s.builder.Loader.Net(base, nil)
-	if err != nil {
-		return nil, err
-	}
-	models := map[string]string{}
-	for _, m := range cfg.Family.Models {
-		models[m.Name] = m.Dir
-	}
-	space := &search.Space{Layers: fi.Layers, Remove: 1, FineTunes: fi.Models[1:]}
-	s.ev = &search.PlanEvaluator{Space: space, Builder: s.builder, Models: models, Specs: cfg.Tasks, Tok: tok, Reference: ref}
+		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams, Tasks: cfg.Session.Tasks()}}
 	return s, nil
 }
 
@@ -425,7 +410,7 @@ func (s *Server) readPlan(e *protocol.Envelope) (*plan.Plan, protocol.PlanReport
 	if err := e.Into(&req); err != nil {
 		return nil, protocol.PlanReport{}, err
 	}
-	fi := stitch.Info(s.cfg.Family)
+	fi := s.ses.Family.Info()
 	p, err := plan.ParseFor(req.Plan, fi)
 	var ps plan.Problems
 	if errors.As(err, &ps) {
@@ -446,7 +431,7 @@ func (s *Server) export(c *client, e *protocol.Envelope) {
 	var p *plan.Plan
 	if len(req.Plan) > 0 {
 		var err error
-		if p, err = plan.ParseFor(req.Plan, stitch.Info(s.cfg.Family)); err != nil {
+		if p, err = plan.ParseFor(req.Plan, s.ses.Family.Info()); err != nil {
 			s.fail(c, e.ID, err)
 			return
 		}
@@ -461,8 +446,8 @@ func (s *Server) export(c *client, e *protocol.Envelope) {
 	}
 	q := *p
 	q.Models = map[string]string{}
-	for _, m := range s.cfg.Family.Models {
-		q.Models[m.Name] = m.Dir
+	for a, d := range s.ses.Family.Dirs {
+		q.Models[a] = d
 	}
 	switch req.Format {
 	case "json":
@@ -483,7 +468,7 @@ func (s *Server) export(c *client, e *protocol.Envelope) {
 // EvaluateResult is the payload of evaluate.result.
 type EvaluateResult struct {
 	Tasks    []TaskResult `json:"tasks"`
-	Mean     float64      `json:"mean_retention"`
+	Mean     float64      `json:"mean_retention"` // weighted by the tasks' weights: the search's objective
 	Score    *float64     `json:"score,omitempty"`
 	ScoreErr string       `json:"score_error,omitempty"`
 	Samples  int          `json:"samples"`
@@ -498,6 +483,7 @@ type TaskResult struct {
 	Metrics   map[string]float64 `json:"metrics"`
 	Reference map[string]float64 `json:"reference"`
 	Retention float64            `json:"retention"`
+	Weight    float64            `json:"weight"`
 }
 
 func finite(m map[string]float64) map[string]float64 {
@@ -522,18 +508,18 @@ func (s *Server) evaluate(c *client, e *protocol.Envelope) {
 	if !s.haveTasks(c, e.ID) {
 		return
 	}
-	fi := stitch.Info(s.cfg.Family)
+	fi := s.ses.Family.Info()
 	p, err := plan.ParseFor(req.Plan, fi)
 	if err != nil {
 		s.fail(c, e.ID, err)
 		return
 	}
 	if req.Samples < 0 || req.Samples > maxSamples {
-		s.fail(c, e.ID, fmt.Errorf("samples %d: between 1 and %d (0: the default 16)", req.Samples, maxSamples))
+		s.fail(c, e.ID, fmt.Errorf("samples %d: between 1 and %d (0: the search's full budget, %d)", req.Samples, maxSamples, session.DefaultSettings().MaxBudget))
 		return
 	}
 	if req.Samples == 0 {
-		req.Samples = 16
+		req.Samples = session.DefaultSettings().MaxBudget // what a search's winner is judged on
 	}
 	if err := s.jobs.submit(c, "evaluate", func(ctx context.Context) { s.runEvaluate(ctx, c, e.ID, p, req.Samples) }); err != nil {
 		s.fail(c, e.ID, err)
@@ -544,35 +530,24 @@ func (s *Server) evaluate(c *client, e *protocol.Envelope) {
 const maxSamples = 10000
 
 func (s *Server) runEvaluate(ctx context.Context, c *client, id string, p *plan.Plan, samples int) {
-	fi := stitch.Info(s.cfg.Family)
-	net, err := s.builder.Net(p)
+	fi := s.ses.Family.Info()
+	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: 0, Total: len(s.ses.Specs)})
+	ev, err := s.ses.Evaluate(ctx, session.Target{Plan: p}, samples, -1)
 	if err != nil {
 		s.fail(c, id, err)
 		return
 	}
-	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: 0, Total: len(s.cfg.Tasks)})
-	res, err := s.ev.RunPlan(ctx, net, "plan", samples)
-	if err != nil {
-		s.fail(c, id, err)
-		return
+	out := EvaluateResult{Samples: samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi), Mean: ev.Objective}
+	for i, r := range ev.Results {
+		ref := ev.Reference[i]
+		out.Tasks = append(out.Tasks, TaskResult{Name: r.Name, Primary: r.Primary, Metrics: finite(r.Metrics), Reference: finite(ref.Metrics), Retention: ev.Retention[i], Weight: r.Weight})
 	}
-	ref, err := s.ev.ReferenceResults(samples)
-	if err != nil {
-		s.fail(c, id, err)
-		return
-	}
-	out := EvaluateResult{Samples: samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi)}
-	for i, r := range res {
-		rt := task.Retention(r, ref[i])
-		out.Tasks = append(out.Tasks, TaskResult{Name: r.Name, Primary: r.Primary, Metrics: finite(r.Metrics), Reference: finite(ref[i].Metrics), Retention: rt})
-		out.Mean += rt / float64(len(res))
-		s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: i + 1, Total: len(res)})
-	}
+	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: len(ev.Results), Total: len(ev.Results)})
 	s.mu.Lock()
 	mod := s.scorers.get(s.selected)
 	s.mu.Unlock()
 	if mod != nil {
-		doc, err := scorer.NewDocument("plan", p, res, ref)
+		doc, err := scorer.NewDocument("plan", p, ev.Results, ev.Reference)
 		if err == nil {
 			var v float64
 			if v, err = s.host.Score(ctx, mod, doc); err == nil {
@@ -631,85 +606,6 @@ func (s *Server) upload(c *client, data []byte) {
 	s.reply(c, hdr.ID, protocol.ListScorers, s.state())
 }
 
-// startSearch runs one search at a time; trials go to every tab.
-func (s *Server) startSearch(c *client, e *protocol.Envelope) {
-	var req struct {
-		Remove    int    `json:"remove"`
-		Trials    int    `json:"trials"`
-		Optimizer string `json:"optimizer"`
-		MinBudget int    `json:"min_budget"`
-		MaxBudget int    `json:"max_budget"`
-		Seed      uint64 `json:"seed"`
-	}
-	if err := e.Into(&req); err != nil {
-		s.fail(c, e.ID, err)
-		return
-	}
-	if !s.haveTasks(c, e.ID) {
-		return
-	}
-	if req.Optimizer == "" {
-		req.Optimizer = "bo"
-	}
-	if req.MinBudget == 0 {
-		req.MinBudget = 3
-	}
-	if req.MaxBudget == 0 {
-		req.MaxBudget = 9
-	}
-	settings := search.Settings{Optimizer: req.Optimizer, Seed: req.Seed, Trials: req.Trials, MinBudget: req.MinBudget, MaxBudget: req.MaxBudget, Eta: search.DefaultEta}
-	space := &search.Space{Layers: s.info.Layers, Remove: req.Remove, FineTunes: s.info.Models[1:]}
-	if err := errors.Join(space.Validate(), settings.Validate()); err != nil {
-		s.fail(c, e.ID, err) // refused before anything starts or "running" is said
-		return
-	}
-	s.mu.Lock()
-	if s.status.Running {
-		s.mu.Unlock()
-		s.fail(c, e.ID, errors.New("a search is running: stop it first"))
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.status = protocol.Status{Running: true}
-	s.trials = nil
-	s.mu.Unlock()
-	s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
-	pe := &search.PlanEvaluator{Space: space, Builder: s.ev.Builder, Models: s.ev.Models, Specs: s.ev.Specs, Tok: s.ev.Tok, Reference: s.ev.Reference}
-	var ev search.Evaluator = pe
-	s.mu.Lock()
-	if mod := s.scorers.get(s.selected); mod != nil {
-		ev = &search.ScoredEvaluator{PlanEvaluator: pe, Host: s.host, Module: mod} // the chosen scorer is the objective
-	}
-	s.mu.Unlock()
-	haveBest := false
-	go func() {
-		_, err := search.Search(ctx, space, ev, settings, nil, nil, func(t search.Trial) {
-			p, _ := space.Plan(t.Config, nil)
-			ev, _ := json.Marshal(map[string]any{"trial": t, "plan": p})
-			s.mu.Lock()
-			s.trials = append(s.trials, ev)
-			if len(s.trials) > keepTrials {
-				s.trials = s.trials[len(s.trials)-keepTrials:]
-			}
-			s.status.Trials++
-			if t.Error == "" && (!haveBest || t.Objective > s.status.Best) {
-				s.status.Best, haveBest = t.Objective, true
-			}
-			s.mu.Unlock()
-			s.broadcast(protocol.EventTrial, map[string]any{"trial": t, "plan": p})
-		})
-		s.mu.Lock()
-		s.status.Running = false
-		if err != nil && !errors.Is(err, context.Canceled) {
-			s.status.Error = err.Error()
-		}
-		st := s.status
-		s.mu.Unlock()
-		s.broadcast(protocol.SearchStatus, st)
-	}()
-}
-
 var buildName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // build writes a plan as a model directory under the build directory,
@@ -728,7 +624,7 @@ func (s *Server) build(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, fmt.Errorf("build name %q: 1-64 letters, digits, '.', '_' or '-', not starting with '.'", req.Name))
 		return
 	}
-	p, err := plan.ParseFor(req.Plan, stitch.Info(s.cfg.Family))
+	p, err := plan.ParseFor(req.Plan, s.ses.Family.Info())
 	if err != nil {
 		s.fail(c, e.ID, err)
 		return
@@ -740,7 +636,7 @@ func (s *Server) build(c *client, e *protocol.Envelope) {
 	}
 	out := filepath.Join(s.cfg.BuildDir, req.Name)
 	err = s.jobs.submit(c, "build", func(context.Context) {
-		res, err := build.Build(s.builder, p, build.Options{Out: out, DType: dt, Force: true, Progress: func(done, total int) {
+		res, err := build.Build(s.ses.Family.Builder, p, build.Options{Out: out, DType: dt, Force: true, Progress: func(done, total int) {
 			if done == total || done%16 == 0 {
 				s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "build", Done: done, Total: total})
 			}
@@ -759,7 +655,7 @@ func (s *Server) build(c *client, e *protocol.Envelope) {
 
 // haveTasks fails a request that needs tasks when the server has none.
 func (s *Server) haveTasks(c *client, id string) bool {
-	if len(s.cfg.Tasks) == 0 {
+	if len(s.ses.Specs) == 0 {
 		s.fail(c, id, errors.New("the server was started without --tasks"))
 		return false
 	}

@@ -253,16 +253,22 @@ func TestSlowClientDoesNotBlock(t *testing.T) {
 	if e := call(t, fast, "h2", protocol.Hello, nil); e.Type != protocol.ReplyState {
 		t.Errorf("server stuck: %s", e.Type)
 	}
-	// Oversized text messages are refused by the read limit (the connection closes).
-	huge := make([]byte, 3<<20)
+	// A text message past the read limit (here MaxMessage: uploads are
+	// limited to 1 MiB) closes the connection with 1009, message too big.
+	huge := make([]byte, protocol.MaxMessage+1)
 	for i := range huge {
 		huge[i] = ' '
 	}
 	fast.WriteMessage(websocket.TextMessage, huge)
-	fast.SetReadDeadline(time.Now().Add(10 * time.Second))
+	fast.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
-		if _, _, err := fast.ReadMessage(); err != nil {
-			break
+		_, _, err := fast.ReadMessage()
+		if err == nil {
+			continue // events queued before the close
 		}
+		if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+			t.Fatalf("an oversized message: the connection ended with %v, want a close 1009 (message too big)", err)
+		}
+		break
 	}
 }

@@ -117,10 +117,21 @@ type Progress struct {
 
 // Status is a search's state.
 type Status struct {
-	Running bool    `json:"running"`
-	Trials  int     `json:"trials"`
-	Best    float64 `json:"best"`
-	Error   string  `json:"error,omitempty"`
+	Running bool        `json:"running"`
+	Run     string      `json:"run,omitempty"` // the run directory's name under the server's runs directory
+	Trials  int         `json:"trials"`
+	Best    float64     `json:"best"`
+	Error   string      `json:"error,omitempty"`
+	Rows    []ResultRow `json:"rows,omitempty"` // when a search ends: the winner, then the baselines
+}
+
+// ResultRow is a row of a finished search's table: the winner (kind
+// "search") or a baseline (shortgpt, laco, best-drop, dense).
+type ResultRow struct {
+	Kind      string    `json:"kind"`
+	Name      string    `json:"name"`
+	Retention []float64 `json:"retention"` // per task, in FamilyInfo.Tasks order
+	Objective float64   `json:"objective"` // the tasks' weighted mean
 }
 
 // Decode parses an envelope strictly: known version, a type, no unknown

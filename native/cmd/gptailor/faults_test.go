@@ -17,6 +17,7 @@ import (
 	"github.com/gptailor/gptailor/native/atomicfile"
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/session"
 )
 
 // cliEnv, when set, makes the test binary run the CLI with the JSON
@@ -165,7 +166,7 @@ func TestResumeKeepsStoredSettings(t *testing.T) {
 	if n := len(journalKeys(t, dir)); n != 12 {
 		t.Errorf("%d trials after --trials 12", n)
 	}
-	var saved runSpec
+	var saved session.RunSpec
 	raw, _ := os.ReadFile(specPath)
 	json.Unmarshal(raw, &saved)
 	if saved.Settings.Trials != 12 {

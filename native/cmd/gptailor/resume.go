@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,23 +9,8 @@ import (
 	"time"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/session"
 )
-
-// readRunSpec reads a run directory's search.json, naming the file in
-// every error; a missing file is os.ErrNotExist.
-func readRunSpec(path string) (runSpec, error) {
-	var s runSpec
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return s, err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
-}
 
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
@@ -38,7 +22,7 @@ func fileExists(path string) bool {
 // changes are applied to saved and described. Any other flag that was set
 // and differs is refused, since the journal would no longer replay; flags
 // left unset keep the stored values.
-func resumeChanges(saved *runSpec, given runSpec, set map[string]bool, paramBudget float64) ([]string, error) {
+func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string]bool, paramBudget float64) ([]string, error) {
 	var changes []string
 	var refused []string
 	if set["trials"] && given.Settings.Trials != saved.Settings.Trials {
@@ -46,6 +30,9 @@ func resumeChanges(saved *runSpec, given runSpec, set map[string]bool, paramBudg
 	}
 	if set["time"] && given.Settings.Duration != saved.Settings.Duration {
 		changes = append(changes, fmt.Sprintf("--time %v (was %v)", given.Settings.Duration, saved.Settings.Duration))
+	}
+	if set["batch"] && given.Settings.Batch != saved.Settings.Batch {
+		changes = append(changes, fmt.Sprintf("--batch %d (was %d; the journal does not depend on it)", given.Settings.Batch, saved.Settings.Batch))
 	}
 
 	fixed := func(name string, differs bool, was, now any) {
@@ -74,6 +61,9 @@ func resumeChanges(saved *runSpec, given runSpec, set map[string]bool, paramBudg
 	}
 	if set["time"] {
 		saved.Settings.Duration = given.Settings.Duration
+	}
+	if set["batch"] {
+		saved.Settings.Batch = given.Settings.Batch
 	}
 	return changes, nil
 }

@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/gptailor/gptailor/native/atomicfile"
 	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/corpus"
-	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
@@ -25,24 +21,13 @@ import (
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/sysmem"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
 	"github.com/gptailor/gptailor/shared/plan"
 )
-
-// runSpec is what a run directory remembers, so --resume continues the same search.
-type runSpec struct {
-	Family  []model.Member `json:"family"`
-	Remove  int            `json:"remove"`
-	Methods []string       `json:"methods,omitempty"`
-	Weights bool           `json:"weights,omitempty"`
-	Tasks   string         `json:"tasks"`
-	// ParamBudget is --param-budget when the run was started with it (Remove is then derived).
-	ParamBudget float64         `json:"param_budget,omitempty"`
-	Settings    search.Settings `json:"settings"`
-}
 
 func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
@@ -74,6 +59,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile (go tool pprof) to this file when the search ends")
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
+	batch := fs.Int("batch", 0, "trials of a Hyperband rung evaluated at once (default: the number of --workers; 1 without workers); the journal does not depend on it")
+	var dist distFlags
+	dist.register(fs)
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
@@ -110,15 +98,15 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if *methods != "" {
 		methodList = strings.Split(*methods, ",")
 	}
-	spec := runSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Tasks: *tasksPath, Settings: search.Settings{
-		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm}}
+	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Tasks: *tasksPath, Settings: search.Settings{
+		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm, Batch: *batch}}
 	if err := spec.Settings.Validate(); err != nil {
 		return fail(stderr, "search", err)
 	}
 	journalPath, specPath := search.RunDir(*runDir)
 	writeSpec := true
 	if *resume {
-		saved, err := readRunSpec(specPath)
+		saved, err := session.ReadSpec(specPath)
 		switch {
 		case errors.Is(err, os.ErrNotExist) && fileExists(journalPath):
 			return fail(stderr, "search", fmt.Errorf("--resume: %s has a journal but no search.json: the run's settings are lost; start another --run", *runDir))
@@ -154,102 +142,56 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if len(spec.Family) < 2 {
 		return fail(stderr, "search", errors.New("a search needs a base and at least one fine-tune (--family twice or more)"))
 	}
-	f, err := model.OpenFamily(spec.Family)
-	if err != nil {
-		return fail(stderr, "search", err)
-	}
-	defer f.Close()
-	base := f.Base()
-	if *paramBudget > 0 && !*resume {
-		// Layers are all the same size, so a parameter budget fixes how
-		// many go: the fewest whose removal meets it.
-		total, per := float64(base.Params()), float64(base.LayerParams())
-		need := total - *paramBudget*total
-		spec.Remove = int(math.Max(0, math.Ceil(need/per-1e-9)))
-		fmt.Fprintf(stderr, "--param-budget %.3g: removing %d of %d layers keeps %.1f%% of the parameters\n", *paramBudget, spec.Remove, base.Config.NumHiddenLayers, 100*(total-float64(spec.Remove)*per)/total)
-	}
-	space := &search.Space{Layers: base.Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:], Methods: spec.Methods, Weights: spec.Weights}
-	if err := space.Validate(); err != nil {
-		return fail(stderr, "search", err)
-	}
-	if b := search.Brackets(spec.Settings.MinBudget, spec.Settings.MaxBudget, spec.Settings.Eta); spec.Settings.Trials > 0 && spec.Settings.Trials < len(b[0]) {
-		return fail(stderr, "search", fmt.Errorf("--trials %d is too small for one Hyperband bracket (%d rungs); raise it or narrow the budgets", spec.Settings.Trials, len(b[0])))
-	}
-	list, err := task.ReadList(spec.Tasks)
-	if err != nil {
-		return fail(stderr, "search", err)
-	}
-	tok, err := tokenizer.Load(base.Dir)
-	if err != nil {
-		return fail(stderr, "search", err)
-	}
-	models := map[string]string{}
-	for _, m := range f.Models {
-		abs, _ := filepath.Abs(m.Dir)
-		models[m.Name] = abs
-	}
 	if *cacheMB < 0 {
 		*cacheMB = sysmem.FractionMB(0.4)
 	}
-	if err := cacheFits(*cacheMB, base); err != nil {
-		return fail(stderr, "search", err)
-	}
-	builder := stitch.New(f, int64(*cacheMB)<<20)
 	if *prefixMB < 0 {
 		// The prefix cache wants room: on a 135M-shaped model's 60-trial
 		// trace it gave 1.23× (of a possible 1.26×) with 6 GiB, 1.07× with 1 GiB.
 		*prefixMB = sysmem.FractionMB(0.25)
 	}
-	if *prefixMB > 0 {
-		builder.Prefix = engine.NewPrefixCache(int64(*prefixMB) << 20)
+	fam2, err := session.OpenFamily(spec.Family, session.FamilyOptions{CacheBytes: int64(*cacheMB) << 20, PrefixBytes: int64(*prefixMB) << 20})
+	if err != nil {
+		return fail(stderr, "search", err)
 	}
-	ref, err := builder.Loader.Net(base, nil)
+	defer fam2.Close()
+	base := fam2.Base()
+	if *paramBudget > 0 && !*resume {
+		var kept float64
+		spec.Remove, kept = fam2.RemoveFor(*paramBudget)
+		fmt.Fprintf(stderr, "--param-budget %.3g: removing %d of %d layers keeps %.1f%% of the parameters\n", *paramBudget, spec.Remove, base.Config.NumHiddenLayers, 100*kept)
+	}
+	if _, err := fam2.Space(spec); err != nil {
+		return fail(stderr, "search", err)
+	}
+	list, err := task.ReadList(spec.Tasks)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	if err := cacheFits(*cacheMB, base); err != nil {
+		return fail(stderr, "search", err)
+	}
+	ses := session.New(fam2, list.Tasks)
+	ref, err := fam2.Net(session.Target{Model: plan.BaseAlias})
 	if err != nil {
 		return fail(stderr, "search", err)
 	}
 	// The caches, the base's head and room for activations and a merge in flight.
 	sysmem.SoftLimit(int64(*cacheMB+*prefixMB)<<20 + ref.Head.Bytes() + 1<<30)
-	ev := &search.PlanEvaluator{Space: space, Builder: builder, Models: models, Specs: list.Tasks, Tok: tok, Reference: ref}
+	if spec.RunID == "" {
+		spec.RunID, writeSpec = session.NewRunID(), true
+	}
 	if err := os.MkdirAll(*runDir, 0o755); err != nil {
 		return fail(stderr, "search", err)
 	}
 	if writeSpec {
-		sj, _ := json.MarshalIndent(spec, "", "  ")
-		if err := atomicfile.Write(specPath, append(sj, '\n'), 0o644); err != nil {
+		if err := session.WriteSpec(specPath, spec); err != nil {
 			return fail(stderr, "search", err)
 		}
 	}
-	journal, replay, err := search.OpenJournal(journalPath, *truncate)
-	if err != nil {
-		return fail(stderr, "search", err)
-	}
-	defer journal.Close()
-
-	// Calibration text for the baselines: the first task's file, 8 windows of 128.
-	var calib [][]int
-	if docs, err := corpus.Read(list.Tasks[0].Path); err == nil {
-		var streams [][]int
-		for _, d := range docs[:min(len(docs), 64)] {
-			streams = append(streams, tok.Encode(d.Text, true))
-		}
-		if w, err := corpus.Windows(streams, min(128, base.Config.MaxPositionEmbeddings)); err == nil {
-			calib = w[:min(8, len(w))]
-		}
-	}
-	var shortGPT *prune.Result
-	if len(calib) > 0 {
-		if shortGPT, err = prune.Run("shortgpt", ref, calib, spec.Remove); err == nil {
-			c := &search.Config{Removed: make([]bool, space.Layers), Subset: make([]uint32, space.Layers), Lambda: make([]float64, space.Layers)}
-			for _, i := range shortGPT.Removed {
-				c.Removed[i] = true
-			}
-			spec.Settings.Extra = []*search.Config{c}
-		}
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var objective search.Evaluator = ev
+	opts := session.RunOptions{Dir: *runDir, Truncate: *truncate, Compare: *compare, Log: stderr}
 	if *scorerPath != "" {
 		wasm, err := os.ReadFile(*scorerPath)
 		if err != nil {
@@ -264,97 +206,32 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, "search", err)
 		}
-		objective = &search.ScoredEvaluator{PlanEvaluator: ev, Host: h, Module: mod}
+		opts.Scorer = &session.Scorer{Host: h, Module: mod}
 	}
-	total := spec.Settings.Trials
-	bar := progress.New(stderr, "search", "trials", total)
-	best := math.Inf(-1)
-	onTrial := func(t search.Trial) {
-		if t.Error == "" && t.Objective > best && t.Budget == spec.Settings.MaxBudget {
-			best = t.Objective
-		}
-		bar.Add(1)
-	}
-	start := time.Now()
-	trialsDone, err := search.Search(ctx, space, objective, spec.Settings, journal, replay, onTrial)
-	bar.Finish()
-	if err != nil && !errors.Is(err, context.Canceled) {
+	stopDist, err := distribute(ctx, ses, spec, dist, stderr)
+	if err != nil {
 		return fail(stderr, "search", err)
 	}
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(stderr, "search interrupted after %d trials; --resume continues it\n", len(trialsDone))
+	defer stopDist()
+	bar := progress.New(stderr, "search", "trials", spec.Settings.Trials)
+	opts.OnTrial = func(search.Trial) { bar.Add(1) }
+	start := time.Now()
+	out, err := ses.RunSearch(ctx, spec, opts)
+	bar.Finish()
+	if err != nil {
+		return fail(stderr, "search", err)
 	}
 	if *memProfile != "" {
 		if err := writeHeapProfile(*memProfile); err != nil {
 			return fail(stderr, "search", err)
 		}
 	}
-	win, ok := search.Best(trialsDone)
-	if !ok {
-		return fail(stderr, "search", errors.New("no trial finished: every candidate failed (see the journal)"))
-	}
-	winPlan, err := space.Plan(win.Config, models)
-	if err != nil {
-		return fail(stderr, "search", err)
-	}
-	winPlan.Name = fmt.Sprintf("search-best-trial-%d", win.Index)
-	rows := []search.Comparison{{Name: "search best (trial " + fmt.Sprint(win.Index) + ")", Plan: winPlan}}
-	if win.Budget != spec.Settings.MaxBudget {
-		fmt.Fprintf(stderr, "note: no trial reached the full budget %d; the winner is from budget %d\n", spec.Settings.MaxBudget, win.Budget)
-	}
-	if *compare {
-		if shortGPT != nil {
-			rows = append(rows, search.Comparison{Name: fmt.Sprintf("ShortGPT (drops %v)", shortGPT.Removed), Plan: prune.Plan(models, space.Layers, shortGPT.Removed, "shortgpt")})
-		}
-		if len(calib) > 0 {
-			if r, p, err := prune.LaCo(ev.Builder, models, plan.BaseAlias, calib, spec.Remove, prune.DefaultLaCo()); err == nil {
-				rows = append(rows, search.Comparison{Name: fmt.Sprintf("LaCo (collapses %v)", r.Removed), Plan: p})
-			} else {
-				fmt.Fprintf(stderr, "LaCo baseline skipped: %v\n", err)
-			}
-		}
-		if spec.Remove == 1 {
-			bestDrop, bestMean := -1, math.Inf(-1)
-			var bestRet []float64
-			for l := 0; l < space.Layers; l++ {
-				ret, err := ev.Retention(prune.Plan(models, space.Layers, []int{l}, "drop"), spec.Settings.MaxBudget)
-				if err != nil {
-					return fail(stderr, "search", err)
-				}
-				if m := search.Mean(ret); m > bestMean {
-					bestDrop, bestMean, bestRet = l, m, ret
-				}
-			}
-			rows = append(rows, search.Comparison{Name: fmt.Sprintf("base, best single drop (layer %d)", bestDrop), Plan: prune.Plan(models, space.Layers, []int{bestDrop}, "best-drop"), Retention: bestRet})
-		}
-		for _, m := range f.Models {
-			rows = append(rows, search.Comparison{Name: "dense " + m.Name + " (no layer removed)", Plan: prune.Plan(map[string]string{plan.BaseAlias: models[m.Name]}, space.Layers, nil, m.Name)})
-		}
-	}
-	for i := range rows {
-		if rows[i].Retention != nil {
-			continue
-		}
-		p := rows[i].Plan
-		var err error
-		if strings.HasPrefix(rows[i].Name, "dense ") {
-			rows[i].Retention, err = denseRetention(ev, f, p, spec.Settings.MaxBudget)
-		} else {
-			rows[i].Retention, err = ev.Retention(p, spec.Settings.MaxBudget)
-		}
-		if err != nil {
-			return fail(stderr, "search", err)
-		}
-	}
-	if err := search.Report(*runDir, ev.Tasks(), objective.Tasks(), trialsDone, rows); err != nil {
-		return fail(stderr, "search", err)
-	}
-	printSearch(stdout, ev.Tasks(), winPlan, rows, len(trialsDone), time.Since(start), *runDir)
-	_, cachePeak := builder.Cache().Bytes()
+	printSearch(stdout, ses.Tasks(), out, time.Since(start), *runDir)
+	_, cachePeak := fam2.Builder.Cache().Bytes()
 	fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
 		sysmem.PeakRSSMB(), cachePeak>>20, *cacheMB, kernel.Active())
 	if *buildOut != "" {
-		res, err := build.Build(builder, winPlan, build.Options{Out: *buildOut, Force: true})
+		res, err := build.Build(fam2.Builder, out.Winner().Plan, build.Options{Out: *buildOut, Force: true})
 		if err != nil {
 			return fail(stderr, "search", err)
 		}
@@ -363,38 +240,24 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// denseRetention scores one whole model of the family (its own layers,
-// embeddings and head) against the reference.
-func denseRetention(ev *search.PlanEvaluator, f *model.Family, p *plan.Plan, budget int) ([]float64, error) {
-	m, ok := f.Model(p.Name)
-	if !ok {
-		return nil, fmt.Errorf("no model %s", p.Name)
-	}
-	net, err := ev.Builder.Loader.Net(m, nil)
-	if err != nil {
-		return nil, err
-	}
-	return ev.NetRetention(net, m.Name, budget)
-}
-
-func printSearch(w io.Writer, tasks []string, p *plan.Plan, rows []search.Comparison, n int, el time.Duration, dir string) {
-	fmt.Fprintf(w, "search: %d trials in %.1f s; report, journal and best plan in %s\n\n", n, el.Seconds(), dir)
+func printSearch(w io.Writer, tasks []string, out *session.Outcome, el time.Duration, dir string) {
+	fmt.Fprintf(w, "search: %d trials in %.1f s; report, journal and best plan in %s\n\n", len(out.Trials), el.Seconds(), dir)
 	fmt.Fprintln(w, "winning plan:")
-	for i, s := range p.Slots {
+	for i, s := range out.Winner().Plan.Slots {
 		fmt.Fprintf(w, "  slot %d  %s\n", i, strings.TrimSpace(s.Describe()))
 	}
-	fmt.Fprintf(w, "\nretention vs the base (primary metric per task; >100%% beats the base):\n")
+	fmt.Fprintf(w, "\nretention vs the base (primary metric per task; >100%% beats the base; mean weighted by the tasks' weights):\n")
 	fmt.Fprintf(w, "  %-40s", "plan")
 	for _, t := range tasks {
 		fmt.Fprintf(w, " %9s", t)
 	}
 	fmt.Fprintf(w, " %9s\n", "mean")
-	for _, r := range rows {
-		fmt.Fprintf(w, "  %-40s", r.Name)
+	for _, r := range out.Rows {
+		fmt.Fprintf(w, "  %-40s", r.Name())
 		for _, v := range r.Retention {
 			fmt.Fprintf(w, " %8.1f%%", 100*v)
 		}
-		fmt.Fprintf(w, " %8.1f%%\n", 100*search.Mean(r.Retention))
+		fmt.Fprintf(w, " %8.1f%%\n", 100*r.Objective)
 	}
 }
 
@@ -402,7 +265,7 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelDir := fs.String("model", "", "model directory")
-	method := fs.String("method", "shortgpt", "shortgpt, angular, sleb, laco or last")
+	method := fs.String("method", "shortgpt", strings.Join(prune.AllMethods, ", "))
 	laco := prune.DefaultLaCo()
 	fs.IntVar(&laco.Combine, "combine", laco.Combine, "laco: layers collapsed into one per step (C)")
 	fs.IntVar(&laco.Interval, "interval", laco.Interval, "laco: slots moved down after a collapse (I)")
@@ -431,15 +294,6 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	); err != nil {
 		return fail(stderr, "prune", err)
 	}
-	m, err := model.Open(*modelDir)
-	if err != nil {
-		return fail(stderr, "prune", err)
-	}
-	defer m.Close()
-	net, err := engine.NewLoader().Net(m, nil)
-	if err != nil {
-		return fail(stderr, "prune", err)
-	}
 	var wins [][]int
 	if *data != "" {
 		tok, err := tokenizer.Load(*modelDir)
@@ -465,23 +319,18 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	}
 	abs, _ := filepath.Abs(*modelDir)
 	models := map[string]string{plan.BaseAlias: abs}
-	var res *prune.Result
-	var p *plan.Plan
+	f, err := model.OpenFamily([]model.Member{{Alias: plan.BaseAlias, Dir: *modelDir}})
+	if err != nil {
+		return fail(stderr, "prune", err)
+	}
+	defer f.Close()
+	res, p, err := prune.Baseline(*method, stitch.New(f, 1<<30), models, plan.BaseAlias, wins, *n, laco)
+	if err != nil {
+		return fail(stderr, "prune", err)
+	}
 	if *method == "laco" {
-		f, err := model.OpenFamily([]model.Member{{Alias: plan.BaseAlias, Dir: *modelDir}})
-		if err != nil {
-			return fail(stderr, "prune", err)
-		}
-		defer f.Close()
-		if res, p, err = prune.LaCo(stitch.New(f, 1<<30), models, plan.BaseAlias, wins, *n, laco); err != nil {
-			return fail(stderr, "prune", err)
-		}
 		fmt.Fprintf(stderr, "laco collapses layers %v into the layers below them\n", res.Removed)
 	} else {
-		if res, err = prune.Run(*method, net, wins, *n); err != nil {
-			return fail(stderr, "prune", err)
-		}
-		p = prune.Plan(models, m.Config.NumHiddenLayers, res.Removed, *method+"-"+fmt.Sprint(*n))
 		fmt.Fprintf(stderr, "%s removes layers %v\n", *method, res.Removed)
 	}
 	if len(res.Scores) > 0 {

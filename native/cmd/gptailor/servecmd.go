@@ -10,10 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
-	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/server"
+	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
 )
 
@@ -25,6 +26,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8417", "listen address (loopback by default)")
 	tasksPath := fs.String("tasks", "", "task list for evaluation and search in the app")
 	ui := fs.String("ui", "ui", "directory of the browser app (built by build.sh)")
+	runs := fs.String("runs", "runs", "directory of the search runs started from the app (each resumable with `gptailor search --resume --run DIR`)")
+	cacheMB := fs.Int("cache-mb", 1024, "memory for packed layers, source and merged alike")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417]")
@@ -47,7 +50,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if !loop {
 		fmt.Fprintf(stderr, "gptailor serve: WARNING: listening on %s, reachable from other machines; the access token is the only guard and travels unencrypted over HTTP\n", *addr)
 	}
-	f, err := model.OpenFamily(fam)
+	f, err := session.OpenFamily(fam, session.FamilyOptions{CacheBytes: int64(*cacheMB) << 20})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -60,7 +63,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		specs = list.Tasks
 	}
-	s, err := server.New(server.Config{UIDir: *ui, Family: f, Tasks: specs})
+	tasksAbs := *tasksPath
+	if tasksAbs != "" {
+		tasksAbs, _ = filepath.Abs(tasksAbs)
+	}
+	s, err := server.New(server.Config{UIDir: *ui, Session: session.New(f, specs), TasksPath: tasksAbs, RunsDir: *runs})
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

@@ -1,4 +1,4 @@
-package search
+package session
 
 import (
 	"context"
@@ -9,12 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/scorer"
-	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/task"
-	"github.com/gptailor/gptailor/native/tokenizer"
 )
 
 // traceFamily is the stories family, or the synthetic family written by
@@ -32,11 +30,21 @@ func traceFamily() []model.Member {
 	return ms
 }
 
-func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *PlanEvaluator {
+func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *Evaluator {
 	tb.Helper()
 	data := filepath.Join("..", "..", "testdata")
-	ms := traceFamily()
-	f, err := model.OpenFamily(ms)
+	o := FamilyOptions{CacheBytes: merged}
+	if merged == 0 {
+		o.CacheBytes = 1 // caches off: nothing kept beyond the layers in use
+	}
+	if prefix {
+		mb := int64(1024)
+		if v, err := strconv.Atoi(os.Getenv("GPTAILOR_TRACE_PREFIX_MB")); err == nil && v > 0 {
+			mb = int64(v)
+		}
+		o.PrefixBytes = mb << 20
+	}
+	f, err := OpenFamily(traceFamily(), o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -45,29 +53,9 @@ func storiesEvaluator(tb testing.TB, merged int64, prefix bool) *PlanEvaluator {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tok, err := tokenizer.Load(ms[0].Dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	b := stitch.New(f, merged)
-	if prefix {
-		mb := int64(1024)
-		if v, err := strconv.Atoi(os.Getenv("GPTAILOR_TRACE_PREFIX_MB")); err == nil && v > 0 {
-			mb = int64(v)
-		}
-		b.Prefix = engine.NewPrefixCache(mb << 20)
-	}
-	ref, err := b.Loader.Net(f.Base(), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	models := map[string]string{}
-	for _, m := range f.Models {
-		models[m.Name] = m.Dir
-	}
 	L := f.Base().Config.NumHiddenLayers
-	space := &Space{Layers: L, Remove: max(1, L/5), FineTunes: f.Names()[1:]}
-	return &PlanEvaluator{Space: space, Builder: b, Models: models, Specs: list.Tasks, Tok: tok, Reference: ref}
+	space := &search.Space{Layers: L, Remove: max(1, L/5), FineTunes: f.Names()[1:]}
+	return &Evaluator{S: New(f, list.Tasks), Space: space}
 }
 
 // The search on the real demo family finds a plan that beats ShortGPT-style
@@ -77,23 +65,23 @@ func TestRealSearchBeatsSingleDrops(t *testing.T) {
 		t.Skip("a 30-trial search")
 	}
 	ev := storiesEvaluator(t, 1<<30, true)
-	trials, err := Search(context.Background(), ev.Space, ev, Settings{Optimizer: "bo", Seed: 1, Trials: 30, MinBudget: 3, MaxBudget: 9}, nil, nil, nil)
+	trials, err := search.Search(context.Background(), ev.Space, ev, search.Settings{Optimizer: "bo", Seed: 1, Trials: 30, MinBudget: 3, MaxBudget: 9}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	best, ok := Best(trials)
+	best, ok := search.Best(trials)
 	if !ok {
 		t.Fatal("no trial finished")
 	}
 	for l := 0; l < 5; l++ {
-		c := &Config{Removed: make([]bool, 5), Subset: make([]uint32, 5), Lambda: make([]float64, 5)}
+		c := &search.Config{Removed: make([]bool, 5), Subset: make([]uint32, 5), Lambda: make([]float64, 5)}
 		c.Removed[l] = true
 		_, ret, err := ev.Evaluate(context.Background(), c, 9)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := Mean(ret); m >= best.Objective {
-			t.Errorf("dropping layer %d of the base (%.3f) beats the search's best (%.3f)", l, Mean(ret), best.Objective)
+		if m := search.Mean(ret); m >= best.Objective {
+			t.Errorf("dropping layer %d of the base (%.3f) beats the search's best (%.3f)", l, search.Mean(ret), best.Objective)
 		}
 	}
 }
@@ -113,7 +101,7 @@ func BenchmarkSearchTrace(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("GPTAILOR_TRACE_TRIALS")); err == nil && v > 0 {
 		n = v
 	}
-	trace, err := Search(context.Background(), gen.Space, gen, Settings{Optimizer: "bo", Seed: 2, Trials: n, MinBudget: lo, MaxBudget: hi}, nil, nil, nil)
+	trace, err := search.Search(context.Background(), gen.Space, gen, search.Settings{Optimizer: "bo", Seed: 2, Trials: n, MinBudget: lo, MaxBudget: hi}, nil, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -129,7 +117,7 @@ func BenchmarkSearchTrace(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				ev := storiesEvaluator(b, mode.merged, mode.prefix)
 				for _, bud := range []int{lo, lo * 3, hi} {
-					ev.ReferenceResults(bud) // the reference is computed once per budget in any mode
+					ev.S.ReferenceResults(context.Background(), bud) // the reference is computed once per budget in any mode
 				}
 				start := time.Now()
 				for _, t := range trace {
@@ -150,11 +138,11 @@ func BenchmarkSearchTrace(b *testing.B) {
 // (one sample through one slot) needed by the trace divided by those left
 // when every (sample, slot prefix) an earlier trial ran is free — an
 // unbounded cache in the best order.
-func prefixBound(tb testing.TB, ev *PlanEvaluator, trace []Trial) float64 {
+func prefixBound(tb testing.TB, ev *Evaluator, trace []search.Trial) float64 {
 	seen := map[string]int{} // chained prefix key -> samples per task covered
 	var total, needed int
 	for _, t := range trace {
-		p, err := ev.Space.Plan(t.Config, ev.Models)
+		p, err := ev.Space.Plan(t.Config, ev.S.Family.Dirs)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -199,8 +187,8 @@ func TestScoredSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &ScoredEvaluator{PlanEvaluator: pe, Host: h, Module: m}
-	trials, err := Search(context.Background(), pe.Space, ev, Settings{Optimizer: "random", Seed: 1, Trials: 3, MinBudget: 1, MaxBudget: 1}, nil, nil, nil)
+	ev := &Evaluator{S: pe.S, Space: pe.Space, Scorer: &Scorer{Host: h, Module: m}}
+	trials, err := search.Search(context.Background(), pe.Space, ev, search.Settings{Optimizer: "random", Seed: 1, Trials: 3, MinBudget: 1, MaxBudget: 1}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +204,8 @@ func TestScoredSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev.Module = mb
-	trials, err = Search(context.Background(), pe.Space, ev, Settings{Optimizer: "random", Seed: 1, Trials: 2, MinBudget: 1, MaxBudget: 1}, nil, nil, nil)
+	ev.Scorer.Module = mb
+	trials, err = search.Search(context.Background(), pe.Space, ev, search.Settings{Optimizer: "random", Seed: 1, Trials: 2, MinBudget: 1, MaxBudget: 1}, nil, nil, nil)
 	if err != nil || len(trials) != 2 {
 		t.Fatalf("search with a failing scorer: %v", err)
 	}

@@ -1,4 +1,4 @@
-package search
+package session
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/gptailor/gptailor/native/kernel"
+	"github.com/gptailor/gptailor/native/search"
 )
 
 // ranks gives each value its rank (0 = smallest).
@@ -37,13 +38,13 @@ func TestBF16ComputeKeepsRanking(t *testing.T) {
 	}
 	prev := kernel.Active()
 	defer kernel.Select(prev)
-	objectives := func(kern string) ([]float64, []*Config) {
+	objectives := func(kern string) ([]float64, []*search.Config) {
 		kernel.Select(kern)
 		ev := storiesEvaluator(t, 1<<30, false) // weights packed for this kernel
 		r := rand.New(rand.NewPCG(5, 5))
-		opt := Optimizers["random"](ev.Space)
+		opt := search.Optimizers["random"](ev.Space)
 		var out []float64
-		var cs []*Config
+		var cs []*search.Config
 		avoid := map[string]bool{}
 		for len(out) < 24 {
 			c := opt.Ask(r, nil, avoid)
@@ -52,7 +53,7 @@ func TestBF16ComputeKeepsRanking(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, cs = append(out, Mean(ret)), append(cs, c)
+			out, cs = append(out, search.Mean(ret)), append(cs, c)
 		}
 		return out, cs
 	}

@@ -1,0 +1,178 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/gptailor/gptailor/native/corpus"
+	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// Baseline kinds: what a comparison row is, as data.
+const (
+	KindShortGPT = "shortgpt"  // ShortGPT's block-influence removal
+	KindLaCo     = "laco"      // LaCo's layer collapse
+	KindBestDrop = "best-drop" // the base with its best single layer dropped
+	KindDense    = "dense"     // a whole member of the family
+)
+
+// Row is a report row: the search's winner or a baseline.
+type Row struct {
+	Kind      string     `json:"kind"`
+	Model     string     `json:"model,omitempty"`   // dense: the member
+	Removed   []int      `json:"removed,omitempty"` // the layers a baseline takes out
+	Trial     int        `json:"trial,omitempty"`   // search: the winning trial
+	Plan      *plan.Plan `json:"plan,omitempty"`    // nil for dense rows
+	Retention []float64  `json:"retention"`
+	Objective float64    `json:"objective"`
+}
+
+// Name is the row's display name.
+func (r Row) Name() string {
+	switch r.Kind {
+	case search.KindSearch:
+		return fmt.Sprintf("search best (trial %d)", r.Trial)
+	case KindShortGPT:
+		return fmt.Sprintf("ShortGPT (drops %v)", r.Removed)
+	case KindLaCo:
+		return fmt.Sprintf("LaCo (collapses %v)", r.Removed)
+	case KindBestDrop:
+		return fmt.Sprintf("base, best single drop (layer %v)", r.Removed[0])
+	case KindDense:
+		return fmt.Sprintf("dense %s (no layer removed)", r.Model)
+	}
+	return r.Kind
+}
+
+// Target is what the row evaluates.
+func (r Row) Target() Target {
+	if r.Kind == KindDense {
+		return Target{Model: r.Model}
+	}
+	return Target{Plan: r.Plan}
+}
+
+// Comparison is the row as the search report takes it.
+func (r Row) Comparison() search.Comparison {
+	return search.Comparison{Kind: r.Kind, Name: r.Name(), Plan: r.Plan, Retention: r.Retention, Objective: r.Objective}
+}
+
+// Calibration is text for the pruning baselines: up to 8 windows of up to
+// 128 tokens from the first task's file (nil when it holds no text).
+func (s *Session) Calibration() [][]int {
+	if len(s.Specs) == 0 {
+		return nil
+	}
+	docs, err := corpus.Read(s.Specs[0].Path)
+	if err != nil {
+		return nil
+	}
+	var streams [][]int
+	for _, d := range docs[:min(len(docs), 64)] {
+		streams = append(streams, s.Family.Tok.Encode(d.Text, true))
+	}
+	seq := 128
+	if mp := s.Family.Base().Config.MaxPositionEmbeddings; mp > 0 {
+		seq = min(seq, mp)
+	}
+	w, err := corpus.Windows(streams, seq)
+	if err != nil {
+		return nil
+	}
+	return w[:min(8, len(w))]
+}
+
+// Prune is a baseline row (KindShortGPT or KindLaCo) removing n layers of
+// the base, chosen on the calibration text; not yet evaluated.
+func (s *Session) Prune(kind string, n int) (Row, error) {
+	calib := s.Calibration()
+	if len(calib) == 0 {
+		return Row{}, fmt.Errorf("%s: the first task's file gives no calibration text", kind)
+	}
+	r, p, err := prune.Baseline(kind, s.Family.Builder, s.Family.Dirs, plan.BaseAlias, calib, n, prune.DefaultLaCo())
+	if err != nil {
+		return Row{}, err
+	}
+	p.Name = kind
+	return Row{Kind: kind, Removed: r.Removed, Plan: p}, nil
+}
+
+// Baselines are the rows a search is compared with, evaluated at budget
+// with up to batch evaluations in flight: ShortGPT and LaCo removing n
+// layers, the best single drop of the base when n is 1 (every drop is
+// evaluated), and every member of the family whole. A baseline that cannot
+// be built (e.g. no calibration text) is left out with the reason in skipped.
+func (s *Session) Baselines(ctx context.Context, n, budget, batch int) (rows []Row, skipped []string, err error) {
+	for _, k := range []string{KindShortGPT, KindLaCo} {
+		r, err := s.Prune(k, n)
+		if err != nil {
+			skipped = append(skipped, err.Error())
+			continue
+		}
+		rows = append(rows, r)
+	}
+	if n == 1 {
+		L := s.Family.Base().Config.NumHiddenLayers
+		drops := make([]Row, L)
+		for l := range drops {
+			drops[l] = Row{Kind: KindBestDrop, Removed: []int{l}, Plan: prune.Plan(s.Family.Dirs, L, []int{l}, fmt.Sprintf("drop-%d", l))}
+		}
+		if err := s.Score(ctx, drops, budget, batch); err != nil {
+			return nil, skipped, err
+		}
+		best := 0
+		for l := range drops {
+			if drops[l].Objective > drops[best].Objective {
+				best = l
+			}
+		}
+		rows = append(rows, drops[best])
+	}
+	for _, m := range s.Family.Models {
+		rows = append(rows, Row{Kind: KindDense, Model: m.Name})
+	}
+	return rows, skipped, s.Score(ctx, rows, budget, batch)
+}
+
+// Score evaluates the rows not yet evaluated, up to batch at once.
+func (s *Session) Score(ctx context.Context, rows []Row, budget, batch int) error {
+	sem := make(chan struct{}, max(batch, 1))
+	errs := make([]error, len(rows))
+	var wg sync.WaitGroup
+	for i := range rows {
+		if rows[i].Retention != nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ev, err := s.Evaluate(ctx, rows[i].Target(), budget, -1)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", rows[i].Name(), err)
+				return
+			}
+			rows[i].Retention, rows[i].Objective = ev.Retention, ev.Objective
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ConfigOf is a removal-only search configuration (every kept layer from
+// the base) for a baseline's removed layers: a warm start for the search.
+func ConfigOf(layers int, removed []int) *search.Config {
+	c := &search.Config{Removed: make([]bool, layers), Subset: make([]uint32, layers), Lambda: make([]float64, layers)}
+	for _, i := range removed {
+		c.Removed[i] = true
+	}
+	return c
+}

@@ -1,0 +1,224 @@
+// Package session is the one place an evaluation is wired. A Family is a
+// base and its fine-tunes opened with canonical paths and a fingerprint,
+// with their tokenizer, the plan builder and its caches; a Session adds the
+// tasks (with their weights), the reference's results and the objective;
+// an Evaluator drives a search through it (optionally with a user's
+// scorer), and Baselines are the comparison rows as data. Evaluation runs
+// through a Runner: the family itself, or a pool of workers (package
+// dist). The CLI, the server, the workers and the benchmarks all open one.
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/native/tokenizer"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// Family is a family opened for evaluation.
+type Family struct {
+	*model.Family
+	// Dirs maps each alias to its absolute, symlink-free directory: the
+	// directory plans name, so one plan has one recipe hash whoever opened it.
+	Dirs        map[string]string
+	Fingerprint string
+	Tok         *tokenizer.Tokenizer
+	Builder     *stitch.Builder
+}
+
+// FamilyOptions bound the family's caches.
+type FamilyOptions struct {
+	CacheBytes  int64 // packed layers, source and merged (0: stitch.DefaultCacheBytes; < 0: unbounded)
+	PrefixBytes int64 // activations shared between candidates with common first slots (0: off)
+}
+
+// Canonical returns members with absolute, symlink-free directories.
+func Canonical(members []model.Member) ([]model.Member, error) {
+	out := make([]model.Member, len(members))
+	for i, m := range members {
+		abs, err := filepath.Abs(m.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", m.Alias, err)
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		} else {
+			return nil, fmt.Errorf("model %s: %w", m.Alias, err)
+		}
+		out[i] = model.Member{Alias: m.Alias, Dir: abs}
+	}
+	return out, nil
+}
+
+// OpenFamily opens members (the base first) with canonical paths.
+func OpenFamily(members []model.Member, o FamilyOptions) (*Family, error) {
+	members, err := Canonical(members)
+	if err != nil {
+		return nil, err
+	}
+	f, err := model.OpenFamily(members)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := Fingerprint(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	tok, err := tokenizer.Load(f.Base().Dir)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = stitch.DefaultCacheBytes
+	}
+	b := stitch.New(f, o.CacheBytes)
+	if o.PrefixBytes > 0 {
+		b.Prefix = engine.NewPrefixCache(o.PrefixBytes)
+	}
+	models := map[string]string{}
+	for _, m := range f.Models {
+		models[m.Name] = m.Dir
+	}
+	return &Family{Family: f, Dirs: models, Fingerprint: fp, Tok: tok, Builder: b}, nil
+}
+
+// Info describes the family for plan validation and parameter counts.
+func (f *Family) Info() *plan.Family { return stitch.Info(f.Family) }
+
+// Fingerprint hashes, per member in order, its alias, its config.json and
+// the header of every safetensors file (names, dtypes, shapes and offsets
+// of every tensor): two machines whose families share a fingerprint run
+// the same plan on the same tensors. The weights' bytes are not read (a
+// 1B family would take minutes); a checkpoint rewritten with other values
+// in the same layout keeps its fingerprint.
+func Fingerprint(f *model.Family) (string, error) {
+	h := sha256.New()
+	for _, m := range f.Models {
+		fmt.Fprintf(h, "model\x00%s\x00", m.Name)
+		cfg, err := os.ReadFile(filepath.Join(m.Dir, "config.json"))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%d\x00", len(cfg))
+		h.Write(cfg)
+		files, err := filepath.Glob(filepath.Join(m.Dir, "*.safetensors"))
+		if err != nil {
+			return "", err
+		}
+		sort.Strings(files)
+		for _, p := range files {
+			hdr, err := safetensorsHeader(p)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "file\x00%s\x00%d\x00", filepath.Base(p), len(hdr))
+			h.Write(hdr)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// safetensorsHeader reads a file's length-prefixed JSON header.
+func safetensorsHeader(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	var n [8]byte
+	if _, err := io.ReadFull(fh, n[:]); err != nil {
+		return nil, fmt.Errorf("%s: header length: %w", path, err)
+	}
+	size := binary.LittleEndian.Uint64(n[:])
+	if size > 100<<20 {
+		return nil, fmt.Errorf("%s: header of %d bytes", path, size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(fh, b); err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	return b, nil
+}
+
+// Target is what one evaluation runs: a plan over the family, or one of its
+// members whole (its own layers, embeddings and head).
+type Target struct {
+	Plan  *plan.Plan `json:"plan,omitempty"`
+	Model string     `json:"model,omitempty"`
+}
+
+// Name says what the target is, for progress and errors.
+func (t Target) Name() string {
+	if t.Model != "" {
+		return "dense " + t.Model
+	}
+	if t.Plan != nil && t.Plan.Name != "" {
+		return t.Plan.Name
+	}
+	return "plan"
+}
+
+// Net builds the target's network.
+func (f *Family) Net(t Target) (*engine.Net, error) {
+	switch {
+	case t.Model != "" && t.Plan != nil:
+		return nil, errors.New("a target is a plan or a model, not both")
+	case t.Model != "":
+		m, ok := f.Model(t.Model)
+		if !ok {
+			return nil, fmt.Errorf("model %q is not in the family (%v)", t.Model, f.Names())
+		}
+		return f.Builder.Loader.Net(m, nil)
+	case t.Plan != nil:
+		return f.Builder.Net(t.Plan)
+	}
+	return nil, errors.New("an empty target: neither a plan nor a model")
+}
+
+// SpecsAt limits each task to budget samples (a task's own limit, when
+// smaller, stays).
+func SpecsAt(specs []task.Spec, budget int) []task.Spec {
+	out := make([]task.Spec, len(specs))
+	for i, s := range specs {
+		if budget > 0 && (s.Limit == 0 || budget < s.Limit) {
+			s.Limit = budget
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// Run evaluates a target on every task at a budget (samples per task; 0:
+// each task's own limit); it stops between batches once ctx is done.
+func (f *Family) Run(ctx context.Context, t Target, specs []task.Spec, budget int) ([]*task.Result, error) {
+	net, err := f.Net(t)
+	if err != nil {
+		return nil, err
+	}
+	specs = SpecsAt(specs, budget)
+	m := &task.Model{Name: t.Name(), Net: net, Tok: f.Tok, Ctx: ctx}
+	out := make([]*task.Result, len(specs))
+	for i := range specs {
+		r, err := task.Run(m, &specs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
+}

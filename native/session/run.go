@@ -1,0 +1,197 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/gptailor/gptailor/native/atomicfile"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/search"
+)
+
+// RunSpec is what a run directory remembers (search.json), so a search
+// continues with the same settings from the CLI or the server.
+type RunSpec struct {
+	Family  []model.Member `json:"family"`
+	Remove  int            `json:"remove"`
+	Methods []string       `json:"methods,omitempty"`
+	Weights bool           `json:"weights,omitempty"`
+	Tasks   string         `json:"tasks"`
+	// ParamBudget is --param-budget when the run was started with it (Remove is then derived).
+	ParamBudget float64         `json:"param_budget,omitempty"`
+	Settings    search.Settings `json:"settings"`
+	// RunID names the run's jobs and results on a NATS server, so a
+	// resumed run finds the results its workers already published.
+	RunID string `json:"run_id,omitempty"`
+}
+
+// NewRunID draws a run id.
+func NewRunID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ReadSpec reads a run directory's search.json, naming the file in every
+// error; a missing file is os.ErrNotExist.
+func ReadSpec(path string) (RunSpec, error) {
+	var s RunSpec
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// WriteSpec writes search.json atomically.
+func WriteSpec(path string, s RunSpec) error {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return atomicfile.Write(path, append(b, '\n'), 0o644)
+}
+
+// RemoveFor is how many layers go to keep at most the fraction budget of
+// the base's parameters (layers are all the same size: the fewest whose
+// removal meets it), and the fraction kept.
+func (f *Family) RemoveFor(budget float64) (int, float64) {
+	base := f.Base()
+	total, per := float64(base.Params()), float64(base.LayerParams())
+	need := total - budget*total
+	n := int(math.Max(0, math.Ceil(need/per-1e-9)))
+	return n, (total - float64(n)*per) / total
+}
+
+// Space is the search space a spec describes over this family.
+func (f *Family) Space(spec RunSpec) (*search.Space, error) {
+	sp := &search.Space{Layers: f.Base().Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:], Methods: spec.Methods, Weights: spec.Weights}
+	if err := sp.Validate(); err != nil {
+		return nil, err
+	}
+	st := spec.Settings
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	if st.Eta == 0 {
+		st.Eta = search.DefaultEta
+	}
+	if b := search.Brackets(st.MinBudget, st.MaxBudget, st.Eta); st.Trials > 0 && st.Trials < len(b[0]) {
+		return nil, fmt.Errorf("trials %d is too small for one Hyperband bracket (%d rungs): raise it or narrow the budgets", st.Trials, len(b[0]))
+	}
+	return sp, nil
+}
+
+// RunOptions say where a search keeps its files and what it reports.
+type RunOptions struct {
+	Dir      string // run directory: journal (trials.jsonl), report, best plan
+	Truncate bool   // cut a damaged journal instead of refusing (search.OpenJournal)
+	Compare  bool   // evaluate the baselines and report them beside the winner
+	Scorer   *Scorer
+	OnTrial  func(search.Trial) // every trial, replayed ones included
+	Log      io.Writer          // notes for the user (nil: none)
+}
+
+// Outcome is a finished (or interrupted) search.
+type Outcome struct {
+	Space       *search.Space
+	Trials      []search.Trial
+	Rows        []Row // the winner first, then the baselines
+	Interrupted bool
+}
+
+// Winner is the search's row.
+func (o *Outcome) Winner() Row { return o.Rows[0] }
+
+// RunSearch runs (or, with a journal in the directory, resumes) the search
+// a spec describes: ShortGPT's choice as a first candidate, the journal,
+// the winner's evaluation at full budget, the baselines and the report.
+// An interrupted search (ctx done) still reports what it has.
+func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*Outcome, error) {
+	logf := func(format string, a ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", a...)
+		}
+	}
+	space, err := s.Family.Space(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	journalPath, _ := search.RunDir(o.Dir)
+	journal, replay, err := search.OpenJournal(journalPath, o.Truncate)
+	if err != nil {
+		return nil, err
+	}
+	defer journal.Close()
+	settings := spec.Settings
+	if short, err := s.Prune(KindShortGPT, spec.Remove); err == nil {
+		settings.Extra = append([]*search.Config{ConfigOf(space.Layers, short.Removed)}, settings.Extra...)
+	} else {
+		logf("ShortGPT first candidate skipped: %v", err)
+	}
+	ev := &Evaluator{S: s, Space: space, Scorer: o.Scorer}
+	trials, err := search.Search(ctx, space, ev, settings, journal, replay, o.OnTrial)
+	out := &Outcome{Space: space, Trials: trials, Interrupted: errors.Is(err, context.Canceled)}
+	if err != nil && !out.Interrupted {
+		return out, err
+	}
+	if out.Interrupted {
+		logf("search interrupted after %d trials; --resume continues it", len(trials))
+	}
+	win, ok := search.Best(trials)
+	if !ok {
+		return out, errors.New("no trial finished: every candidate failed (see the journal)")
+	}
+	if win.Budget != settings.MaxBudget {
+		logf("note: no trial reached the full budget %d; the winner is from budget %d", settings.MaxBudget, win.Budget)
+	}
+	winPlan, err := space.Plan(win.Config, s.Family.Dirs)
+	if err != nil {
+		return out, err
+	}
+	winPlan.Name = fmt.Sprintf("search-best-trial-%d", win.Index)
+	out.Rows = []Row{{Kind: search.KindSearch, Trial: win.Index, Plan: winPlan}}
+	// The rows are scored after the search, so an interrupted one still
+	// gets its table: on a fresh context.
+	rctx := context.WithoutCancel(ctx)
+	if o.Compare {
+		base, skipped, err := s.Baselines(rctx, spec.Remove, settings.MaxBudget, settings.Batch)
+		if err != nil {
+			return out, err
+		}
+		for _, sk := range skipped {
+			logf("baseline skipped: %s", sk)
+		}
+		out.Rows = append(out.Rows, base...)
+	}
+	if err := s.Score(rctx, out.Rows, settings.MaxBudget, settings.Batch); err != nil {
+		return out, err
+	}
+	cmp := make([]search.Comparison, len(out.Rows))
+	for i, r := range out.Rows {
+		cmp[i] = r.Comparison()
+	}
+	if err := search.Report(o.Dir, s.Tasks(), ev.Tasks(), trials, cmp); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// DefaultSettings are the search settings every entry point starts from
+// (the CLI's flags, the server's search requests, the browser's form).
+func DefaultSettings() search.Settings {
+	return search.Settings{Optimizer: "bo", Trials: 60, MinBudget: 3, MaxBudget: 27, Eta: search.DefaultEta}
+}
