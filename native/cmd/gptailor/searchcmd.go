@@ -91,6 +91,8 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		between("--param-budget", *paramBudget, 0, 1),
 		atLeast("--prefix-cache-mb", *prefixMB, -1),
 		atLeast("--cache-mb", *cacheMB, -1),
+		atLeast("--batch", *batch, 0),
+		dist.validate(),
 	); err != nil {
 		return fail(stderr, "search", err)
 	}
@@ -208,7 +210,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Scorer = &session.Scorer{Host: h, Module: mod}
 	}
-	stopDist, err := distribute(ctx, ses, spec, dist, stderr)
+	stopDist, err := distribute(ctx, ses, &spec, *runDir, dist, stderr)
 	if err != nil {
 		return fail(stderr, "search", err)
 	}

@@ -1,0 +1,347 @@
+package dist
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/native/task"
+)
+
+// PoolOptions tune the work queue.
+type PoolOptions struct {
+	// AckWait is how long a worker may go silent on a job (it sends
+	// in-progress acks at a third of it) before the job goes to another
+	// worker (default 30 s).
+	AckWait time.Duration
+	// Tries is how many deliveries a job gets before it becomes a failed
+	// trial (default 3).
+	Tries int
+	Log   io.Writer // notices (refusals, workers heard); nil: none
+}
+
+// Pool runs a session's jobs on the workers attached to a NATS server: it
+// is the session's Runner on the coordinator.
+type Pool struct {
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	results     jetstream.KeyValue
+	run         string
+	fingerprint string
+	log         io.Writer
+	cancel      context.CancelFunc
+	subs        []*nats.Subscription
+
+	mu      sync.Mutex
+	done    map[string]*resultMsg // job id -> result (this run's)
+	waiting map[string][]chan *resultMsg
+	refused map[string][]string // job id -> refusal reasons
+	workers map[string]Heartbeat
+	stored  int // results arrived from workers (not found already stored)
+}
+
+// OpenPool prepares run on a NATS server: the stream, consumer and
+// buckets (created when missing; a stream of the same name with another
+// shape is refused), the run's manifest and task files; it reads the
+// results already stored for the run, so a resumed run reuses them.
+func OpenPool(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s *session.Session, run string, o PoolOptions) (*Pool, error) {
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.Tries <= 0 {
+		o.Tries = 3
+	}
+	if err := Setup(ctx, js, o); err != nil {
+		return nil, err
+	}
+	p := &Pool{nc: nc, js: js, run: run, fingerprint: s.Family.Fingerprint, log: o.Log,
+		done: map[string]*resultMsg{}, waiting: map[string][]chan *resultMsg{}, refused: map[string][]string{}, workers: map[string]Heartbeat{}}
+	var err error
+	if p.results, err = js.KeyValue(ctx, ResultsBucket); err != nil {
+		return nil, err
+	}
+	if err := p.publishManifest(ctx, s.Specs); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	w, err := p.results.Watch(wctx, run+".*")
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	ready := make(chan struct{})
+	go func() {
+		defer w.Stop()
+		first := true
+		for e := range w.Updates() {
+			if e == nil { // the stored values have all been delivered
+				if first {
+					close(ready)
+					first = false
+				}
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			r, err := decodeResult(e.Value())
+			if err != nil {
+				p.logf("result %s: %v", e.Key(), err)
+				continue
+			}
+			p.deliver(r, !first)
+		}
+	}()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		cancel()
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+		cancel()
+		return nil, errors.New("reading the run's stored results from NATS took over 30 s")
+	}
+	if n := len(p.done); n > 0 {
+		p.logf("dist: %d results of run %s already stored: they are reused", n, run)
+	}
+	sub, err := nc.Subscribe(NoticeSubject+"."+run, func(m *nats.Msg) {
+		var n Notice
+		if json.Unmarshal(m.Data, &n) == nil {
+			p.mu.Lock()
+			p.refused[n.Job] = append(p.refused[n.Job], n.Worker+": "+n.Reason)
+			first := len(p.refused[n.Job]) == 1
+			p.mu.Unlock()
+			if first {
+				p.logf("dist: worker %s refused trial %d: %s", n.Worker, n.Trial, n.Reason)
+			}
+		}
+	})
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.subs = append(p.subs, sub)
+	hb, err := WatchWorkers(nc, func(h Heartbeat) {
+		p.mu.Lock()
+		_, known := p.workers[h.Name]
+		p.workers[h.Name] = h
+		p.mu.Unlock()
+		if !known {
+			same := "same family"
+			if h.Fingerprint != p.fingerprint {
+				same = "a DIFFERENT family (fingerprint " + h.Fingerprint + ", this run's is " + p.fingerprint + "): it will refuse this run's jobs"
+			}
+			p.logf("dist: worker %s joined (%d threads, %s)", h.Name, h.Threads, same)
+		}
+	})
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.subs = append(p.subs, hb)
+	return p, nil
+}
+
+// Setup creates the stream, consumer and buckets when missing and checks
+// that an existing stream is the work queue gptailor made.
+func Setup(ctx context.Context, js jetstream.JetStream, o PoolOptions) error {
+	want := jetstream.StreamConfig{Name: JobsStream, Subjects: []string{JobsSubject + ".>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}
+	st, err := js.Stream(ctx, JobsStream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if _, err := js.CreateStream(ctx, want); err != nil {
+			return fmt.Errorf("creating stream %s: %w", JobsStream, err)
+		}
+	case err != nil:
+		return fmt.Errorf("stream %s: %w", JobsStream, err)
+	default:
+		c := st.CachedInfo().Config
+		if c.Retention != jetstream.WorkQueuePolicy || len(c.Subjects) != 1 || c.Subjects[0] != want.Subjects[0] {
+			return fmt.Errorf("the NATS server already has a stream %s that is not gptailor's work queue (retention %v, subjects %v): it was left by something else; remove it (nats stream rm %s) or use another server", JobsStream, c.Retention, c.Subjects, JobsStream)
+		}
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, JobsStream, jetstream.ConsumerConfig{Durable: Consumer, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: o.AckWait, MaxDeliver: o.Tries + 1, MaxAckPending: 1024}); err != nil {
+		return fmt.Errorf("consumer %s on %s: %w", Consumer, JobsStream, err)
+	}
+	for _, b := range []jetstream.KeyValueConfig{
+		{Bucket: ResultsBucket, Description: "gptailor: job results by run and job", TTL: 30 * 24 * time.Hour, Storage: jetstream.FileStorage},
+		{Bucket: RunsBucket, Description: "gptailor: run manifests", Storage: jetstream.FileStorage},
+	} {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, b); err != nil {
+			return fmt.Errorf("key-value bucket %s: %w", b.Bucket, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: FilesBucket, Description: "gptailor: task files by content hash", Storage: jetstream.FileStorage}); err != nil {
+		return fmt.Errorf("object store %s: %w", FilesBucket, err)
+	}
+	return nil
+}
+
+// publishManifest uploads the task files and writes the run's manifest.
+func (p *Pool) publishManifest(ctx context.Context, specs []task.Spec) error {
+	obs, err := p.js.ObjectStore(ctx, FilesBucket)
+	if err != nil {
+		return err
+	}
+	m := Manifest{Run: p.run, Fingerprint: p.fingerprint, Created: time.Now().UTC()}
+	for _, s := range specs {
+		if s.Type == "kl" {
+			return fmt.Errorf("task %s: kl tasks need their reference model on every worker, which distributed runs do not ship yet: run it without --workers/--nats", s.Name)
+		}
+		b, err := os.ReadFile(s.Path)
+		if err != nil {
+			return fmt.Errorf("task %s: %w", s.Name, err)
+		}
+		h := sha256.Sum256(b)
+		name := hex.EncodeToString(h[:]) + "/" + filepath.Base(s.Path)
+		if _, err := obs.GetInfo(ctx, name); err != nil {
+			if _, err := obs.PutBytes(ctx, name, b); err != nil {
+				return fmt.Errorf("task %s: storing its file: %w", s.Name, err)
+			}
+		}
+		s.Path = name
+		m.Tasks = append(m.Tasks, s)
+	}
+	kv, err := p.js.KeyValue(ctx, RunsBucket)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(ctx, p.run, b)
+	return err
+}
+
+func (p *Pool) logf(format string, a ...any) {
+	if p.log != nil {
+		fmt.Fprintf(p.log, format+"\n", a...)
+	}
+}
+
+// deliver records a result and wakes who waits for it; a result already
+// recorded (a late duplicate) changes nothing.
+func (p *Pool) deliver(r *resultMsg, fresh bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, dup := p.done[r.Job]; dup {
+		return
+	}
+	p.done[r.Job] = r
+	if fresh {
+		p.stored++
+	}
+	for _, ch := range p.waiting[r.Job] {
+		ch <- r
+	}
+	delete(p.waiting, r.Job)
+}
+
+// Run implements session.Runner: the stored result when there is one,
+// else the job goes on the queue and Run waits for its result.
+func (p *Pool) Run(ctx context.Context, j session.Job) ([]*task.Result, error) {
+	ch := make(chan *resultMsg, 1)
+	p.mu.Lock()
+	r, ok := p.done[j.ID]
+	if !ok {
+		p.waiting[j.ID] = append(p.waiting[j.ID], ch)
+	}
+	p.mu.Unlock()
+	if !ok {
+		b, err := json.Marshal(jobMsg{Run: p.run, Fingerprint: p.fingerprint, Job: j})
+		if err != nil {
+			return nil, err
+		}
+		// The message id makes a job published twice within two minutes
+		// (a coordinator restarted at once) one job.
+		if _, err := p.js.Publish(ctx, JobsSubject+"."+p.run, b, jetstream.WithMsgID(p.run+"."+j.ID)); err != nil {
+			return nil, fmt.Errorf("queueing %s: %w", j.Target.Name(), err)
+		}
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if r.Error != "" {
+		p.mu.Lock()
+		why := p.refused[j.ID]
+		p.mu.Unlock()
+		if len(why) > 0 {
+			sort.Strings(why)
+			return nil, fmt.Errorf("%s (refused by %s)", r.Error, strings.Join(why, "; "))
+		}
+		return nil, errors.New(r.Error)
+	}
+	return r.Results, nil
+}
+
+// Workers are the workers heard from, by name.
+func (p *Pool) Workers() []Heartbeat {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Heartbeat, 0, len(p.workers))
+	for _, h := range p.workers {
+		out = append(out, h)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// Stored is how many results arrived from workers while the pool was open
+// (results found already stored at the start are not counted).
+func (p *Pool) Stored() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stored
+}
+
+// Finish removes the run's manifest and any job left on the queue (so
+// workers do not evaluate for a run that has ended); results stay.
+func (p *Pool) Finish(ctx context.Context) error {
+	if kv, err := p.js.KeyValue(ctx, RunsBucket); err == nil {
+		kv.Delete(ctx, p.run)
+	}
+	st, err := p.js.Stream(ctx, JobsStream)
+	if err != nil {
+		return err
+	}
+	return st.Purge(ctx, jetstream.WithPurgeSubject(JobsSubject+"."+p.run))
+}
+
+// Close stops watching; the connection is the caller's.
+func (p *Pool) Close() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	for _, s := range p.subs {
+		s.Unsubscribe()
+	}
+}
+
+// WatchWorkers calls fn with every worker heartbeat.
+func WatchWorkers(nc *nats.Conn, fn func(Heartbeat)) (*nats.Subscription, error) {
+	return nc.Subscribe(HeartbeatSubj+".*", func(m *nats.Msg) {
+		var h Heartbeat
+		if json.Unmarshal(m.Data, &h) == nil {
+			fn(h)
+		}
+	})
+}
