@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -184,7 +185,7 @@ func (w *Worker) handle(ctx context.Context, js jetstream.JetStream, msg jetstre
 		q.Models = w.Family.Dirs
 		jm.Job.Target.Plan = &q
 	}
-	crashHook(jm.Job.Trial)
+	crashHook(jm.Job.Trial, delivered)
 	w.setBusy(jm.Run, jm.Job.Trial, true)
 	defer w.setBusy("", -1, false)
 	// In-progress acks keep the job ours while it runs.
@@ -266,11 +267,19 @@ func (w *Worker) tasks(ctx context.Context, js jetstream.JetStream, run string) 
 	return man.Tasks, nil
 }
 
-// crashHook lets the tests make a worker process die on a chosen trial:
-// GPTAILOR_WORKER_CRASH_TRIAL=N exits the process (as a crash would) when
-// it starts trial N.
-func crashHook(trial int) {
-	if v := os.Getenv("GPTAILOR_WORKER_CRASH_TRIAL"); v != "" && v == fmt.Sprint(trial) {
-		os.Exit(3)
+// CrashEnv lets the tests kill a worker process in the middle of a job:
+// with GPTAILOR_WORKER_CRASH_TRIAL=N the worker that starts the first
+// delivery of trial N sends itself SIGKILL (kill -9: no ack, no result,
+// no goodbye); with N! every delivery does.
+const CrashEnv = "GPTAILOR_WORKER_CRASH_TRIAL"
+
+func crashHook(trial, delivered int) {
+	v := os.Getenv(CrashEnv)
+	if v == "" {
+		return
+	}
+	always := strings.HasSuffix(v, "!")
+	if strings.TrimSuffix(v, "!") == fmt.Sprint(trial) && (always || delivered == 1) {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	}
 }

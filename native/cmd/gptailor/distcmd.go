@@ -127,13 +127,19 @@ func distribute(ctx context.Context, s *session.Session, spec *session.RunSpec, 
 	}, nil
 }
 
-// startWorkers starts n `gptailor worker` children on url, splitting the
-// cores between them; the returned func stops them.
-func startWorkers(url string, d distFlags, s *session.Session, stderr io.Writer) (func(), error) {
+// workerCommand makes the command of a local worker process (the tests,
+// whose binary is not gptailor, replace it).
+var workerCommand = func(args []string) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
+	return exec.Command(exe, args...), nil
+}
+
+// startWorkers starts n `gptailor worker` children on url, splitting the
+// cores between them; the returned func stops them.
+func startWorkers(url string, d distFlags, s *session.Session, stderr io.Writer) (func(), error) {
 	threads := max(1, runtime.NumCPU()/d.workers)
 	var cmds []*exec.Cmd
 	for i := 0; i < d.workers; i++ {
@@ -144,7 +150,10 @@ func startWorkers(url string, d distFlags, s *session.Session, stderr io.Writer)
 		if d.token != "" {
 			args = append(args, "--nats-token", d.token)
 		}
-		cmd := exec.Command(exe, args...)
+		cmd, err := workerCommand(args)
+		if err != nil {
+			return nil, err
+		}
 		cmd.Stdout, cmd.Stderr = io.Discard, stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // they go when we go
 		if err := cmd.Start(); err != nil {

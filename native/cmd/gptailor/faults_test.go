@@ -31,6 +31,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
+		// Local workers (search --workers) are this binary in CLI mode too.
+		workerCommand = func(args []string) (*exec.Cmd, error) {
+			raw, _ := json.Marshal(args)
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), cliEnv+"="+string(raw))
+			return cmd, nil
+		}
 		os.Exit(run(args, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
