@@ -37,6 +37,8 @@ var (
 	evalOut string
 	status  = "connecting…"
 	dirty   bool
+	workers []protocol.Worker    // NATS workers (serve --workers/--nats)
+	results []protocol.ResultRow // the last finished search: winner, then baselines
 )
 
 type trialRow struct {
@@ -106,6 +108,10 @@ func main() {
 			var st protocol.State
 			json.Unmarshal(e.Payload, &st)
 			family = st.Family
+			workers = st.Workers
+			if st.Search != nil {
+				results = st.Search.Rows
+			}
 			trials = nil
 			for _, tr := range st.Trials {
 				addTrial(tr)
@@ -168,6 +174,11 @@ func onMessage(e *protocol.Envelope) {
 		if st.Error != "" {
 			status = "search failed: " + st.Error
 		}
+		results = st.Rows
+		scheduleRender()
+	case protocol.EventWorkers:
+		workers = nil
+		json.Unmarshal(e.Payload, &workers)
 		scheduleRender()
 	case protocol.EventProgress:
 		var p protocol.Progress
@@ -530,7 +541,7 @@ func render() {
 	}
 	el("info").Set("textContent", info)
 	el("eval").Set("innerHTML", evalOut)
-	el("search").Set("innerHTML", renderSearch())
+	el("search").Set("innerHTML", renderSearch()+renderResults()+renderWorkers())
 }
 
 func contains(xs []string, x string) bool {
@@ -681,4 +692,50 @@ func addTrial(payload []byte) {
 		r.Objective = *t.Trial.Objective
 	}
 	trials = append(trials, r)
+}
+
+// renderResults is the finished search's table: the winner, then the
+// baselines, retention per task and the weighted mean.
+func renderResults() string {
+	if len(results) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(`<table id="results" class="results"><tr><th>plan</th>`)
+	for _, t := range family.Tasks {
+		fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(t))
+	}
+	b.WriteString("<th>mean</th></tr>")
+	for _, r := range results {
+		fmt.Fprintf(&b, `<tr data-kind="%s"><td>%s</td>`, html.EscapeString(r.Kind), html.EscapeString(r.Name))
+		for _, v := range r.Retention {
+			fmt.Fprintf(&b, "<td>%.1f%%</td>", 100*v)
+		}
+		fmt.Fprintf(&b, "<td>%.1f%%</td></tr>", 100*r.Objective)
+	}
+	b.WriteString("</table>")
+	return b.String()
+}
+
+// renderWorkers lists the evaluation workers: busy or idle, the trial in
+// hand, the last heartbeat.
+func renderWorkers() string {
+	if len(workers) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(`<table id="workers"><tr><th>worker</th><th>state</th><th>trial</th><th>threads</th><th>jobs done</th><th>last heard</th></tr>`)
+	for _, w := range workers {
+		state, trial := "idle", "–"
+		if w.Busy {
+			state, trial = "busy", strconv.Itoa(w.Trial)
+		}
+		if w.Foreign {
+			state = "other family (refuses)"
+		}
+		fmt.Fprintf(&b, `<tr data-worker="%s"><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%.1f s ago</td></tr>`,
+			html.EscapeString(w.Name), html.EscapeString(w.Name), state, trial, w.Threads, w.Done, float64(w.AgoMS)/1000)
+	}
+	b.WriteString("</table>")
+	return b.String()
 }

@@ -54,19 +54,28 @@ func Loopback(addr string) (bool, error) {
 	return ip != nil && ip.IsLoopback(), nil
 }
 
+// checkListen refuses a listen address off this machine without a token.
+func checkListen(addr, token string) error {
+	loop, err := Loopback(addr)
+	if err != nil {
+		return fmt.Errorf("--nats-listen %w", err)
+	}
+	if !loop && token == "" {
+		return fmt.Errorf("--nats-listen %s is reachable from other machines: give workers a secret with --nats-token (or listen on 127.0.0.1 and tunnel)", addr)
+	}
+	return nil
+}
+
 // StartServer starts an embedded NATS server with JetStream and returns it
 // with the URL clients connect to.
 func StartServer(o ServerOptions) (*server.Server, string, error) {
 	host, port := "127.0.0.1", -1
 	if o.Listen != "" {
-		loop, err := Loopback(o.Listen)
-		if err != nil {
-			return nil, "", fmt.Errorf("--nats-listen %w", err)
-		}
-		if !loop && o.Token == "" {
-			return nil, "", fmt.Errorf("--nats-listen %s is reachable from other machines: give workers a secret with --nats-token (or listen on 127.0.0.1 and tunnel)", o.Listen)
+		if err := checkListen(o.Listen, o.Token); err != nil {
+			return nil, "", err
 		}
 		h, p, _ := net.SplitHostPort(o.Listen)
+		var err error
 		if port, err = strconv.Atoi(p); err != nil {
 			return nil, "", fmt.Errorf("--nats-listen %s: port %q", o.Listen, p)
 		}

@@ -160,7 +160,25 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.broadcast(protocol.EventTrial, map[string]any{"trial": t, "plan": p})
 	}
 	go func() {
-		out, err := s.ses.RunSearch(ctx, spec, session.RunOptions{Dir: dir, Compare: true, Scorer: sc, OnTrial: onTrial})
+		ses := s.ses
+		if c := s.cfg.Cluster; c != nil { // the run's own session, evaluating on the workers
+			ses = session.New(s.ses.Family, s.ses.Specs)
+			pool, err := c.Pool(ctx, ses, spec.RunID)
+			if err != nil {
+				s.mu.Lock()
+				s.status.Running, s.status.Error = false, err.Error()
+				st := s.status
+				s.mu.Unlock()
+				s.broadcast(protocol.SearchStatus, st)
+				return
+			}
+			defer func() { pool.Finish(context.Background()); pool.Close() }()
+			ses.Runner = pool
+			if spec.Settings.Batch == 0 {
+				spec.Settings.Batch = c.Batch(0)
+			}
+		}
+		out, err := ses.RunSearch(ctx, spec, session.RunOptions{Dir: dir, Compare: true, Scorer: sc, OnTrial: onTrial})
 		s.mu.Lock()
 		s.status.Running = false
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/gptailor/gptailor/native/build"
+	"github.com/gptailor/gptailor/native/dist"
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/session"
@@ -45,7 +46,10 @@ type Config struct {
 	// search.json so a run started here resumes from the CLI too.
 	TasksPath string
 	// RunsDir holds the search runs, one directory each (default "runs").
-	RunsDir   string
+	RunsDir string
+	// Cluster, when set, evaluates searches on NATS workers (shown to the
+	// app); nil: in this process.
+	Cluster   *dist.Cluster
 	MaxUpload int    // scorer upload limit (default 32 MiB)
 	BuildDir  string // where build requests write models (default "builds")
 	SendQueue int    // messages queued per client before it is dropped (default 256)
@@ -75,6 +79,9 @@ type Server struct {
 	status   protocol.Status
 	cancel   context.CancelFunc
 	trials   []json.RawMessage // trial events of the current search
+
+	stop      chan struct{}
+	closeOnce sync.Once
 }
 
 const keepTrials = 2000
@@ -103,6 +110,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RunsDir == "" {
 		cfg.RunsDir = "runs"
 	}
+	if cfg.TasksPath != "" { // runs' search.json must resume from any directory
+		abs, err := filepath.Abs(cfg.TasksPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TasksPath = abs
+	}
 	if cfg.MaxJobsPerClient == 0 {
 		cfg.MaxJobsPerClient = 4
 	}
@@ -122,7 +136,11 @@ func New(cfg Config) (*Server, error) {
 	fi := cfg.Session.Family.Info()
 	s := &Server{cfg: cfg, ses: cfg.Session, host: host,
 		clients: map[*client]bool{}, scorers: newScorerStore(cfg.MaxScorers, cfg.MaxScorerBytes), jobs: newJobQueue(cfg.MaxJobs, cfg.MaxJobsPerClient),
-		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams, Tasks: cfg.Session.Tasks()}}
+		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams, Tasks: cfg.Session.Tasks()},
+		stop: make(chan struct{})}
+	if cfg.Cluster != nil {
+		go s.announceWorkers()
+	}
 	return s, nil
 }
 
@@ -131,6 +149,7 @@ func (s *Server) Token() string { return s.cfg.Token }
 
 // Close stops a running search, the job queue and the scorer sandbox.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.stop) })
 	s.mu.Lock()
 	if s.cancel != nil {
 		s.cancel()
@@ -327,6 +346,7 @@ func (s *Server) state() protocol.State {
 	status := s.status
 	st.Search = &status
 	st.Trials = append([]json.RawMessage(nil), s.trials...)
+	st.Workers = s.workers()
 	return st
 }
 

@@ -100,12 +100,14 @@ func OpenFamily(members []model.Member, o FamilyOptions) (*Family, error) {
 // Info describes the family for plan validation and parameter counts.
 func (f *Family) Info() *plan.Family { return stitch.Info(f.Family) }
 
-// Fingerprint hashes, per member in order, its alias, its config.json and
-// the header of every safetensors file (names, dtypes, shapes and offsets
-// of every tensor): two machines whose families share a fingerprint run
-// the same plan on the same tensors. The weights' bytes are not read (a
-// 1B family would take minutes); a checkpoint rewritten with other values
-// in the same layout keeps its fingerprint.
+// Fingerprint hashes, per member in order, its alias, its config.json, the
+// header of every safetensors file (names, dtypes, shapes and offsets of
+// every tensor) and 16 samples of 4 KiB spread over each file's bytes: two
+// machines whose families share a fingerprint run the same plan on the
+// same tensors. Fine-tunes share their config and headers, so the samples
+// are what tells the base from a fine-tune given in its place; reading
+// every byte would take minutes on a 1B family (a checkpoint changed only
+// between the samples keeps its fingerprint).
 func Fingerprint(f *model.Family) (string, error) {
 	h := sha256.New()
 	for _, m := range f.Models {
@@ -128,9 +130,36 @@ func Fingerprint(f *model.Family) (string, error) {
 			}
 			fmt.Fprintf(h, "file\x00%s\x00%d\x00", filepath.Base(p), len(hdr))
 			h.Write(hdr)
+			if err := sampleBytes(h, p); err != nil {
+				return "", err
+			}
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// sampleBytes hashes 16 blocks of 4 KiB evenly spread over a file.
+func sampleBytes(h io.Writer, path string) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	const n, block = 16, 4096
+	buf := make([]byte, block)
+	for i := int64(0); i < n; i++ {
+		off := max(0, (st.Size()-block)*i/(n-1))
+		k, err := fh.ReadAt(buf, off)
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		h.Write(buf[:k])
+	}
+	return nil
 }
 
 // safetensorsHeader reads a file's length-prefixed JSON header.

@@ -46,6 +46,7 @@ const (
 	EventProgress = "progress" // no id
 	EventTrial    = "trial"    // no id
 	EventNotice   = "notice"   // no id; payload Error: something every tab should know (e.g. a scorer evicted)
+	EventWorkers  = "workers"  // no id; payload []Worker, every few seconds while workers are attached
 )
 
 // Envelope is one message.
@@ -72,6 +73,20 @@ type State struct {
 	// Trials are the trial events of the current (or last) search, so a
 	// reconnecting tab redraws the search it missed (the last 2,000).
 	Trials []json.RawMessage `json:"trials,omitempty"`
+	// Workers are the evaluation workers heard from in the last minute
+	// (when the server evaluates on NATS workers: serve --workers/--nats).
+	Workers []Worker `json:"workers,omitempty"`
+}
+
+// Worker is an evaluation worker as its heartbeats describe it.
+type Worker struct {
+	Name    string `json:"name"`
+	Busy    bool   `json:"busy"`
+	Trial   int    `json:"trial"` // the trial it evaluates (-1: none)
+	Threads int    `json:"threads"`
+	Done    int    `json:"done"`    // jobs finished
+	AgoMS   int64  `json:"ago_ms"`  // since its last heartbeat
+	Foreign bool   `json:"foreign"` // its family differs from the server's: it refuses this server's jobs
 }
 
 // FamilyInfo describes the family being tailored.

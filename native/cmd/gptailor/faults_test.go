@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gptailor/gptailor/native/atomicfile"
+	"github.com/gptailor/gptailor/native/dist"
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		// Local workers (search --workers) are this binary in CLI mode too.
-		workerCommand = func(args []string) (*exec.Cmd, error) {
+		dist.WorkerCommand = func(args []string) (*exec.Cmd, error) {
 			raw, _ := json.Marshal(args)
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), cliEnv+"="+string(raw))

@@ -60,8 +60,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	memProfile := fs.String("memprofile", "", "write a heap profile (go tool pprof) to this file when the search ends")
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
 	batch := fs.Int("batch", 0, "trials of a Hyperband rung evaluated at once (default: the number of --workers; 1 without workers); the journal does not depend on it")
-	var dist distFlags
-	dist.register(fs)
+	distOpts := distFlags(fs)
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
@@ -92,7 +91,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		atLeast("--prefix-cache-mb", *prefixMB, -1),
 		atLeast("--cache-mb", *cacheMB, -1),
 		atLeast("--batch", *batch, 0),
-		dist.validate(),
+		distOpts.Validate(),
 	); err != nil {
 		return fail(stderr, "search", err)
 	}
@@ -210,7 +209,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Scorer = &session.Scorer{Host: h, Module: mod}
 	}
-	stopDist, err := distribute(ctx, ses, &spec, *runDir, dist, stderr)
+	stopDist, err := distribute(ctx, ses, &spec, *runDir, *distOpts, stderr)
 	if err != nil {
 		return fail(stderr, "search", err)
 	}

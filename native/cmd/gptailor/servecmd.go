@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gptailor/gptailor/native/dist"
+	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/server"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
@@ -28,6 +30,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	ui := fs.String("ui", "ui", "directory of the browser app (built by build.sh)")
 	runs := fs.String("runs", "runs", "directory of the search runs started from the app (each resumable with `gptailor search --resume --run DIR`)")
 	cacheMB := fs.Int("cache-mb", 1024, "memory for packed layers, source and merged alike")
+	distOpts := distFlags(fs)
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417]")
@@ -35,6 +38,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if err := distOpts.Validate(); err != nil {
+		return fail(stderr, "serve", err)
 	}
 	if len(fam) == 0 || fs.NArg() > 0 {
 		fs.Usage()
@@ -63,11 +69,21 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		specs = list.Tasks
 	}
-	tasksAbs := *tasksPath
-	if tasksAbs != "" {
-		tasksAbs, _ = filepath.Abs(tasksAbs)
+	cfg := server.Config{UIDir: *ui, Session: session.New(f, specs), TasksPath: *tasksPath, RunsDir: *runs}
+	if distOpts.Active() {
+		distOpts.Dir, distOpts.Log = filepath.Join(*runs, "nats"), stderr
+		var members []model.Member
+		for _, m := range f.Models {
+			members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
+		}
+		c, err := dist.Start(context.Background(), members, *distOpts)
+		if err != nil {
+			return fail(stderr, "serve", err)
+		}
+		defer c.Close()
+		cfg.Cluster = c
 	}
-	s, err := server.New(server.Config{UIDir: *ui, Session: session.New(f, specs), TasksPath: tasksAbs, RunsDir: *runs})
+	s, err := server.New(cfg)
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}

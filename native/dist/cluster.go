@@ -1,0 +1,232 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/session"
+)
+
+// Options say where evaluation goes: an embedded server (with local
+// worker processes and, with Listen, room for workers elsewhere) or an
+// existing server at URL.
+type Options struct {
+	Workers int    // local `gptailor worker` processes
+	URL     string // an existing NATS server; "": embedded
+	Listen  string // the embedded server's address ("": loopback, random port)
+	Dir     string // the embedded server's storage
+	Creds   string
+	TLSCA   string
+	Token   string
+	AckWait time.Duration // default 30 s
+	Tries   int           // default 3
+	Log     io.Writer     // nil: none
+}
+
+// Active says whether the options ask for distributed evaluation.
+func (o Options) Active() bool { return o.Workers > 0 || o.URL != "" || o.Listen != "" }
+
+// Validate checks the options before any work.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Workers < 0 {
+		errs = append(errs, fmt.Errorf("--workers %d: must be 0 or more", o.Workers))
+	}
+	if o.URL != "" && o.Listen != "" {
+		errs = append(errs, errors.New("--nats uses an existing server and --nats-listen starts one: pass one of them"))
+	}
+	if o.URL != "" && o.Workers > 0 {
+		errs = append(errs, errors.New("--workers starts local workers on an embedded server; with --nats start them with `gptailor worker --nats URL`"))
+	}
+	if o.AckWait != 0 && o.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("--ack-wait %v: must be at least 1s", o.AckWait))
+	}
+	if o.Tries < 0 {
+		errs = append(errs, fmt.Errorf("--max-deliver %d: must be at least 1", o.Tries))
+	}
+	if o.Listen != "" {
+		if err := checkListen(o.Listen, o.Token); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Cluster is a connection to a NATS server with JetStream (embedded or
+// not), the local workers started on it, and the workers heard from.
+type Cluster struct {
+	URL  string
+	NC   *nats.Conn
+	JS   jetstream.JetStream
+	opts Options
+	ns   *server.Server
+	cmds []*exec.Cmd
+	sub  *nats.Subscription
+
+	mu    sync.Mutex
+	heard map[string]Heartbeat
+}
+
+// WorkerCommand makes the command of a local worker process (tests, whose
+// binary is not gptailor, replace it).
+var WorkerCommand = func(args []string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return exec.Command(exe, args...), nil
+}
+
+// Start connects (starting the embedded server when no URL is given) and
+// starts the local workers over family.
+func Start(ctx context.Context, family []model.Member, o Options) (*Cluster, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{URL: o.URL, opts: o, heard: map[string]Heartbeat{}}
+	if c.URL == "" {
+		ns, url, err := StartServer(ServerOptions{Dir: o.Dir, Listen: o.Listen, Token: o.Token})
+		if err != nil {
+			return nil, err
+		}
+		c.ns, c.URL = ns, url
+		c.logf("dist: embedded NATS JetStream server at %s (storage in %s)", url, o.Dir)
+	}
+	nc, js, err := Connect(ctx, c.URL, ConnectOptions{Name: "gptailor-coordinator", Creds: o.Creds, TLSCA: o.TLSCA, Token: o.Token})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.NC, c.JS = nc, js
+	if c.sub, err = WatchWorkers(nc, func(h Heartbeat) {
+		c.mu.Lock()
+		c.heard[h.Name] = h
+		c.mu.Unlock()
+	}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if o.Workers > 0 {
+		if err := c.startWorkers(family); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cluster) logf(format string, a ...any) {
+	if c.opts.Log != nil {
+		fmt.Fprintf(c.opts.Log, format+"\n", a...)
+	}
+}
+
+// startWorkers starts the local `gptailor worker` children, splitting the
+// cores between them; they die with this process.
+func (c *Cluster) startWorkers(family []model.Member) error {
+	n := c.opts.Workers
+	threads := max(1, runtime.NumCPU()/n)
+	for i := 0; i < n; i++ {
+		args := []string{"worker", "--nats", c.URL, "--threads", strconv.Itoa(threads), "--name", fmt.Sprintf("local-%d", i+1)}
+		for _, m := range family {
+			args = append(args, "--family", m.Alias+"="+m.Dir)
+		}
+		if c.opts.Token != "" {
+			args = append(args, "--nats-token", c.opts.Token)
+		}
+		cmd, err := WorkerCommand(args)
+		if err != nil {
+			return err
+		}
+		cmd.Stdout = io.Discard
+		if c.opts.Log != nil {
+			cmd.Stderr = c.opts.Log
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting worker %d: %w", i+1, err)
+		}
+		c.cmds = append(c.cmds, cmd)
+	}
+	c.logf("dist: %d local workers, %d threads each", n, threads)
+	return nil
+}
+
+// Pool opens run's pool on the cluster.
+func (c *Cluster) Pool(ctx context.Context, s *session.Session, run string) (*Pool, error) {
+	return OpenPool(ctx, c.NC, c.JS, s, run, PoolOptions{AckWait: c.opts.AckWait, Tries: c.opts.Tries, Log: c.opts.Log})
+}
+
+// Batch is the number of trials to keep in flight: the local workers, or
+// (workers elsewhere) those heard from within wait, at least 1.
+func (c *Cluster) Batch(wait time.Duration) int {
+	if c.opts.Workers > 0 {
+		return c.opts.Workers
+	}
+	time.Sleep(wait)
+	return max(1, len(c.Workers(time.Minute)))
+}
+
+// Workers are the workers heard from within the last `within`, by name.
+func (c *Cluster) Workers(within time.Duration) []Heartbeat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Heartbeat
+	for _, h := range c.heard {
+		if time.Since(h.At) <= within {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// Close stops the local workers (an interrupt, then SIGKILL after 5 s),
+// the connection and the embedded server.
+func (c *Cluster) Close() {
+	var wg sync.WaitGroup
+	for _, cmd := range c.cmds {
+		cmd.Process.Signal(os.Interrupt)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		}()
+	}
+	wg.Wait()
+	if c.sub != nil {
+		c.sub.Unsubscribe()
+	}
+	if c.NC != nil {
+		c.NC.Close()
+	}
+	if c.ns != nil {
+		c.ns.Shutdown()
+	}
+}
+
+// StorageDir is where a run's embedded server keeps its streams.
+func StorageDir(runDir string) string { return filepath.Join(runDir, "nats") }

@@ -1,0 +1,140 @@
+package session
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+var repoData = filepath.Join("..", "..", "testdata")
+
+func demo(aliases ...string) []model.Member {
+	var ms []model.Member
+	for _, a := range aliases {
+		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
+	}
+	return ms
+}
+
+// Task weights reach the objective: with weights 2,1,1,1 it is
+// (2r₀+r₁+r₂+r₃)/5, and the costs' plain mean is 1 − that.
+func TestWeightsShapeTheObjective(t *testing.T) {
+	s := &Session{Specs: []task.Spec{{Name: "a", Weight: 2}, {Name: "b"}, {Name: "c"}, {Name: "d", Weight: 1}}}
+	ret := []float64{0.5, 1.0, 1.5, 0.8}
+	want := (2*0.5 + 1.0 + 1.5 + 0.8) / 5
+	if got := s.Objective(ret); math.Abs(got-want) > 1e-15 {
+		t.Errorf("weighted objective %v, want %v", got, want)
+	}
+	if got := search.Mean(s.Costs(ret)); math.Abs(got-(1-want)) > 1e-15 {
+		t.Errorf("mean cost %v, want %v", got, 1-want)
+	}
+	unweighted := &Session{Specs: []task.Spec{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}}}
+	if got, want := unweighted.Objective(ret), (0.5+1.0+1.5+0.8)/4; math.Abs(got-want) > 1e-15 {
+		t.Errorf("unweighted %v, want %v", got, want)
+	}
+	// Doubling a task's weight moves the objective toward that task's
+	// retention by the expected amount: (2·0.5 − 0.5)/5 − 0.5·... exactly.
+	if d := s.Objective(ret) - unweighted.Objective(ret); math.Abs(d-(want-(0.5+1.0+1.5+0.8)/4)) > 1e-15 || d >= 0 {
+		t.Errorf("weight 2 on the weakest task moved the objective by %v", d)
+	}
+}
+
+// One plan, one job id: model directories and display names do not count,
+// the recipe and the budget do.
+func TestJobIDIsTheRecipe(t *testing.T) {
+	p := &plan.Plan{Version: 1, Name: "x", Models: map[string]string{"base": "/a"}, Slots: []plan.Slot{{Take: &plan.Take{Model: "base", Layer: 0}}}}
+	q := *p
+	q.Name, q.Models = "y", map[string]string{"base": "/elsewhere/b"}
+	if JobID(Target{Plan: p}, 3) != JobID(Target{Plan: &q}, 3) {
+		t.Error("the same recipe on two machines has two ids")
+	}
+	if JobID(Target{Plan: p}, 3) == JobID(Target{Plan: p}, 9) {
+		t.Error("two budgets share an id")
+	}
+	r := *p
+	r.Slots = []plan.Slot{{Take: &plan.Take{Model: "base", Layer: 1}}}
+	if JobID(Target{Plan: p}, 3) == JobID(Target{Plan: &r}, 3) {
+		t.Error("two recipes share an id")
+	}
+	if p.Name != "x" || p.Models["base"] != "/a" {
+		t.Error("JobID changed the plan")
+	}
+}
+
+// A family opened through a symlink or a relative path has the same
+// canonical directories and fingerprint; another family (a member fewer,
+// or another alias) has another fingerprint.
+func TestCanonicalPathsAndFingerprint(t *testing.T) {
+	a, err := OpenFamily(demo("base", "code", "docs", "math"), FamilyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	link := filepath.Join(t.TempDir(), "linked-base")
+	abs, _ := filepath.Abs(filepath.Join(repoData, "stories260K-base"))
+	if err := os.Symlink(abs, link); err != nil {
+		t.Fatal(err)
+	}
+	ms := demo("base", "code", "docs", "math")
+	ms[0].Dir = link
+	b, err := OpenFamily(ms, FamilyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Dirs["base"] != b.Dirs["base"] || !filepath.IsAbs(a.Dirs["code"]) {
+		t.Errorf("canonical dirs %q and %q", a.Dirs["base"], b.Dirs["base"])
+	}
+	if a.Fingerprint != b.Fingerprint {
+		t.Error("one family, two fingerprints")
+	}
+	for _, other := range [][]model.Member{demo("base", "code", "docs"), {{Alias: "base", Dir: ms[1].Dir}, ms[1], ms[2], ms[3]}} {
+		c, err := OpenFamily(other, FamilyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Fingerprint == a.Fingerprint {
+			t.Errorf("family %v has the demo family's fingerprint", other)
+		}
+		c.Close()
+	}
+	if _, err := OpenFamily([]model.Member{{Alias: "base", Dir: "/nonexistent/model"}}, FamilyOptions{}); err == nil {
+		t.Error("a missing model directory was accepted")
+	}
+}
+
+// The reference is the dense base, evaluated once per budget; the base's
+// retention against itself is exactly 1 on every task.
+func TestReferenceIsTheDenseBase(t *testing.T) {
+	f, err := OpenFamily(demo("base", "code"), FamilyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(f, list.Tasks)
+	ev, err := s.Evaluate(context.Background(), Target{Model: "base"}, 2, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range ev.Retention {
+		if r != 1 {
+			t.Errorf("task %s: the base retains %v of itself", s.Tasks()[i], r)
+		}
+	}
+	r1, _ := s.ReferenceResults(context.Background(), 2)
+	r2, _ := s.ReferenceResults(context.Background(), 2)
+	if &r1[0] != &r2[0] {
+		t.Error("the reference was evaluated twice at one budget")
+	}
+}
