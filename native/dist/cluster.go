@@ -37,6 +37,9 @@ type Options struct {
 	AckWait time.Duration // default 30 s
 	Tries   int           // default 3
 	Log     io.Writer     // nil: none
+	// WorkerArgs are more arguments for the local workers (their share of
+	// the caches).
+	WorkerArgs []string
 }
 
 // Active says whether the options ask for distributed evaluation.
@@ -150,6 +153,7 @@ func (c *Cluster) startWorkers(family []model.Member) error {
 		if c.opts.Token != "" {
 			args = append(args, "--nats-token", c.opts.Token)
 		}
+		args = append(args, c.opts.WorkerArgs...)
 		cmd, err := WorkerCommand(args)
 		if err != nil {
 			return err

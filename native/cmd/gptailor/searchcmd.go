@@ -209,7 +209,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Scorer = &session.Scorer{Host: h, Module: mod}
 	}
-	stopDist, err := distribute(ctx, ses, &spec, *runDir, *distOpts, stderr)
+	stopDist, err := distribute(ctx, ses, &spec, *runDir, *distOpts, *cacheMB, *prefixMB, set["prefix-cache-mb"], stderr)
 	if err != nil {
 		return fail(stderr, "search", err)
 	}
