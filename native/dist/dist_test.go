@@ -30,8 +30,13 @@ func members(aliases ...string) []model.Member {
 	return ms
 }
 
-func openSession(t *testing.T, aliases ...string) *session.Session {
+func openSession(t *testing.T, aliases ...string) *session.Session { return openSessionTB(t, aliases...) }
+
+func openSessionTB(t testing.TB, aliases ...string) *session.Session {
 	t.Helper()
+	if len(aliases) == 0 {
+		aliases = []string{"base", "code", "docs", "math"}
+	}
 	f, err := session.OpenFamily(members(aliases...), session.FamilyOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +62,14 @@ func startServer(t *testing.T, dir, listen string) (*server.Server, string) {
 // startWorker runs an in-process worker over its own family until the
 // test ends (or stop is called).
 func startWorker(t *testing.T, url, name string, aliases ...string) (stop func()) {
+	return startWorkerNamed(t, url, name, aliases...)
+}
+
+func startWorkerTB(b *testing.B, url string) {
+	startWorkerNamed(b, url, "bench", "base", "code", "docs", "math")
+}
+
+func startWorkerNamed(t testing.TB, url, name string, aliases ...string) (stop func()) {
 	t.Helper()
 	f, err := session.OpenFamily(members(aliases...), session.FamilyOptions{})
 	if err != nil {
