@@ -49,10 +49,11 @@ type Settings struct {
 	Eta       float64       `json:"eta"`          // Hyperband's η (0: DefaultEta)
 	WarmStart bool          `json:"warm_start"`   // the reference's initial design first
 	Extra     []*Config     `json:"extra_starts"` // more starting points (baselines)
-	// Batch is how many trials of a Hyperband rung are evaluated at once
-	// (0 or 1: one at a time). The journal does not depend on it: a
-	// rung's candidates are all chosen before any of them is evaluated,
-	// and trials are journaled in the order B = 1 would.
+	// Batch is how many trials are evaluated at once (0 or 1: one at a
+	// time): waves of Batch trials from the open brackets, later brackets
+	// opened early to fill them. The journal depends on the seed and the
+	// batch, never on timing or on who evaluated what; Batch 1 is the
+	// sequential Hyperband.
 	Batch int `json:"batch,omitempty"`
 }
 
@@ -206,79 +207,131 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 			onTrial(t)
 		}
 	}
-	for b := 0; !done(); b = (b + 1) % len(brackets) {
+	// Brackets are worked through in waves of up to batch trials. A wave
+	// takes the next candidates of the open brackets' current rungs, in the
+	// order the brackets were opened; when they have none left it opens the
+	// next bracket (its candidates asked with the history so far), so with
+	// batch > 1 a bracket's later rungs overlap the next brackets' first
+	// ones instead of leaving workers idle. A wave's trials are journaled in
+	// wave order: the journal depends on the seed and the batch, never on
+	// timing; with batch 1 it is the sequential Hyperband's.
+	type open struct {
+		b, ri int
+		cands []*Config
+		costs [][]float64
+		next  int // the next candidate to hand out
+		done  int // candidates evaluated
+	}
+	var active []*open
+	nextBracket := 0
+	startRung := func(o *open) {
+		// Evaluate in key order so that consecutive candidates share their
+		// first slots, and with them the prefix cache.
+		sort.SliceStable(o.cands, func(a, b int) bool { return o.cands[a].Key() < o.cands[b].Key() })
+		o.costs, o.next, o.done = make([][]float64, len(o.cands)), 0, 0
+	}
+	openBracket := func() *open {
+		b := nextBracket
+		nextBracket = (nextBracket + 1) % len(brackets)
 		br := brackets[b]
+		avoid := map[string]bool{}
+		for k := range seen[br[0].Budget] {
+			avoid[k] = true
+		}
+		for _, o := range active { // candidates handed out or waiting at that budget
+			if brackets[o.b][o.ri].Budget == br[0].Budget {
+				for _, c := range o.cands {
+					avoid[c.Key()] = true
+				}
+			}
+		}
 		var cands []*Config
 		for len(cands) < br[0].N {
 			if len(starts) > 0 {
 				cands = append(cands, starts[0])
 				starts = starts[1:]
-				continue
+			} else {
+				cands = append(cands, opt.Ask(r, history, avoid))
 			}
-			avoid := map[string]bool{}
-			for k := range seen[br[0].Budget] {
-				avoid[k] = true
-			}
-			for _, c := range cands {
-				avoid[c.Key()] = true
-			}
-			cands = append(cands, opt.Ask(r, history, avoid))
+			avoid[cands[len(cands)-1].Key()] = true
 		}
-		for ri, rung := range br {
-			if done() {
-				break
-			}
-			// Evaluate in key order so that consecutive candidates share
-			// their first slots, and with them the prefix cache.
-			sort.SliceStable(cands, func(a, b int) bool { return cands[a].Key() < cands[b].Key() })
-			costs := make([][]float64, len(cands))
-			for lo := 0; lo < len(cands); lo += batch {
-				if done() {
-					cands, costs = cands[:lo], costs[:lo]
-					break
-				}
-				hi := min(lo+batch, len(cands))
-				if s.Trials > 0 {
-					hi = min(hi, lo+s.Trials-len(trials))
-				}
-				out := make([]Trial, hi-lo)
-				errs := make([]error, hi-lo)
-				var wg sync.WaitGroup
-				for i := lo; i < hi; i++ {
-					t := Trial{Index: len(trials) + i - lo, Bracket: b, Rung: ri, Budget: rung.Budget, Key: cands[i].Key(), Config: cands[i]}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						out[i-lo], errs[i-lo] = run(t)
-					}()
-				}
-				wg.Wait()
-				for i := range out {
-					if errs[i] != nil {
-						return trials, errs[i]
-					}
-					if journal != nil && out[i].Index >= len(replay) {
-						if err := journal.Append(out[i]); err != nil {
-							return trials, err
-						}
-					}
-					record(out[i])
-					costs[lo+i] = out[i].Costs
-				}
-				if hi-lo < min(batch, len(cands)-lo) { // the trial budget ended inside this batch
-					cands, costs = cands[:hi], costs[:hi]
+		o := &open{b: b, cands: cands}
+		startRung(o)
+		return o
+	}
+	type item struct {
+		o *open
+		i int
+	}
+	for !done() {
+		room := batch
+		if s.Trials > 0 {
+			room = min(room, s.Trials-len(trials))
+		}
+		var wave []item
+		for len(wave) < room {
+			var pick *open
+			for _, o := range active {
+				if o.next < len(o.cands) {
+					pick = o
 					break
 				}
 			}
-			if ri+1 < len(br) {
-				keep := promote(costs, br[ri+1].N)
+			if pick == nil {
+				pick = openBracket()
+				active = append(active, pick)
+				if len(pick.cands) == 0 {
+					continue
+				}
+			}
+			wave = append(wave, item{pick, pick.next})
+			pick.next++
+		}
+		out := make([]Trial, len(wave))
+		errs := make([]error, len(wave))
+		var wg sync.WaitGroup
+		for k, it := range wave {
+			o := it.o
+			t := Trial{Index: len(trials) + k, Bracket: o.b, Rung: o.ri, Budget: brackets[o.b][o.ri].Budget, Key: o.cands[it.i].Key(), Config: o.cands[it.i]}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out[k], errs[k] = run(t)
+			}()
+		}
+		wg.Wait()
+		for k, it := range wave {
+			if errs[k] != nil {
+				return trials, errs[k]
+			}
+			if journal != nil && out[k].Index >= len(replay) {
+				if err := journal.Append(out[k]); err != nil {
+					return trials, err
+				}
+			}
+			record(out[k])
+			it.o.costs[it.i] = out[k].Costs
+			it.o.done++
+		}
+		// Rungs whose candidates are all evaluated promote the best to the
+		// next rung; finished brackets close.
+		kept := active[:0]
+		for _, o := range active {
+			rungs := brackets[o.b]
+			for o.done == len(o.cands) && o.ri+1 < len(rungs) && len(o.cands) > 0 {
+				keep := promote(o.costs, rungs[o.ri+1].N)
 				next := make([]*Config, 0, len(keep))
 				for _, i := range keep {
-					next = append(next, cands[i])
+					next = append(next, o.cands[i])
 				}
-				cands = next
+				o.cands, o.ri = next, o.ri+1
+				startRung(o)
+			}
+			if o.done < len(o.cands) {
+				kept = append(kept, o)
 			}
 		}
+		active = kept
 	}
 	return trials, nil
 }

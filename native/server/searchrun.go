@@ -80,6 +80,9 @@ func (s *Server) spec(req SearchRequest) (session.RunSpec, string, error) {
 		st.Eta = req.Eta
 	}
 	st.Seed, st.WarmStart, st.Batch = req.Seed, req.WarmStart, req.Batch
+	if st.Batch == 0 && s.cfg.Cluster != nil {
+		st.Batch = s.cfg.Cluster.Batch(0) // stored with the run: the batch shapes the journal
+	}
 	var members []model.Member
 	for _, m := range s.ses.Family.Models {
 		members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
@@ -174,9 +177,6 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 			}
 			defer func() { pool.Finish(context.Background()); pool.Close() }()
 			ses.Runner = pool
-			if spec.Settings.Batch == 0 {
-				spec.Settings.Batch = c.Batch(0)
-			}
 		}
 		out, err := ses.RunSearch(ctx, spec, session.RunOptions{Dir: dir, Compare: true, Scorer: sc, OnTrial: onTrial})
 		s.mu.Lock()

@@ -100,15 +100,15 @@ func signalled(cmd *exec.Cmd) bool {
 
 // The distributed search on three worker processes, one of which is
 // killed (SIGKILL) in the middle of trial 5: its job is redelivered after
-// the ack wait, and the journal equals the single-process run's, trial by
-// trial. The same with local workers (--workers 3).
+// the ack wait, and the journal equals the single-process run's with the
+// same batch, trial by trial. The same with local workers (--workers 3).
 func TestDistributedSearchSurvivesAWorkerKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts worker processes")
 	}
 	base := t.TempDir()
 	ref := filepath.Join(base, "single")
-	if code, _, e := subprocess(t, 0, distSearchArgs(ref)...); code != 0 {
+	if code, _, e := subprocess(t, 0, distSearchArgs(ref, "--batch", "3")...); code != 0 {
 		t.Fatalf("single-process run: exit %d: %s", code, e)
 	}
 	want := strings.Join(journalKeys(t, ref), "\n")
@@ -198,7 +198,7 @@ func TestCoordinatorKilledResumes(t *testing.T) {
 	}
 	base := t.TempDir()
 	ref := filepath.Join(base, "single")
-	if code, _, e := subprocess(t, 0, distSearchArgs(ref)...); code != 0 {
+	if code, _, e := subprocess(t, 0, distSearchArgs(ref, "--batch", "2")...); code != 0 {
 		t.Fatalf("single-process run: exit %d: %s", code, e)
 	}
 	want := strings.Join(journalKeys(t, ref), "\n")

@@ -31,9 +31,6 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	if set["time"] && given.Settings.Duration != saved.Settings.Duration {
 		changes = append(changes, fmt.Sprintf("--time %v (was %v)", given.Settings.Duration, saved.Settings.Duration))
 	}
-	if set["batch"] && given.Settings.Batch != saved.Settings.Batch {
-		changes = append(changes, fmt.Sprintf("--batch %d (was %d; the journal does not depend on it)", given.Settings.Batch, saved.Settings.Batch))
-	}
 
 	fixed := func(name string, differs bool, was, now any) {
 		if set[name] && differs {
@@ -46,6 +43,7 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	fixed("min-budget", gs.MinBudget != ss.MinBudget, ss.MinBudget, gs.MinBudget)
 	fixed("max-budget", gs.MaxBudget != ss.MaxBudget, ss.MaxBudget, gs.MaxBudget)
 	fixed("eta", gs.Eta != ss.Eta, ss.Eta, gs.Eta)
+	fixed("batch", max(gs.Batch, 1) != max(ss.Batch, 1), ss.Batch, gs.Batch)
 	fixed("warm-start", gs.WarmStart != ss.WarmStart, ss.WarmStart, gs.WarmStart)
 	fixed("remove", given.Remove != saved.Remove, saved.Remove, given.Remove)
 	fixed("param-budget", paramBudget != saved.ParamBudget, saved.ParamBudget, paramBudget)
@@ -62,9 +60,7 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	if set["time"] {
 		saved.Settings.Duration = given.Settings.Duration
 	}
-	if set["batch"] {
-		saved.Settings.Batch = given.Settings.Batch
-	}
+
 	return changes, nil
 }
 

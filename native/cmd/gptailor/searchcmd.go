@@ -59,7 +59,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile (go tool pprof) to this file when the search ends")
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
-	batch := fs.Int("batch", 0, "trials of a Hyperband rung evaluated at once (default: the number of --workers; 1 without workers); the journal does not depend on it")
+	batch := fs.Int("batch", 0, "trials evaluated at once (default: the number of workers; 1 without): waves from overlapping Hyperband brackets; the journal depends on the seed and the batch only")
 	distOpts := distFlags(fs)
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
@@ -185,13 +185,22 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if err := os.MkdirAll(*runDir, 0o755); err != nil {
 		return fail(stderr, "search", err)
 	}
-	if writeSpec {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *resume && spec.Settings.Batch == 0 {
+		spec.Settings.Batch = 1 // the run's: workers joining now do not change its journal
+	}
+	batchBefore := spec.Settings.Batch
+	stopDist, err := distribute(ctx, ses, &spec, *runDir, *distOpts, *cacheMB, *prefixMB, set["prefix-cache-mb"], stderr)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	defer stopDist()
+	if writeSpec || spec.Settings.Batch != batchBefore { // the batch shapes the journal: it is the run's
 		if err := session.WriteSpec(specPath, spec); err != nil {
 			return fail(stderr, "search", err)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	opts := session.RunOptions{Dir: *runDir, Truncate: *truncate, Compare: *compare, Log: stderr}
 	if *scorerPath != "" {
 		wasm, err := os.ReadFile(*scorerPath)
@@ -209,11 +218,6 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Scorer = &session.Scorer{Host: h, Module: mod}
 	}
-	stopDist, err := distribute(ctx, ses, &spec, *runDir, *distOpts, *cacheMB, *prefixMB, set["prefix-cache-mb"], stderr)
-	if err != nil {
-		return fail(stderr, "search", err)
-	}
-	defer stopDist()
 	bar := progress.New(stderr, "search", "trials", spec.Settings.Trials)
 	opts.OnTrial = func(search.Trial) { bar.Add(1) }
 	start := time.Now()
