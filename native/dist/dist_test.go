@@ -30,7 +30,9 @@ func members(aliases ...string) []model.Member {
 	return ms
 }
 
-func openSession(t *testing.T, aliases ...string) *session.Session { return openSessionTB(t, aliases...) }
+func openSession(t *testing.T, aliases ...string) *session.Session {
+	return openSessionTB(t, aliases...)
+}
 
 func openSessionTB(t testing.TB, aliases ...string) *session.Session {
 	t.Helper()
