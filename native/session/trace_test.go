@@ -2,12 +2,16 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/scorer"
@@ -219,3 +223,38 @@ func TestScoredSearch(t *testing.T) {
 // trapModule is native/scorer/testdata/trap.wat compiled (after the 8-byte
 // header): a scorer whose gptailor_score is `unreachable`.
 var trapModule = []byte{1, 20, 4, 96, 1, 127, 1, 127, 96, 2, 127, 127, 1, 127, 96, 0, 1, 124, 96, 0, 1, 126, 3, 5, 4, 0, 1, 2, 3, 5, 3, 1, 0, 1, 7, 81, 5, 6, 109, 101, 109, 111, 114, 121, 2, 0, 14, 103, 112, 116, 97, 105, 108, 111, 114, 95, 97, 108, 108, 111, 99, 0, 0, 14, 103, 112, 116, 97, 105, 108, 111, 114, 95, 115, 99, 111, 114, 101, 0, 1, 15, 103, 112, 116, 97, 105, 108, 111, 114, 95, 114, 101, 115, 117, 108, 116, 0, 2, 16, 103, 112, 116, 97, 105, 108, 111, 114, 95, 109, 101, 115, 115, 97, 103, 101, 0, 3, 10, 28, 4, 5, 0, 65, 128, 8, 11, 3, 0, 0, 11, 11, 0, 68, 0, 0, 0, 0, 0, 0, 240, 63, 11, 4, 0, 66, 0, 11}
+
+// BenchmarkBatchQuality: what keeping B trials in flight does to the
+// search — the best objective at full budget after the same number of
+// trials, over seeds 0–4, for B = 1, 2, 4, 8 (the demo family, its
+// budgets, GPTAILOR_TRACE_TRIALS trials, default 60). Reported per B as
+// the mean and its standard error over the seeds.
+func BenchmarkBatchQuality(b *testing.B) {
+	n := 60
+	if v, err := strconv.Atoi(os.Getenv("GPTAILOR_TRACE_TRIALS")); err == nil && v > 0 {
+		n = v
+	}
+	ev := storiesEvaluator(b, 1<<30, true)
+	for _, batch := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("B=%d", batch), func(b *testing.B) {
+			var best []float64
+			for i := 0; i < b.N; i++ {
+				best = best[:0]
+				for seed := uint64(0); seed < 5; seed++ {
+					trials, err := search.Search(context.Background(), ev.Space, ev, search.Settings{Optimizer: "bo", Seed: seed, Trials: n, MinBudget: 3, MaxBudget: 27, Batch: batch}, nil, nil, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					w, ok := search.Best(trials)
+					if !ok {
+						b.Fatal("no trial finished")
+					}
+					best = append(best, w.Objective)
+				}
+			}
+			m, sd := stat.MeanStdDev(best, nil)
+			b.ReportMetric(m, "best-objective")
+			b.ReportMetric(sd/math.Sqrt(float64(len(best))), "s.e.")
+		})
+	}
+}
