@@ -18,13 +18,17 @@ import (
 type Evaluator interface {
 	// Tasks names the objectives, in cost order.
 	Tasks() []string
-	// Evaluate returns one cost per task (lower is better) and the
-	// retention per task (higher is better) for reports. With
-	// Settings.Batch > 1 it is called concurrently.
-	Evaluate(ctx context.Context, c *Config, budget int) (costs, retention []float64, err error)
-	// Objective is a trial's objective from its retention (higher is
-	// better): what Best maximises.
-	Objective(retention []float64) float64
+	// Evaluate returns one cost per task (lower is better), the retention
+	// per task (higher is better) for reports, and the objective Best
+	// maximises. With Settings.Batch > 1 it is called concurrently.
+	Evaluate(ctx context.Context, c *Config, budget int) (Outcome, error)
+}
+
+// Outcome is an evaluation's result.
+type Outcome struct {
+	Costs     []float64
+	Retention []float64
+	Objective float64
 }
 
 type trialKey struct{}
@@ -183,7 +187,7 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 			return old, nil
 		}
 		t0 := time.Now()
-		costs, ret, err := ev.Evaluate(context.WithValue(ctx, trialKey{}, t.Index), t.Config, t.Budget)
+		o, err := ev.Evaluate(context.WithValue(ctx, trialKey{}, t.Index), t.Config, t.Budget)
 		t.Seconds = time.Since(t0).Seconds()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -191,7 +195,7 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 			}
 			t.Error, t.Objective = err.Error(), math.NaN()
 		} else {
-			t.Costs, t.Retention, t.Objective = costs, ret, ev.Objective(ret)
+			t.Costs, t.Retention, t.Objective = o.Costs, o.Retention, o.Objective
 		}
 		return t, nil
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gptailor/gptailor/shared/plan"
 )
 
 func TestBracketsArithmetic(t *testing.T) {
@@ -62,9 +64,7 @@ type synthetic struct {
 
 func (s *synthetic) Tasks() []string { return []string{"a", "b"} }
 
-func (s *synthetic) Objective(ret []float64) float64 { return Mean(ret) }
-
-func (s *synthetic) Evaluate(_ context.Context, c *Config, budget int) ([]float64, []float64, error) {
+func (s *synthetic) Evaluate(_ context.Context, c *Config, budget int) (Outcome, error) {
 	s.mu.Lock()
 	s.calls++
 	s.mu.Unlock()
@@ -83,7 +83,8 @@ func (s *synthetic) Evaluate(_ context.Context, c *Config, budget int) ([]float6
 		noise = 0.01 * float64(len(c.Key())%3) // low fidelity is a little off
 	}
 	a, b := miss+noise, miss*1.5+noise
-	return []float64{a, b}, []float64{1 / (1 + a), 1 / (1 + b)}, nil
+	ret := []float64{1 / (1 + a), 1 / (1 + b)}
+	return Outcome{Costs: []float64{a, b}, Retention: ret, Objective: Mean(ret)}, nil
 }
 
 func optimum(trials []Trial) bool {
@@ -340,7 +341,7 @@ type slowSynthetic struct {
 	inFlight, peak atomic.Int32
 }
 
-func (s *slowSynthetic) Evaluate(ctx context.Context, c *Config, budget int) ([]float64, []float64, error) {
+func (s *slowSynthetic) Evaluate(ctx context.Context, c *Config, budget int) (Outcome, error) {
 	n := s.inFlight.Add(1)
 	for {
 		p := s.peak.Load()
@@ -425,4 +426,69 @@ func budgets(ts []Trial) []int {
 		out = append(out, t.Budget)
 	}
 	return out
+}
+
+// The ablation spaces hold only what they say: over random configs, their
+// neighbours and the warm start, removal plans take every kept layer from
+// the base, selection plans take each kept layer whole from one model (no
+// merge, and every model appears), and the full space merges.
+func TestSpaceKindsContainOnlyWhatTheySay(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, kind := range SpaceKinds {
+		s := &Space{Layers: 6, Remove: 2, FineTunes: []string{"a", "b", "c"}, Kind: kind}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		models, merges := map[string]bool{}, 0
+		check := func(c *Config) {
+			if got := countTrue(c.Removed); got != 2 {
+				t.Fatalf("%s: %d layers removed", kind, got)
+			}
+			p, err := s.Plan(c, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", kind, err)
+			}
+			for _, sl := range p.Slots {
+				if sl.Merge != nil {
+					merges++
+					continue
+				}
+				models[sl.Take.Model] = true
+				if kind == "removal" && sl.Take.Model != plan.BaseAlias {
+					t.Fatalf("removal space takes a layer from %s", sl.Take.Model)
+				}
+			}
+		}
+		for i := 0; i < 300; i++ {
+			c := s.Random(r)
+			check(c)
+			for k := 0; k < 5; k++ {
+				c = s.Neighbor(c, r)
+				check(c)
+			}
+		}
+		for _, c := range s.WarmStart() {
+			check(c)
+		}
+		switch kind {
+		case "removal":
+			if merges > 0 || len(models) != 1 {
+				t.Errorf("removal: %d merges, models %v", merges, models)
+			}
+		case "selection":
+			if merges > 0 || len(models) != 4 {
+				t.Errorf("selection: %d merges, models %v (want all four, no merge)", merges, models)
+			}
+		case "full":
+			if merges == 0 {
+				t.Error("the full space never merged")
+			}
+		}
+	}
+	if err := (&Space{Layers: 6, Remove: 1, FineTunes: []string{"a"}, Kind: "pruning"}).Validate(); err == nil {
+		t.Error("an unknown space kind was accepted")
+	}
+	if err := (&Space{Layers: 6, Remove: 1, FineTunes: []string{"a"}, Kind: "removal", Weights: true}).Validate(); err == nil {
+		t.Error("weights in the removal space were accepted")
+	}
 }

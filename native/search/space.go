@@ -9,6 +9,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -31,7 +32,18 @@ type Space struct {
 	Methods []string
 	// Weights adds a weight in [0, 1] per fine-tune and layer to merges.
 	Weights bool
+	// Kind narrows the space for ablations (the paper's Table 5): "removal"
+	// (which layers go; every kept layer from the base), "selection"
+	// (removal, and each kept layer taken whole from one model: no merge)
+	// or "" / "full" (removal, selection and merging).
+	Kind string `json:"kind,omitempty"`
 }
+
+// SpaceKinds are the values of Space.Kind (and search --space).
+var SpaceKinds = []string{"full", "selection", "removal"}
+
+func (s *Space) removalOnly() bool   { return s.Kind == "removal" }
+func (s *Space) selectionOnly() bool { return s.Kind == "selection" }
 
 // ExtensionMethods are the methods Space.Methods may list.
 var ExtensionMethods = map[string]bool{"task_arithmetic": true, "ties": true, "linear": true, "slerp": true}
@@ -57,7 +69,34 @@ func (s *Space) Validate() error {
 			return fmt.Errorf("merge method %q cannot be searched (task_arithmetic, ties, linear, slerp)", m)
 		}
 	}
+	switch s.Kind {
+	case "", "full":
+	case "removal", "selection":
+		if s.extended() {
+			return fmt.Errorf("space %s has no merges: --methods and --weights go with the full space", s.Kind)
+		}
+	default:
+		return fmt.Errorf("space %q: one of %s", s.Kind, strings.Join(SpaceKinds, ", "))
+	}
 	return nil
+}
+
+// narrow puts a config into the space's kind: removal keeps every layer
+// from the base; selection keeps one model per layer (the lowest fine-tune
+// of a subset) at λ = 1, so the layer is taken whole.
+func (s *Space) narrow(c *Config) *Config {
+	switch {
+	case s.removalOnly():
+		for i := range c.Subset {
+			c.Subset[i], c.Lambda[i] = 0, 0
+		}
+	case s.selectionOnly():
+		for i := range c.Subset {
+			c.Subset[i] &= -c.Subset[i] // the lowest set bit
+			c.Lambda[i] = 0
+		}
+	}
+	return c
 }
 
 // Config is one candidate (a genotype). The removal set is a set — a bit
@@ -128,8 +167,16 @@ func (s *Space) Random(r *rand.Rand) *Config {
 		c.Removed[i] = true
 	}
 	for i := range c.Subset {
-		c.Subset[i] = uint32(r.IntN(1 << len(s.FineTunes)))
-		c.Lambda[i] = r.Float64()
+		switch {
+		case s.removalOnly():
+		case s.selectionOnly(): // base or one fine-tune, uniformly
+			if k := r.IntN(len(s.FineTunes) + 1); k > 0 {
+				c.Subset[i] = 1 << (k - 1)
+			}
+		default:
+			c.Subset[i] = uint32(r.IntN(1 << len(s.FineTunes)))
+			c.Lambda[i] = r.Float64()
+		}
 	}
 	s.extend(c, r)
 	return c
@@ -172,6 +219,12 @@ func (s *Space) Neighbor(c *Config, r *rand.Rand) *Config {
 	if move == 3 && len(s.Methods) <= 1 {
 		move = 4
 	}
+	switch {
+	case s.removalOnly():
+		move = 0
+	case s.selectionOnly() && move == 2: // no λ: change a layer's model instead
+		move = 1
+	}
 	switch move {
 	case 0:
 		if s.Remove == 0 {
@@ -189,6 +242,18 @@ func (s *Space) Neighbor(c *Config, r *rand.Rand) *Config {
 		n.Removed[a], n.Removed[b] = false, true
 	case 1:
 		i := r.IntN(s.Layers)
+		if s.selectionOnly() { // another model for the layer
+			cur := 0
+			if n.Subset[i] != 0 {
+				cur = bits.TrailingZeros32(n.Subset[i]) + 1
+			}
+			k := (cur + 1 + r.IntN(len(s.FineTunes))) % (len(s.FineTunes) + 1)
+			n.Subset[i] = 0
+			if k > 0 {
+				n.Subset[i] = 1 << (k - 1)
+			}
+			break
+		}
 		n.Subset[i] ^= 1 << r.IntN(len(s.FineTunes))
 	case 2:
 		i := r.IntN(s.Layers)
@@ -388,6 +453,7 @@ func (s *Space) WarmStart() []*Config {
 	var out []*Config
 	seen := map[string]bool{}
 	add := func(c *Config) {
+		c = s.narrow(c)
 		if k := c.Key(); !seen[k] {
 			seen[k] = true
 			out = append(out, c)

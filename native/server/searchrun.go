@@ -27,6 +27,9 @@ type SearchRequest struct {
 	ParamBudget float64  `json:"param_budget"`
 	Methods     []string `json:"methods"`
 	Weights     bool     `json:"weights"`
+	Space       string   `json:"space"`     // full, selection or removal
+	Reference   string   `json:"reference"` // base or best
+	Aggregate   string   `json:"aggregate"` // mean, geomean, min or paper
 	Trials      *int     `json:"trials"`
 	Optimizer   string   `json:"optimizer"`
 	MinBudget   int      `json:"min_budget"`
@@ -87,7 +90,7 @@ func (s *Server) spec(req SearchRequest) (session.RunSpec, string, error) {
 	for _, m := range s.ses.Family.Models {
 		members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
 	}
-	spec := session.RunSpec{Family: members, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Tasks: s.cfg.TasksPath, Settings: st, RunID: session.NewRunID()}
+	spec := session.RunSpec{Family: members, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space, Objective: objectiveOf(req), Tasks: s.cfg.TasksPath, Settings: st, RunID: session.NewRunID()}
 	if req.ParamBudget != 0 {
 		if !(req.ParamBudget > 0 && req.ParamBudget <= 1) {
 			return spec, "", fmt.Errorf("param_budget %v: must be between 0 and 1", req.ParamBudget)
@@ -95,6 +98,9 @@ func (s *Server) spec(req SearchRequest) (session.RunSpec, string, error) {
 		spec.Remove, _ = s.ses.Family.RemoveFor(req.ParamBudget)
 	}
 	if _, err := s.ses.Family.Space(spec); err != nil {
+		return spec, "", err
+	}
+	if err := spec.Objective.Validate(s.ses.Specs); err != nil {
 		return spec, "", err
 	}
 	return spec, dir, nil
@@ -163,9 +169,8 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.broadcast(protocol.EventTrial, map[string]any{"trial": t, "plan": p})
 	}
 	go func() {
-		ses := s.ses
-		if c := s.cfg.Cluster; c != nil { // the run's own session, evaluating on the workers
-			ses = session.New(s.ses.Family, s.ses.Specs)
+		ses := session.New(s.ses.Family, s.ses.Specs) // the run's own: its objective, its runner
+		if c := s.cfg.Cluster; c != nil {             // evaluating on the workers
 			pool, err := c.Pool(ctx, ses, spec.RunID)
 			if err != nil {
 				s.mu.Lock()
@@ -200,4 +205,16 @@ func rowsOf(rows []session.Row) []protocol.ResultRow {
 		out[i] = protocol.ResultRow{Kind: r.Kind, Name: r.Name(), Retention: r.Retention, Objective: r.Objective}
 	}
 	return out
+}
+
+// objectiveOf is the request's objective, the default where it says nothing.
+func objectiveOf(req SearchRequest) session.Objective {
+	o := session.DefaultObjective
+	if req.Reference != "" {
+		o.Reference = req.Reference
+	}
+	if req.Aggregate != "" {
+		o.Aggregate = req.Aggregate
+	}
+	return o
 }

@@ -120,7 +120,7 @@ func (s *Session) Baselines(ctx context.Context, n, budget, batch int) (rows []R
 		for l := range drops {
 			drops[l] = Row{Kind: KindBestDrop, Removed: []int{l}, Plan: prune.Plan(s.Family.Dirs, L, []int{l}, fmt.Sprintf("drop-%d", l))}
 		}
-		if err := s.Score(ctx, drops, budget, batch); err != nil {
+		if err := s.ScoreRows(ctx, drops, budget, batch); err != nil {
 			return nil, skipped, err
 		}
 		best := 0
@@ -134,11 +134,11 @@ func (s *Session) Baselines(ctx context.Context, n, budget, batch int) (rows []R
 	for _, m := range s.Family.Models {
 		rows = append(rows, Row{Kind: KindDense, Model: m.Name})
 	}
-	return rows, skipped, s.Score(ctx, rows, budget, batch)
+	return rows, skipped, s.ScoreRows(ctx, rows, budget, batch)
 }
 
-// Score evaluates the rows not yet evaluated, up to batch at once.
-func (s *Session) Score(ctx context.Context, rows []Row, budget, batch int) error {
+// ScoreRows evaluates the rows not yet evaluated, up to batch at once.
+func (s *Session) ScoreRows(ctx context.Context, rows []Row, budget, batch int) error {
 	sem := make(chan struct{}, max(batch, 1))
 	errs := make([]error, len(rows))
 	var wg sync.WaitGroup

@@ -49,11 +49,11 @@ func TestBF16ComputeKeepsRanking(t *testing.T) {
 		for len(out) < 24 {
 			c := opt.Ask(r, nil, avoid)
 			avoid[c.Key()] = true
-			_, ret, err := ev.Evaluate(context.Background(), c, 9)
+			o, err := ev.Evaluate(context.Background(), c, 9)
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, cs = append(out, search.Mean(ret)), append(cs, c)
+			out, cs = append(out, o.Objective), append(cs, c)
 		}
 		return out, cs
 	}

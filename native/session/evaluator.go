@@ -33,37 +33,29 @@ func (e *Evaluator) Tasks() []string {
 	return e.S.Tasks()
 }
 
-// Objective is the session's weighted mean (or the score).
-func (e *Evaluator) Objective(ret []float64) float64 {
-	if e.Scorer != nil {
-		return ret[0]
-	}
-	return e.S.Objective(ret)
-}
-
 // Evaluate implements search.Evaluator.
-func (e *Evaluator) Evaluate(ctx context.Context, c *search.Config, budget int) ([]float64, []float64, error) {
+func (e *Evaluator) Evaluate(ctx context.Context, c *search.Config, budget int) (search.Outcome, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return search.Outcome{}, err
 	}
 	p, err := e.Space.Plan(c, e.S.Family.Dirs)
 	if err != nil {
-		return nil, nil, err
+		return search.Outcome{}, err
 	}
 	ev, err := e.S.Evaluate(ctx, Target{Plan: p}, budget, search.TrialOf(ctx))
 	if err != nil {
-		return nil, nil, err
+		return search.Outcome{}, err
 	}
 	if e.Scorer == nil {
-		return e.S.Costs(ev.Retention), ev.Retention, nil
+		return search.Outcome{Costs: e.S.Costs(ev), Retention: ev.Retention, Objective: ev.Objective}, nil
 	}
 	doc, err := scorer.NewDocument(p.Name, p, ev.Results, ev.Reference)
 	if err != nil {
-		return nil, nil, err
+		return search.Outcome{}, err
 	}
 	v, err := e.Scorer.Host.Score(ctx, e.Scorer.Module, doc)
 	if err != nil {
-		return nil, nil, err
+		return search.Outcome{}, err
 	}
-	return []float64{-v}, []float64{v}, nil
+	return search.Outcome{Costs: []float64{-v}, Retention: []float64{v}, Objective: v}, nil
 }

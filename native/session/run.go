@@ -24,7 +24,11 @@ type RunSpec struct {
 	Remove  int            `json:"remove"`
 	Methods []string       `json:"methods,omitempty"`
 	Weights bool           `json:"weights,omitempty"`
-	Tasks   string         `json:"tasks"`
+	// Space is the ablation space: full (default), selection or removal.
+	Space string `json:"space,omitempty"`
+	// Objective is what the search maximises (reference and aggregate).
+	Objective Objective `json:"objective,omitempty"`
+	Tasks     string    `json:"tasks"`
 	// ParamBudget is --param-budget when the run was started with it (Remove is then derived).
 	ParamBudget float64         `json:"param_budget,omitempty"`
 	Settings    search.Settings `json:"settings"`
@@ -75,7 +79,7 @@ func (f *Family) RemoveFor(budget float64) (int, float64) {
 
 // Space is the search space a spec describes over this family.
 func (f *Family) Space(spec RunSpec) (*search.Space, error) {
-	sp := &search.Space{Layers: f.Base().Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:], Methods: spec.Methods, Weights: spec.Weights}
+	sp := &search.Space{Layers: f.Base().Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:], Methods: spec.Methods, Weights: spec.Weights, Kind: spec.Space}
 	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
@@ -127,6 +131,10 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 	if err != nil {
 		return nil, err
 	}
+	if err := spec.Objective.Validate(s.Specs); err != nil {
+		return nil, err
+	}
+	s.Objective = spec.Objective
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -137,11 +145,7 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 	}
 	defer journal.Close()
 	settings := spec.Settings
-	if short, err := s.Prune(KindShortGPT, spec.Remove); err == nil {
-		settings.Extra = append([]*search.Config{ConfigOf(space.Layers, short.Removed)}, settings.Extra...)
-	} else {
-		logf("ShortGPT first candidate skipped: %v", err)
-	}
+	settings.Extra = append(s.starts(space, spec.Remove, logf), settings.Extra...)
 	ev := &Evaluator{S: s, Space: space, Scorer: o.Scorer}
 	trials, err := search.Search(ctx, space, ev, settings, journal, replay, o.OnTrial)
 	out := &Outcome{Space: space, Trials: trials, Interrupted: errors.Is(err, context.Canceled)}
@@ -177,7 +181,7 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 		}
 		out.Rows = append(out.Rows, base...)
 	}
-	if err := s.Score(rctx, out.Rows, settings.MaxBudget, settings.Batch); err != nil {
+	if err := s.ScoreRows(rctx, out.Rows, settings.MaxBudget, settings.Batch); err != nil {
 		return out, err
 	}
 	cmp := make([]search.Comparison, len(out.Rows))
@@ -194,4 +198,31 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 // (the CLI's flags, the server's search requests, the browser's form).
 func DefaultSettings() search.Settings {
 	return search.Settings{Optimizer: "bo", Trials: 60, MinBudget: 3, MaxBudget: 27, Eta: search.DefaultEta}
+}
+
+// starts are the search's first candidates: the pruning baselines'
+// choices, so the search begins where they end — ShortGPT's removal and,
+// removing one layer, every single drop of the base (the best-drop
+// baseline's candidates), each once.
+func (s *Session) starts(space *search.Space, n int, logf func(string, ...any)) []*search.Config {
+	var out []*search.Config
+	seen := map[string]bool{}
+	add := func(removed []int) {
+		c := ConfigOf(space.Layers, removed)
+		if k := c.Key(); !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	if short, err := s.Prune(KindShortGPT, n); err == nil {
+		add(short.Removed)
+	} else {
+		logf("ShortGPT first candidate skipped: %v", err)
+	}
+	if n == 1 {
+		for l := 0; l < space.Layers; l++ {
+			add([]int{l})
+		}
+	}
+	return out
 }

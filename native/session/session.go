@@ -67,12 +67,14 @@ func (l *Local) Run(ctx context.Context, j Job) ([]*task.Result, error) {
 
 // Session is a family with the tasks it is judged on.
 type Session struct {
-	Family *Family
-	Specs  []task.Spec
-	Runner Runner
+	Family    *Family
+	Specs     []task.Spec
+	Runner    Runner
+	Objective Objective
 
 	mu     sync.Mutex
-	refRes map[int][]*task.Result // by budget
+	refRes map[int][]*task.Result    // the base's, by budget
+	dense  map[string][]*task.Result // members', by alias@budget
 }
 
 // New is a session evaluating in this process.
@@ -98,9 +100,11 @@ func (s *Session) Weights() []float64 {
 	return out
 }
 
-// Objective is the weighted mean of per-task retention: what a search
-// maximises and what every table's "mean" column shows.
-func (s *Session) Objective(ret []float64) float64 { return WeightedMean(ret, s.Weights()) }
+// Score is the objective of an evaluation's retention (and results): what
+// a search maximises and what every table's objective column shows.
+func (s *Session) Score(ret []float64, res, ref []*task.Result) float64 {
+	return s.Objective.Combine(ret, s.Weights(), res, ref)
+}
 
 // WeightedMean is Σ wᵢvᵢ / Σ wᵢ (the plain mean when w is nil).
 func WeightedMean(v, w []float64) float64 {
@@ -119,19 +123,25 @@ func WeightedMean(v, w []float64) float64 {
 	return s / ws
 }
 
-// Costs turns retention into the search's per-task costs, lower is
-// better: (1 − rᵢ) scaled by wᵢ·K/Σw, so their plain mean is 1 − the
-// objective (the bo-mean optimizer's target) and ParEGO's random
-// scalarisations lean towards the heavier tasks. A positive scale per task
-// leaves the Pareto front as it is.
-func (s *Session) Costs(ret []float64) []float64 {
+// Costs are an evaluation's costs for the search, lower is better. With
+// the mean aggregate, one per task: (1 − rᵢ) scaled by wᵢ·K/Σw, so their
+// plain mean is 1 − the objective (the bo-mean optimizer's target),
+// ParEGO's random scalarisations lean towards the heavier tasks and
+// Hyperband promotes by non-dominated sorting over the tasks (a positive
+// scale per task leaves the fronts as they are). With geomean, min or
+// paper the user asked for one number: the single cost 1 − objective, so
+// ParEGO, the surrogate and the promotions all follow it.
+func (s *Session) Costs(e *Evaluation) []float64 {
+	if s.Objective.aggregate() != "mean" {
+		return []float64{1 - e.Objective}
+	}
 	w := s.Weights()
 	var ws float64
 	for _, x := range w {
 		ws += x
 	}
-	out := make([]float64, len(ret))
-	for i, r := range ret {
+	out := make([]float64, len(e.Retention))
+	for i, r := range e.Retention {
 		out[i] = (1 - r) * w[i] * float64(len(w)) / ws
 	}
 	return out
@@ -175,9 +185,10 @@ type Evaluation struct {
 	Objective float64
 }
 
-// Evaluate runs a target at a budget and compares it with the reference.
+// Evaluate runs a target at a budget and compares it with the reference
+// the objective names.
 func (s *Session) Evaluate(ctx context.Context, t Target, budget, trial int) (*Evaluation, error) {
-	ref, err := s.ReferenceResults(ctx, budget)
+	ref, err := s.references(ctx, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +200,6 @@ func (s *Session) Evaluate(ctx context.Context, t Target, budget, trial int) (*E
 	for i := range res {
 		e.Retention[i] = task.Retention(res[i], ref[i])
 	}
-	e.Objective = s.Objective(e.Retention)
+	e.Objective = s.Score(e.Retention, res, ref)
 	return e, nil
 }

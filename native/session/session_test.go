@@ -29,19 +29,19 @@ func TestWeightsShapeTheObjective(t *testing.T) {
 	s := &Session{Specs: []task.Spec{{Name: "a", Weight: 2}, {Name: "b"}, {Name: "c"}, {Name: "d", Weight: 1}}}
 	ret := []float64{0.5, 1.0, 1.5, 0.8}
 	want := (2*0.5 + 1.0 + 1.5 + 0.8) / 5
-	if got := s.Objective(ret); math.Abs(got-want) > 1e-15 {
+	if got := s.Score(ret, nil, nil); math.Abs(got-want) > 1e-15 {
 		t.Errorf("weighted objective %v, want %v", got, want)
 	}
-	if got := search.Mean(s.Costs(ret)); math.Abs(got-(1-want)) > 1e-15 {
+	if got := search.Mean(s.Costs(&Evaluation{Retention: ret, Objective: want})); math.Abs(got-(1-want)) > 1e-15 {
 		t.Errorf("mean cost %v, want %v", got, 1-want)
 	}
 	unweighted := &Session{Specs: []task.Spec{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}}}
-	if got, want := unweighted.Objective(ret), (0.5+1.0+1.5+0.8)/4; math.Abs(got-want) > 1e-15 {
+	if got, want := unweighted.Score(ret, nil, nil), (0.5+1.0+1.5+0.8)/4; math.Abs(got-want) > 1e-15 {
 		t.Errorf("unweighted %v, want %v", got, want)
 	}
 	// Doubling a task's weight moves the objective toward that task's
 	// retention by the expected amount: (2·0.5 − 0.5)/5 − 0.5·... exactly.
-	if d := s.Objective(ret) - unweighted.Objective(ret); math.Abs(d-(want-(0.5+1.0+1.5+0.8)/4)) > 1e-15 || d >= 0 {
+	if d := s.Score(ret, nil, nil) - unweighted.Score(ret, nil, nil); math.Abs(d-(want-(0.5+1.0+1.5+0.8)/4)) > 1e-15 || d >= 0 {
 		t.Errorf("weight 2 on the weakest task moved the objective by %v", d)
 	}
 }

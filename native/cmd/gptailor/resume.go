@@ -49,6 +49,10 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	fixed("param-budget", paramBudget != saved.ParamBudget, saved.ParamBudget, paramBudget)
 	fixed("methods", !slices.Equal(given.Methods, saved.Methods), strings.Join(saved.Methods, ","), strings.Join(given.Methods, ","))
 	fixed("weights", given.Weights != saved.Weights, saved.Weights, given.Weights)
+	// An objective field left empty in a stored run is the old default (mean).
+	fixed("reference", given.Objective.Reference != orDefault(saved.Objective.Reference, "base"), orDefault(saved.Objective.Reference, "base"), given.Objective.Reference)
+	fixed("aggregate", given.Objective.Aggregate != orDefault(saved.Objective.Aggregate, "mean"), orDefault(saved.Objective.Aggregate, "mean"), given.Objective.Aggregate)
+	fixed("space", spaceName(given.Space) != spaceName(saved.Space), spaceName(saved.Space), spaceName(given.Space))
 	fixed("tasks", absPath(given.Tasks) != absPath(saved.Tasks), saved.Tasks, given.Tasks)
 	fixed("family", !sameFamily(given.Family, saved.Family), familyString(saved.Family), familyString(given.Family))
 	if len(refused) > 0 {
@@ -114,4 +118,13 @@ func positiveDuration(flag string, d time.Duration) error {
 		return fmt.Errorf("%s %v: must not be negative", flag, d)
 	}
 	return nil
+}
+
+func spaceName(k string) string { return orDefault(k, "full") }
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

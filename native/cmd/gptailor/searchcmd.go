@@ -37,6 +37,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	remove := fs.Int("remove", 1, "layers to remove")
 	paramBudget := fs.Float64("param-budget", 0, "instead of --remove: keep at most this fraction of the base's parameters (e.g. 0.8)")
 	methods := fs.String("methods", "", "extension: also search the merge method per layer among these (task_arithmetic,ties,linear,slerp)")
+	reference := fs.String("reference", session.DefaultObjective.Reference, "retention per task against: base (the dense base) or best (the best dense member of the family on that task)")
+	aggregate := fs.String("aggregate", session.DefaultObjective.Aggregate, "the tasks' retentions combined (with their weights) by: min (the weakest task), mean, geomean or paper (mean accuracy ÷ the reference's)")
+	spaceKind := fs.String("space", "full", "the search space, for ablations: full (removal, selection and merging), selection (removal and whole layers from one model each) or removal (base layers only)")
 	weights := fs.Bool("weights", false, "extension: also search a weight per fine-tune in merges")
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL")
 	runDir := fs.String("run", "", "run directory (journal, report, best plan)")
@@ -100,7 +103,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if *methods != "" {
 		methodList = strings.Split(*methods, ",")
 	}
-	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Tasks: *tasksPath, Settings: search.Settings{
+	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Space: *spaceKind, Objective: session.Objective{Reference: *reference, Aggregate: *aggregate}, Tasks: *tasksPath, Settings: search.Settings{
 		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm, Batch: *batch}}
 	if err := spec.Settings.Validate(); err != nil {
 		return fail(stderr, "search", err)
@@ -170,6 +173,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "search", err)
 	}
+	if err := spec.Objective.Validate(list.Tasks); err != nil {
+		return fail(stderr, "search", err)
+	}
 	if err := cacheFits(*cacheMB, base); err != nil {
 		return fail(stderr, "search", err)
 	}
@@ -232,7 +238,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "search", err)
 		}
 	}
-	printSearch(stdout, ses.Tasks(), out, time.Since(start), *runDir)
+	printSearch(stdout, ses.Tasks(), spec.Objective, out, time.Since(start), *runDir)
 	_, cachePeak := fam2.Builder.Cache().Bytes()
 	fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
 		sysmem.PeakRSSMB(), cachePeak>>20, *cacheMB, kernel.Active())
@@ -246,18 +252,18 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func printSearch(w io.Writer, tasks []string, out *session.Outcome, el time.Duration, dir string) {
+func printSearch(w io.Writer, tasks []string, obj session.Objective, out *session.Outcome, el time.Duration, dir string) {
 	fmt.Fprintf(w, "search: %d trials in %.1f s; report, journal and best plan in %s\n\n", len(out.Trials), el.Seconds(), dir)
 	fmt.Fprintln(w, "winning plan:")
 	for i, s := range out.Winner().Plan.Slots {
 		fmt.Fprintf(w, "  slot %d  %s\n", i, strings.TrimSpace(s.Describe()))
 	}
-	fmt.Fprintf(w, "\nretention vs the base (primary metric per task; >100%% beats the base; mean weighted by the tasks' weights):\n")
+	fmt.Fprintf(w, "\nretention per task (primary metric, vs the %s; the objective: %s, with the tasks' weights):\n", obj.RefName(), obj)
 	fmt.Fprintf(w, "  %-40s", "plan")
 	for _, t := range tasks {
 		fmt.Fprintf(w, " %9s", t)
 	}
-	fmt.Fprintf(w, " %9s\n", "mean")
+	fmt.Fprintf(w, " %9s\n", "objective")
 	for _, r := range out.Rows {
 		fmt.Fprintf(w, "  %-40s", r.Name())
 		for _, v := range r.Retention {
