@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gptailor/gptailor/shared/plan"
@@ -26,13 +26,30 @@ type Comparison struct {
 // KindSearch marks the winner's row: the plan best-plan.json holds.
 const KindSearch = "search"
 
-// Report writes a run's summary: report.md, objective.svg (objective
-// against trials with the best so far), pareto.svg (the first two tasks'
-// retention at the top budget), best-plan.json and pareto.json.
-// tasks names the comparison rows' columns; objectives names the trials'
-// retention entries (the same tasks, or one scorer).
-func Report(dir string, tasks, objectives []string, trials []Trial, rows []Comparison) error {
-	if err := atomicfile.Write(filepath.Join(dir, "objective.svg"), []byte(objectiveSVG(trials)), 0o644); err != nil {
+// ReportInput is what a run's report says.
+type ReportInput struct {
+	Tasks      []string // the comparison rows' columns
+	Objectives []string // the trials' retention entries (the same tasks, or one scorer)
+	Objective  string   // what the search maximised, in words
+	Trials     []Trial
+	Rows       []Comparison
+}
+
+// Report writes a run's summary: report.md, objective.svg (objective per
+// trial with the best so far), pareto.svg (the first two objectives at the
+// top budget), retention.svg (the rows per task), fidelity.svg (objective
+// at consecutive budgets), best-plan.json (the winner's plan, by kind) and
+// pareto.json. Numbers are printed to 3 significant digits.
+func Report(dir string, in ReportInput) error {
+	trials, rows, objectives := in.Trials, in.Rows, in.Objectives
+	write := func(name string, b []byte, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return atomicfile.Write(filepath.Join(dir, name), b, 0o644)
+	}
+	b, err := objectiveChart(trials, in.Objective)
+	if err := write("objective.svg", b, err); err != nil {
 		return err
 	}
 	top := 0
@@ -54,16 +71,31 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 	for _, i := range front {
 		pareto = append(pareto, atTop[i])
 	}
-	b, _ := json.MarshalIndent(pareto, "", "  ")
-	if err := atomicfile.Write(filepath.Join(dir, "pareto.json"), b, 0o644); err != nil {
+	pj, _ := json.MarshalIndent(pareto, "", "  ")
+	if err := atomicfile.Write(filepath.Join(dir, "pareto.json"), pj, 0o644); err != nil {
 		return err
 	}
-	twoD := len(objectives) >= 2
+	twoD := len(objectives) >= 2 && len(atTop) > 0
 	for _, t := range atTop {
 		twoD = twoD && len(t.Retention) >= 2
 	}
 	if twoD {
-		if err := atomicfile.Write(filepath.Join(dir, "pareto.svg"), []byte(paretoSVG(objectives, atTop, front)), 0o644); err != nil {
+		b, err := paretoChart(objectives, atTop, front)
+		if err := write("pareto.svg", b, err); err != nil {
+			return err
+		}
+	}
+	haveRows := len(rows) > 0
+	if haveRows {
+		b, err := retentionChart(in.Tasks, rows)
+		if err := write("retention.svg", b, err); err != nil {
+			return err
+		}
+	}
+	corr := RankCorrelations(trials)
+	if len(corr) > 0 {
+		b, err := fidelityChart(trials)
+		if err := write("fidelity.svg", b, err); err != nil {
 			return err
 		}
 	}
@@ -74,18 +106,26 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 			failed++
 		}
 	}
-	fmt.Fprintf(&md, "# Search report\n\n%d trials (%d failed); top budget %d samples per task.\n\n", len(trials), failed, top)
+	fmt.Fprintf(&md, "# Search report\n\n%d trials (%d failed); top budget %d samples per task; objective: %s.\n\n", len(trials), failed, top, in.Objective)
 	md.WriteString("![objective](objective.svg)\n\n")
 	if twoD {
 		md.WriteString("![pareto](pareto.svg)\n\n")
 	}
-	md.WriteString("## Retention per task\n\n| plan | " + strings.Join(tasks, " | ") + " | mean |\n|---|" + strings.Repeat("---|", len(tasks)+1) + "\n")
-	for _, r := range rows {
-		fmt.Fprintf(&md, "| %s |", r.Name)
-		for _, v := range r.Retention {
-			fmt.Fprintf(&md, " %.1f%% |", 100*v)
+	if haveRows {
+		md.WriteString("## Retention per task\n\n![retention](retention.svg)\n\n| plan | " + strings.Join(in.Tasks, " | ") + " | objective |\n|---|" + strings.Repeat("---|", len(in.Tasks)+1) + "\n")
+		for _, r := range rows {
+			fmt.Fprintf(&md, "| %s |", r.Name)
+			for _, v := range r.Retention {
+				fmt.Fprintf(&md, " %s |", Percent(v))
+			}
+			fmt.Fprintf(&md, " %s |\n", Percent(r.Objective))
 		}
-		fmt.Fprintf(&md, " %.1f%% |\n", 100*r.Objective)
+	}
+	if len(corr) > 0 {
+		md.WriteString("\n## Do cheap budgets predict expensive ones?\n\nRank correlation of the objective between budgets, over the configurations evaluated at both (near 1: Hyperband's early stops are sound; near 0: it discards on noise).\n\n![fidelity](fidelity.svg)\n\n| budgets | configurations | Spearman | Kendall |\n|---|---|---|---|\n")
+		for _, c := range corr {
+			fmt.Fprintf(&md, "| %d → %d | %d | %s | %s |\n", c.Low, c.High, c.N, Sig3(c.Spearman), Sig3(c.Kendall))
+		}
 	}
 	var win *plan.Plan
 	for _, r := range rows {
@@ -107,7 +147,7 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 	for _, t := range pareto {
 		fmt.Fprintf(&md, "| %d |", t.Index)
 		for _, v := range t.Retention {
-			fmt.Fprintf(&md, " %.1f%% |", 100*v)
+			fmt.Fprintf(&md, " %s |", Percent(v))
 		}
 		md.WriteString("\n")
 	}
@@ -122,117 +162,18 @@ func Report(dir string, tasks, objectives []string, trials []Trial, rows []Compa
 	return atomicfile.Write(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644)
 }
 
-const svgW, svgH, pad = 640.0, 360.0, 48.0
-
-func axes(b *strings.Builder, title, xl, yl string, x0, x1, y0, y1 float64) {
-	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", svgW, svgH)
-	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="18" font-size="14">%s</text>`+"\n", pad, esc(title))
-	fmt.Fprintf(b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/>`+"\n",
-		pad, svgH-pad, svgW-pad/2, svgH-pad, pad, pad/1.5, pad, svgH-pad)
-	fmt.Fprintf(b, `<text x="%.0f" y="%.0f" text-anchor="middle">%s</text><text x="12" y="%.0f" transform="rotate(-90 12 %.0f)" text-anchor="middle">%s</text>`+"\n",
-		svgW/2, svgH-10, esc(xl), svgH/2, svgH/2, esc(yl))
-	for i := 0; i <= 4; i++ {
-		y := y0 + (y1-y0)*float64(i)/4
-		py := svgH - pad - (svgH-pad-pad/1.5)*float64(i)/4
-		fmt.Fprintf(b, `<text x="%.0f" y="%.0f" text-anchor="end">%.3g</text>`+"\n", pad-4, py+4, y)
-		x := x0 + (x1-x0)*float64(i)/4
-		px := pad + (svgW-1.5*pad)*float64(i)/4
-		fmt.Fprintf(b, `<text x="%.0f" y="%.0f" text-anchor="middle">%.3g</text>`+"\n", px, svgH-pad+14, x)
+// Sig3 prints a number to 3 significant digits ("n/a" for NaN).
+func Sig3(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
 	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
-func esc(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-func scale(v, lo, hi, plo, phi float64) float64 {
-	if hi == lo {
-		return (plo + phi) / 2
+// Percent prints a ratio as a percentage to 3 significant digits.
+func Percent(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
 	}
-	return plo + (v-lo)/(hi-lo)*(phi-plo)
-}
-
-func objectiveSVG(trials []Trial) string {
-	var b strings.Builder
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, t := range trials {
-		if t.Error == "" {
-			lo, hi = math.Min(lo, t.Objective), math.Max(hi, t.Objective)
-		}
-	}
-	if math.IsInf(lo, 0) {
-		lo, hi = 0, 1
-	}
-	n := float64(max(len(trials)-1, 1))
-	axes(&b, "Mean retention per trial (dots: by budget; line: best so far at the top budget)", "trial", "mean retention", 0, n, lo, hi)
-	top := 0
-	budgets := map[int]bool{}
-	for _, t := range trials {
-		budgets[t.Budget] = true
-		if t.Budget > top {
-			top = t.Budget
-		}
-	}
-	var bs []int
-	for k := range budgets {
-		bs = append(bs, k)
-	}
-	sort.Ints(bs)
-	colors := []string{"#9ecae1", "#4292c6", "#08519c", "#6a51a3", "#cb181d"}
-	color := map[int]string{}
-	for i, k := range bs {
-		color[k] = colors[min(i+max(0, len(colors)-len(bs)), len(colors)-1)]
-	}
-	best := math.Inf(-1)
-	var path []string
-	for _, t := range trials {
-		x := scale(float64(t.Index), 0, n, pad, svgW-pad/2)
-		if t.Error != "" {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#cb181d" text-anchor="middle">×</text>`+"\n", x, svgH-pad-4)
-			continue
-		}
-		y := scale(t.Objective, lo, hi, svgH-pad, pad/1.5)
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>trial %d, budget %d: %.4f</title></circle>`+"\n", x, y, color[t.Budget], t.Index, t.Budget, t.Objective)
-		if t.Budget == top && t.Objective > best {
-			if !math.IsInf(best, -1) { // a step: along at the old best, then up
-				path = append(path, fmt.Sprintf("%.1f,%.1f", x, scale(best, lo, hi, svgH-pad, pad/1.5)))
-			}
-			best = t.Objective
-		}
-		if !math.IsInf(best, -1) {
-			path = append(path, fmt.Sprintf("%.1f,%.1f", x, scale(best, lo, hi, svgH-pad, pad/1.5)))
-		}
-	}
-	if len(path) > 0 {
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#cb181d" stroke-width="1.5"/>`+"\n", strings.Join(path, " "))
-	}
-	for i, k := range bs {
-		fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="3" fill="%s"/><text x="%.0f" y="%.0f">budget %d</text>`+"\n", svgW-130, 40+14*float64(i), color[k], svgW-122, 44+14*float64(i), k)
-	}
-	b.WriteString("</svg>\n")
-	return b.String()
-}
-
-func paretoSVG(tasks []string, ts []Trial, front []int) string {
-	var b strings.Builder
-	lx, hx, ly, hy := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, t := range ts {
-		lx, hx = math.Min(lx, t.Retention[0]), math.Max(hx, t.Retention[0])
-		ly, hy = math.Min(ly, t.Retention[1]), math.Max(hy, t.Retention[1])
-	}
-	axes(&b, "Retention at the top budget (red: Pareto front over all tasks)", "retention: "+tasks[0], "retention: "+tasks[1], lx, hx, ly, hy)
-	on := map[int]bool{}
-	for _, i := range front {
-		on[i] = true
-	}
-	for i, t := range ts {
-		c := "#9ecae1"
-		if on[i] {
-			c = "#cb181d"
-		}
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>trial %d</title></circle>`+"\n",
-			scale(t.Retention[0], lx, hx, pad, svgW-pad/2), scale(t.Retention[1], ly, hy, svgH-pad, pad/1.5), c, t.Index)
-	}
-	b.WriteString("</svg>\n")
-	return b.String()
+	return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
 }

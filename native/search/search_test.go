@@ -492,3 +492,35 @@ func TestSpaceKindsContainOnlyWhatTheySay(t *testing.T) {
 		t.Error("weights in the removal space were accepted")
 	}
 }
+
+// The health check on hand-made trials: budgets 1 and 3 rank four configs
+// the same way (Spearman 1, Kendall 1), budgets 3 and 9 the opposite way
+// on three (−1, −1); pairs with fewer than 3 common configs give NaN.
+func TestRankCorrelations(t *testing.T) {
+	tr := func(key string, budget int, obj float64) Trial {
+		return Trial{Key: key, Budget: budget, Objective: obj}
+	}
+	trials := []Trial{
+		tr("a", 1, 0.1), tr("b", 1, 0.2), tr("c", 1, 0.3), tr("d", 1, 0.4),
+		tr("a", 3, 0.5), tr("b", 3, 0.6), tr("c", 3, 0.7), tr("d", 3, 0.9),
+		tr("b", 9, 0.9), tr("c", 9, 0.8), tr("d", 9, 0.7),
+		{Key: "a", Budget: 9, Error: "failed", Objective: math.NaN()},
+	}
+	got := RankCorrelations(trials)
+	if len(got) != 3 {
+		t.Fatalf("%d pairs", len(got))
+	}
+	want := []BudgetCorrelation{{1, 3, 4, 1, 1}, {1, 9, 3, -1, -1}, {3, 9, 3, -1, -1}}
+	for i, w := range want {
+		g := got[i]
+		if g.Low != w.Low || g.High != w.High || g.N != w.N || math.Abs(g.Spearman-w.Spearman) > 1e-12 || math.Abs(g.Kendall-w.Kendall) > 1e-12 {
+			t.Errorf("pair %d: %+v, want %+v", i, g, w)
+		}
+	}
+	if r := ranks([]float64{3, 1, 3, 2}); !reflect.DeepEqual(r, []float64{2.5, 0, 2.5, 1}) {
+		t.Errorf("ranks with ties %v", r)
+	}
+	if c := RankCorrelations(trials[:6]); !math.IsNaN(c[0].Spearman) || c[0].N != 2 {
+		t.Errorf("two common configs: %+v", c[0])
+	}
+}

@@ -188,7 +188,11 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 	for i, r := range out.Rows {
 		cmp[i] = r.Comparison()
 	}
-	if err := search.Report(o.Dir, s.Tasks(), ev.Tasks(), trials, cmp); err != nil {
+	objective := s.Objective.String()
+	if o.Scorer != nil {
+		objective = "the score of " + o.Scorer.Module.Name
+	}
+	if err := search.Report(o.Dir, search.ReportInput{Tasks: s.Tasks(), Objectives: ev.Tasks(), Objective: objective, Trials: trials, Rows: cmp}); err != nil {
 		return out, err
 	}
 	return out, nil

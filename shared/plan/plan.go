@@ -340,18 +340,28 @@ func (s Slot) Describe() string {
 	m := s.Merge
 	var parts []string
 	if m.Weights != nil {
-		parts = append(parts, fmt.Sprintf("weights=%v", m.Weights))
+		parts = append(parts, fmt.Sprintf("weights=%s", sig3(m.Weights)))
 	}
 	for _, kv := range []struct {
 		k string
 		v *float64
 	}{{"λ", m.Lambda}, {"density", m.Density}, {"gamma", m.Gamma}, {"t", m.T}, {"scale", m.Scale}} {
 		if kv.v != nil {
-			parts = append(parts, fmt.Sprintf("%s=%g", kv.k, *kv.v))
+			parts = append(parts, fmt.Sprintf("%s=%.3g", kv.k, *kv.v))
 		}
 	}
 	if len(m.Overrides) > 0 {
 		parts = append(parts, fmt.Sprintf("%d overrides", len(m.Overrides)))
 	}
 	return fmt.Sprintf("%s(%s)[%d] %s", m.Method, strings.Join(m.Models, "+"), m.Layer, strings.Join(parts, " "))
+}
+
+// sig3 prints numbers to 3 significant digits, for people (plans keep
+// every digit).
+func sig3(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.3g", x)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }
