@@ -33,6 +33,10 @@ type ReportInput struct {
 	Objective  string   // what the search maximised, in words
 	Trials     []Trial
 	Rows       []Comparison
+	// HeldOut are rows scored on tasks the search never saw (HeldOutTasks),
+	// in the order of Rows and then the Pareto set's.
+	HeldOutTasks []string
+	HeldOut      []Comparison
 }
 
 // Report writes a run's summary: report.md, objective.svg (objective per
@@ -115,6 +119,24 @@ func Report(dir string, in ReportInput) error {
 		md.WriteString("## Retention per task\n\n![retention](retention.svg)\n\n| plan | " + strings.Join(in.Tasks, " | ") + " | objective |\n|---|" + strings.Repeat("---|", len(in.Tasks)+1) + "\n")
 		for _, r := range rows {
 			fmt.Fprintf(&md, "| %s |", r.Name)
+			for _, v := range r.Retention {
+				fmt.Fprintf(&md, " %s |", Percent(v))
+			}
+			fmt.Fprintf(&md, " %s |\n", Percent(r.Objective))
+		}
+	}
+	if len(in.HeldOut) > 0 {
+		search := map[string]float64{}
+		for _, r := range rows {
+			search[r.Name] = r.Objective
+		}
+		md.WriteString("\n## Held-out tasks\n\nScored after the search on tasks it never saw, with the same objective: a plan that shines on the search tasks and not here was fitted to them.\n\n| plan | objective on the search tasks | " + strings.Join(in.HeldOutTasks, " | ") + " | held-out objective |\n|---|---|" + strings.Repeat("---|", len(in.HeldOutTasks)+1) + "\n")
+		for _, r := range in.HeldOut {
+			so := "–"
+			if v, ok := search[r.Name]; ok {
+				so = Percent(v)
+			}
+			fmt.Fprintf(&md, "| %s | %s |", r.Name, so)
 			for _, v := range r.Retention {
 				fmt.Fprintf(&md, " %s |", Percent(v))
 			}

@@ -17,6 +17,7 @@ const (
 	KindLaCo     = "laco"      // LaCo's layer collapse
 	KindBestDrop = "best-drop" // the base with its best single layer dropped
 	KindDense    = "dense"     // a whole member of the family
+	KindPareto   = "pareto"    // a plan of the search's Pareto set (held-out report)
 )
 
 // Row is a report row: the search's winner or a baseline.
@@ -43,6 +44,8 @@ func (r Row) Name() string {
 		return fmt.Sprintf("base, best single drop (layer %v)", r.Removed[0])
 	case KindDense:
 		return fmt.Sprintf("dense %s (no layer removed)", r.Model)
+	case KindPareto:
+		return fmt.Sprintf("Pareto set (trial %d)", r.Trial)
 	}
 	return r.Kind
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gptailor/gptailor/native/atomicfile"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/task"
 )
 
 // RunSpec is what a run directory remembers (search.json), so a search
@@ -28,7 +29,10 @@ type RunSpec struct {
 	Space string `json:"space,omitempty"`
 	// Objective is what the search maximises (reference and aggregate).
 	Objective Objective `json:"objective,omitempty"`
-	Tasks     string    `json:"tasks"`
+	// ReportTasks is a task list never seen by the search: the winner, its
+	// Pareto set and every baseline are scored on it at the end.
+	ReportTasks string `json:"report_tasks,omitempty"`
+	Tasks       string `json:"tasks"`
 	// ParamBudget is --param-budget when the run was started with it (Remove is then derived).
 	ParamBudget float64         `json:"param_budget,omitempty"`
 	Settings    search.Settings `json:"settings"`
@@ -112,6 +116,10 @@ type Outcome struct {
 	Trials      []search.Trial
 	Rows        []Row // the winner first, then the baselines
 	Interrupted bool
+	// HeldOut are the winner, the baselines and the Pareto set on the
+	// report tasks (named by HeldOutTasks), when the spec has them.
+	HeldOut      []Row
+	HeldOutTasks []string
 }
 
 // Winner is the search's row.
@@ -188,11 +196,32 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 	for i, r := range out.Rows {
 		cmp[i] = r.Comparison()
 	}
+	var held []search.Comparison
+	if spec.ReportTasks != "" {
+		list, err := task.ReadList(spec.ReportTasks)
+		if err != nil {
+			return out, fmt.Errorf("--report-tasks: %w", err)
+		}
+		for _, w := range s.Overlap(list.Tasks, settings.MaxBudget) {
+			logf("warning: %s", w)
+		}
+		rows := append(append([]Row(nil), out.Rows...), paretoRows(space, trials, s.Family.Dirs, win.Index)...)
+		if out.HeldOut, err = s.HeldOut(rctx, list.Tasks, rows, settings.MaxBudget, settings.Batch); err != nil {
+			return out, err
+		}
+		for _, t := range list.Tasks {
+			out.HeldOutTasks = append(out.HeldOutTasks, t.Name)
+		}
+		for _, r := range out.HeldOut {
+			held = append(held, r.Comparison())
+		}
+	}
 	objective := s.Objective.String()
 	if o.Scorer != nil {
 		objective = "the score of " + o.Scorer.Module.Name
 	}
-	if err := search.Report(o.Dir, search.ReportInput{Tasks: s.Tasks(), Objectives: ev.Tasks(), Objective: objective, Trials: trials, Rows: cmp}); err != nil {
+	if err := search.Report(o.Dir, search.ReportInput{Tasks: s.Tasks(), Objectives: ev.Tasks(), Objective: objective, Trials: trials, Rows: cmp,
+		HeldOutTasks: out.HeldOutTasks, HeldOut: held}); err != nil {
 		return out, err
 	}
 	return out, nil

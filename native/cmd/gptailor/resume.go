@@ -54,6 +54,10 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	fixed("aggregate", given.Objective.Aggregate != orDefault(saved.Objective.Aggregate, "mean"), orDefault(saved.Objective.Aggregate, "mean"), given.Objective.Aggregate)
 	fixed("space", spaceName(given.Space) != spaceName(saved.Space), spaceName(saved.Space), spaceName(given.Space))
 	fixed("tasks", absPath(given.Tasks) != absPath(saved.Tasks), saved.Tasks, given.Tasks)
+	if set["report-tasks"] && given.ReportTasks != saved.ReportTasks { // held-out tasks do not touch the journal
+		changes = append(changes, fmt.Sprintf("--report-tasks %s (was %q)", given.ReportTasks, saved.ReportTasks))
+		saved.ReportTasks = given.ReportTasks
+	}
 	fixed("family", !sameFamily(given.Family, saved.Family), familyString(saved.Family), familyString(given.Family))
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("the journal was made with other settings, so it would not replay: %s; resume with the run's settings (or leave those flags out), or start another --run", strings.Join(refused, ", "))

@@ -42,6 +42,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	spaceKind := fs.String("space", "full", "the search space, for ablations: full (removal, selection and merging), selection (removal and whole layers from one model each) or removal (base layers only)")
 	weights := fs.Bool("weights", false, "extension: also search a weight per fine-tune in merges")
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL")
+	reportTasks := fs.String("report-tasks", "", "held-out task list: never seen by the search, scored at the end for the winner, its Pareto set and every baseline")
 	runDir := fs.String("run", "", "run directory (journal, report, best plan)")
 	def := session.DefaultSettings() // the server's and the app's too
 	optName := fs.String("optimizer", def.Optimizer, "bo (random forest on every budget's trials + EI + local search, ParEGO over the tasks), bo-mean (the same on the mean cost), bo-highest (SMAC's rule: the model sees only the highest budget's trials) or random")
@@ -103,7 +104,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if *methods != "" {
 		methodList = strings.Split(*methods, ",")
 	}
-	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Space: *spaceKind, Objective: session.Objective{Reference: *reference, Aggregate: *aggregate}, Tasks: *tasksPath, Settings: search.Settings{
+	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Space: *spaceKind, Objective: session.Objective{Reference: *reference, Aggregate: *aggregate}, ReportTasks: absPathOrEmpty(*reportTasks), Tasks: *tasksPath, Settings: search.Settings{
 		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm, Batch: *batch}}
 	if err := spec.Settings.Validate(); err != nil {
 		return fail(stderr, "search", err)
@@ -175,6 +176,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := spec.Objective.Validate(list.Tasks); err != nil {
 		return fail(stderr, "search", err)
+	}
+	if spec.ReportTasks != "" {
+		if _, err := task.ReadList(spec.ReportTasks); err != nil {
+			return fail(stderr, "search", fmt.Errorf("--report-tasks: %w", err))
+		}
 	}
 	if err := cacheFits(*cacheMB, base); err != nil {
 		return fail(stderr, "search", err)
@@ -271,6 +277,30 @@ func printSearch(w io.Writer, tasks []string, obj session.Objective, out *sessio
 		}
 		fmt.Fprintf(w, " %8.1f%%\n", 100*r.Objective)
 	}
+	if len(out.HeldOut) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nheld-out tasks (never seen by the search; same objective):\n  %-40s %9s", "plan", "search")
+	for _, t := range out.HeldOutTasks {
+		fmt.Fprintf(w, " %15s", t)
+	}
+	fmt.Fprintf(w, " %9s\n", "held-out")
+	so := map[string]float64{}
+	for _, r := range out.Rows {
+		so[r.Name()] = r.Objective
+	}
+	for _, r := range out.HeldOut {
+		fmt.Fprintf(w, "  %-40s", r.Name())
+		if v, ok := so[r.Name()]; ok {
+			fmt.Fprintf(w, " %8.1f%%", 100*v)
+		} else {
+			fmt.Fprintf(w, " %9s", "–")
+		}
+		for _, v := range r.Retention {
+			fmt.Fprintf(w, " %14.1f%%", 100*v)
+		}
+		fmt.Fprintf(w, " %8.1f%%\n", 100*r.Objective)
+	}
 }
 
 func runPrune(args []string, stdout, stderr io.Writer) int {
@@ -364,4 +394,11 @@ func cacheFits(cacheMB int, base *model.Model) error {
 		return fmt.Errorf("--cache-mb %d cannot hold one packed layer of %s (%d MiB): raise it", cacheMB, base.Name, (layer+1<<20-1)>>20)
 	}
 	return nil
+}
+
+func absPathOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	return absPath(p)
 }
