@@ -20,7 +20,8 @@ type Comparison struct {
 	Name      string
 	Plan      *plan.Plan
 	Retention []float64
-	Objective float64 // the "mean" column: the objective's (weighted) mean
+	Objective float64      // the objective column
+	CI        [][2]float64 // per task: a 95 % interval of Retention (optional)
 }
 
 // KindSearch marks the winner's row: the plan best-plan.json holds.
@@ -116,11 +117,11 @@ func Report(dir string, in ReportInput) error {
 		md.WriteString("![pareto](pareto.svg)\n\n")
 	}
 	if haveRows {
-		md.WriteString("## Retention per task\n\n![retention](retention.svg)\n\n| plan | " + strings.Join(in.Tasks, " | ") + " | objective |\n|---|" + strings.Repeat("---|", len(in.Tasks)+1) + "\n")
+		md.WriteString("## Retention per task\n\n![retention](retention.svg)\n\nIn brackets: 95 % bootstrap intervals over the task's samples.\n\n| plan | " + strings.Join(in.Tasks, " | ") + " | objective |\n|---|" + strings.Repeat("---|", len(in.Tasks)+1) + "\n")
 		for _, r := range rows {
 			fmt.Fprintf(&md, "| %s |", r.Name)
-			for _, v := range r.Retention {
-				fmt.Fprintf(&md, " %s |", Percent(v))
+			for i, v := range r.Retention {
+				fmt.Fprintf(&md, " %s%s |", Percent(v), interval(r.CI, i))
 			}
 			fmt.Fprintf(&md, " %s |\n", Percent(r.Objective))
 		}
@@ -182,6 +183,14 @@ func Report(dir string, in ReportInput) error {
 		}
 	}
 	return atomicfile.Write(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644)
+}
+
+// interval prints the i-th interval, if any, as " [lo–hi]".
+func interval(ci [][2]float64, i int) string {
+	if i >= len(ci) || math.IsNaN(ci[i][0]) {
+		return ""
+	}
+	return " [" + Percent(ci[i][0]) + "–" + Percent(ci[i][1]) + "]"
 }
 
 // Sig3 prints a number to 3 significant digits ("n/a" for NaN).

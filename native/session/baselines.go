@@ -29,6 +29,8 @@ type Row struct {
 	Plan      *plan.Plan `json:"plan,omitempty"`    // nil for dense rows
 	Retention []float64  `json:"retention"`
 	Objective float64    `json:"objective"`
+	// CI are the per-task 95 % bootstrap intervals of Retention.
+	CI []Interval `json:"ci,omitempty"`
 }
 
 // Name is the row's display name.
@@ -60,7 +62,11 @@ func (r Row) Target() Target {
 
 // Comparison is the row as the search report takes it.
 func (r Row) Comparison() search.Comparison {
-	return search.Comparison{Kind: r.Kind, Name: r.Name(), Plan: r.Plan, Retention: r.Retention, Objective: r.Objective}
+	c := search.Comparison{Kind: r.Kind, Name: r.Name(), Plan: r.Plan, Retention: r.Retention, Objective: r.Objective}
+	for _, iv := range r.CI {
+		c.CI = append(c.CI, [2]float64{iv.Lo, iv.Hi})
+	}
+	return c
 }
 
 // Calibration is text for the pruning baselines: up to 8 windows of up to
@@ -159,6 +165,7 @@ func (s *Session) ScoreRows(ctx context.Context, rows []Row, budget, batch int) 
 				return
 			}
 			rows[i].Retention, rows[i].Objective = ev.Retention, ev.Objective
+			rows[i].CI = Bootstrap(ev.Results, ev.Reference, BootstrapRounds, 1)
 		}()
 	}
 	wg.Wait()
