@@ -52,6 +52,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	maxB := fs.Int("max-budget", def.MaxBudget, "samples per task at full fidelity")
 	eta := fs.Float64("eta", def.Eta, "Hyperband's η")
 	seed := fs.Uint64("seed", 0, "random seed")
+	seeds := fs.String("seeds", "", "run the search once per seed (e.g. 0,1,2 or 0-4) in RUN/seed-N and compare the winners (mean ± s.e.)")
 	warm := fs.Bool("warm-start", false, "start from the reference's 3 removal heuristics × λ × fine-tune subsets")
 	resume := fs.Bool("resume", false, "continue the search journaled in --run")
 	truncate := fs.Bool("truncate-journal", false, "with --resume: cut a damaged journal before its first bad line (the whole file is saved beside it as trials.jsonl.damaged-TIME) and recompute from there, instead of refusing")
@@ -80,6 +81,12 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *seeds != "" {
+		if set["seed"] || *resume {
+			return fail(stderr, "search", errors.New("--seeds runs one search per seed: leave out --seed and --resume"))
+		}
+		return runSeeds(args, *seeds, *runDir, stdout, stderr)
+	}
 	if err := kernel.SetCompute(*compute); err != nil {
 		return fail(stderr, "search", err)
 	}

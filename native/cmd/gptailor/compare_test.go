@@ -1,0 +1,53 @@
+package main
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseSeeds(t *testing.T) {
+	for in, want := range map[string][]uint64{"0,1,2": {0, 1, 2}, "3-5": {3, 4, 5}, "7, 0-1": {7, 0, 1}} {
+		got, err := parseSeeds(in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{"a": `"a" is not a seed`, "1,,2": `"" is not a seed`, "5-3": "not a range", "1,1": "seed 1 twice", "-1": "not a seed", "0-5000": "at most 1000"} {
+		if _, err := parseSeeds(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+}
+
+// search --seeds runs one search per seed and compares them; compare
+// refuses runs of another family, naming both.
+func TestSeedsAndCompare(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"search", "--family", filepath.Join(repoData, "stories260K-base"), "--family", filepath.Join(repoData, "stories260K-code"),
+		"--remove", "1", "--tasks", filepath.Join(repoData, "demo-tasks.yaml"), "--trials", "4", "--min-budget", "1", "--max-budget", "3", "--compare=false", "--prefix-cache-mb", "0"}
+	code, out, e := runCLI(t, "", append(args, "--seeds", "0,1", "--run", filepath.Join(dir, "runs"))...)
+	if code != 0 {
+		t.Fatalf("--seeds: exit %d: %s", code, e)
+	}
+	for _, want := range []string{"space full", "2 run(s)", "best objective", "seed 0", "seed 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--seeds output lacks %q:\n%s", want, out)
+		}
+	}
+	other := append([]string{"search", "--family", filepath.Join(repoData, "stories260K-base"), "--family", filepath.Join(repoData, "stories260K-math")}, args[5:]...)
+	if code, _, e := runCLI(t, "", append(other, "--run", filepath.Join(dir, "other"))...); code != 0 {
+		t.Fatalf("other family: %s", e)
+	}
+	code, _, e = runCLI(t, "", "compare", filepath.Join(dir, "runs", "seed-0"), filepath.Join(dir, "other"))
+	if code == 0 || !strings.Contains(e, "searched another family") {
+		t.Errorf("compare across families: exit %d: %s", code, e)
+	}
+	if code, _, e := runCLI(t, "", "compare", dir); code == 0 || !strings.Contains(e, "not a search run") {
+		t.Errorf("compare of a non-run: exit %d: %s", code, e)
+	}
+	if code, _, e := runCLI(t, "", append(args, "--seeds", "1,x", "--run", filepath.Join(dir, "bad"))...); code == 0 || !strings.Contains(e, `"x" is not a seed`) {
+		t.Errorf("malformed --seeds: exit %d: %s", code, e)
+	}
+}
