@@ -12,6 +12,7 @@ import (
 
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/task"
 )
 
 // RunResult is one finished run: its settings and its winner.
@@ -109,9 +110,16 @@ func Compare(dirs []string) ([]Group, error) {
 		}
 		g.Runs = append(g.Runs, r)
 	}
+	var names []string
+	if list, err := task.ReadList(first.Spec.Tasks); err == nil {
+		for _, t := range list.Tasks {
+			names = append(names, t.Name)
+		}
+	}
 	var out []Group
 	for _, l := range order {
 		g := byLabel[l]
+		g.TaskLabels = names
 		var obj []float64
 		k := len(g.Runs[0].Best.Retention)
 		per := make([][]float64, k)

@@ -42,7 +42,11 @@ func printGroups(w io.Writer, groups []session.Group) {
 		fmt.Fprintf(w, "  best objective  %s ± %s (s.e.)\n", search.Percent(g.Mean), search.Percent(g.SE))
 		tasks := g.Runs[0].Best.Retention
 		for i := range tasks {
-			fmt.Fprintf(w, "  task %d          %s ± %s\n", i+1, search.Percent(g.TaskMeans[i]), search.Percent(g.TaskSE[i]))
+			name := fmt.Sprintf("task %d", i+1)
+			if i < len(g.TaskLabels) && len(g.TaskLabels) == len(tasks) {
+				name = g.TaskLabels[i]
+			}
+			fmt.Fprintf(w, "  %-15s %s ± %s\n", name, search.Percent(g.TaskMeans[i]), search.Percent(g.TaskSE[i]))
 		}
 		for _, r := range g.Runs {
 			fmt.Fprintf(w, "    seed %-4d %s  %s (trial %d of %d)\n", r.Spec.Settings.Seed, r.Dir, search.Percent(r.Best.Objective), r.Best.Index, r.Trials)
