@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
@@ -24,8 +25,8 @@ var repoData = filepath.Join("..", "..", "testdata")
 
 func members(aliases ...string) []model.Member {
 	var ms []model.Member
-	for _, a := range aliases {
-		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
+	for _, d := range testenv.Demo(aliases...) {
+		ms = append(ms, model.Member{Alias: d[0], Dir: d[1]})
 	}
 	return ms
 }

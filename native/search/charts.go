@@ -154,20 +154,7 @@ func retentionChart(tasks []string, rows []Comparison) ([]byte, error) {
 // the high budget against the low one, configuration by configuration.
 func fidelityChart(trials []Trial) ([]byte, error) {
 	p := newPlot("Do cheap budgets predict expensive ones?", "objective at the lower budget", "objective at the higher budget")
-	at := map[int]map[string]float64{}
-	for _, t := range trials {
-		if t.Error == "" {
-			if at[t.Budget] == nil {
-				at[t.Budget] = map[string]float64{}
-			}
-			at[t.Budget][t.Key] = t.Objective
-		}
-	}
-	var budgets []int
-	for b := range at {
-		budgets = append(budgets, b)
-	}
-	sort.Ints(budgets)
+	at, budgets := objectivesByBudget(trials)
 	for i := 0; i+1 < len(budgets); i++ {
 		lo, hi := budgets[i], budgets[i+1]
 		var xy plotter.XYs

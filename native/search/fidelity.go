@@ -19,8 +19,9 @@ type BudgetCorrelation struct {
 	Kendall   float64
 }
 
-// RankCorrelations is the check for every pair of budgets in the trials.
-func RankCorrelations(trials []Trial) []BudgetCorrelation {
+// objectivesByBudget are the finished trials' objectives by budget and
+// configuration key, and the budgets in increasing order.
+func objectivesByBudget(trials []Trial) (map[int]map[string]float64, []int) {
 	at := map[int]map[string]float64{}
 	for _, t := range trials {
 		if t.Error != "" {
@@ -36,6 +37,12 @@ func RankCorrelations(trials []Trial) []BudgetCorrelation {
 		budgets = append(budgets, b)
 	}
 	sort.Ints(budgets)
+	return at, budgets
+}
+
+// RankCorrelations is the check for every pair of budgets in the trials.
+func RankCorrelations(trials []Trial) []BudgetCorrelation {
+	at, budgets := objectivesByBudget(trials)
 	var out []BudgetCorrelation
 	for i, lo := range budgets {
 		for _, hi := range budgets[i+1:] {

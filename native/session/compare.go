@@ -91,10 +91,10 @@ func Compare(dirs []string) ([]Group, error) {
 	}
 	first := runs[0]
 	for _, r := range runs[1:] {
-		if !sameMembers(r.Spec.Family, first.Spec.Family) {
-			return nil, fmt.Errorf("compare: %s searched another family (%s) than %s (%s)", r.Dir, members(r.Spec.Family), first.Dir, members(first.Spec.Family))
+		if !SameMembers(r.Spec.Family, first.Spec.Family) {
+			return nil, fmt.Errorf("compare: %s searched another family (%s) than %s (%s)", r.Dir, MembersString(r.Spec.Family), first.Dir, MembersString(first.Spec.Family))
 		}
-		if absPath(r.Spec.Tasks) != absPath(first.Spec.Tasks) {
+		if AbsPath(r.Spec.Tasks) != AbsPath(first.Spec.Tasks) {
 			return nil, fmt.Errorf("compare: %s searched other tasks (%s) than %s (%s)", r.Dir, r.Spec.Tasks, first.Dir, first.Spec.Tasks)
 		}
 	}
@@ -148,26 +148,30 @@ func meanSE(v []float64) (float64, float64) {
 	return m, sd / math.Sqrt(float64(len(v)))
 }
 
-func absPath(p string) string {
+// AbsPath is p made absolute (p itself if that fails).
+func AbsPath(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
 	}
 	return p
 }
 
-func sameMembers(a, b []model.Member) bool {
+// SameMembers says whether two member lists name the same aliases and
+// directories, in order.
+func SameMembers(a, b []model.Member) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i].Alias != b[i].Alias || absPath(a[i].Dir) != absPath(b[i].Dir) {
+		if a[i].Alias != b[i].Alias || AbsPath(a[i].Dir) != AbsPath(b[i].Dir) {
 			return false
 		}
 	}
 	return true
 }
 
-func members(ms []model.Member) string {
+// MembersString is members as the --family flags would give them.
+func MembersString(ms []model.Member) string {
 	var s []string
 	for _, m := range ms {
 		s = append(s, m.Alias+"="+m.Dir)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/task"
@@ -17,8 +18,8 @@ var repoData = filepath.Join("..", "..", "testdata")
 
 func demo(aliases ...string) []model.Member {
 	var ms []model.Member
-	for _, a := range aliases {
-		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
+	for _, d := range testenv.Demo(aliases...) {
+		ms = append(ms, model.Member{Alias: d[0], Dir: d[1]})
 	}
 	return ms
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/gptailor/gptailor/native/dist"
-	"github.com/gptailor/gptailor/native/search"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes it.
@@ -71,13 +70,8 @@ func distSearchArgs(dir string, extra ...string) []string {
 // failures are the journal's failed trials, "index: error".
 func failures(t *testing.T, dir string) []string {
 	t.Helper()
-	j, trials, err := search.OpenJournal(filepath.Join(dir, "trials.jsonl"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
 	var out []string
-	for _, tr := range trials {
+	for _, tr := range readJournal(t, dir) {
 		if tr.Error != "" {
 			out = append(out, fmt.Sprintf("%d: %s", tr.Index, tr.Error))
 		}

@@ -130,7 +130,7 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "worker", err)
 	}
 	defer os.RemoveAll(files)
-	fmt.Fprintf(stderr, "worker %s: family %s (fingerprint %s), %d threads, on %s\n", *name, familyString(fam), f.Fingerprint, runtime.GOMAXPROCS(0), *url)
+	fmt.Fprintf(stderr, "worker %s: family %s (fingerprint %s), %d threads, on %s\n", *name, session.MembersString(fam), f.Fingerprint, runtime.GOMAXPROCS(0), *url)
 	w := &dist.Worker{Name: *name, Family: f, Files: files, Log: stderr}
 	if err := w.Serve(ctx, nc, js); err != nil {
 		return fail(stderr, "worker", err)

@@ -67,17 +67,23 @@ func subprocess(t *testing.T, crashAt int, args ...string) (code int, killed boo
 	return 0, false, e.String()
 }
 
-// journalKeys is what must not depend on where a run was killed: each
-// trial's configuration, budget and objective.
-func journalKeys(t *testing.T, dir string) []string {
+// readJournal reads a run's journal.
+func readJournal(t *testing.T, dir string) []search.Trial {
 	t.Helper()
 	j, trials, err := search.OpenJournal(filepath.Join(dir, "trials.jsonl"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
+	return trials
+}
+
+// journalKeys is what must not depend on where a run was killed: each
+// trial's configuration, budget and objective.
+func journalKeys(t *testing.T, dir string) []string {
+	t.Helper()
 	var out []string
-	for _, tr := range trials {
+	for _, tr := range readJournal(t, dir) {
 		out = append(out, fmt.Sprintf("%d %s@%d %.12g", tr.Index, tr.Key, tr.Budget, tr.Objective))
 	}
 	return out

@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/session"
 )
 
@@ -53,12 +51,12 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	fixed("reference", given.Objective.Reference != orDefault(saved.Objective.Reference, "base"), orDefault(saved.Objective.Reference, "base"), given.Objective.Reference)
 	fixed("aggregate", given.Objective.Aggregate != orDefault(saved.Objective.Aggregate, "mean"), orDefault(saved.Objective.Aggregate, "mean"), given.Objective.Aggregate)
 	fixed("space", spaceName(given.Space) != spaceName(saved.Space), spaceName(saved.Space), spaceName(given.Space))
-	fixed("tasks", absPath(given.Tasks) != absPath(saved.Tasks), saved.Tasks, given.Tasks)
+	fixed("tasks", session.AbsPath(given.Tasks) != session.AbsPath(saved.Tasks), saved.Tasks, given.Tasks)
 	if set["report-tasks"] && given.ReportTasks != saved.ReportTasks { // held-out tasks do not touch the journal
 		changes = append(changes, fmt.Sprintf("--report-tasks %s (was %q)", given.ReportTasks, saved.ReportTasks))
 		saved.ReportTasks = given.ReportTasks
 	}
-	fixed("family", !sameFamily(given.Family, saved.Family), familyString(saved.Family), familyString(given.Family))
+	fixed("family", !session.SameMembers(given.Family, saved.Family), session.MembersString(saved.Family), session.MembersString(given.Family))
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("the journal was made with other settings, so it would not replay: %s; resume with the run's settings (or leave those flags out), or start another --run", strings.Join(refused, ", "))
 	}
@@ -70,33 +68,6 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	}
 
 	return changes, nil
-}
-
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
-}
-
-func sameFamily(a, b []model.Member) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Alias != b[i].Alias || absPath(a[i].Dir) != absPath(b[i].Dir) {
-			return false
-		}
-	}
-	return true
-}
-
-func familyString(f []model.Member) string {
-	var s []string
-	for _, m := range f {
-		s = append(s, m.Alias+"="+m.Dir)
-	}
-	return strings.Join(s, " ")
 }
 
 // atLeast refuses an integer flag below lo, naming it.

@@ -420,5 +420,5 @@ func absPathOrEmpty(p string) string {
 	if p == "" {
 		return ""
 	}
-	return absPath(p)
+	return session.AbsPath(p)
 }
