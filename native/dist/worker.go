@@ -207,7 +207,7 @@ func (w *Worker) handle(ctx context.Context, js jetstream.JetStream, msg jetstre
 		}
 	}()
 	start := time.Now()
-	res, err := w.Family.Run(jctx, jm.Job.Target, specs, jm.Job.Budget)
+	res, err := w.Family.RunFrom(jctx, jm.Job.Target, specs, jm.Job.Budget, jm.Job.From)
 	stop()
 	if ctx.Err() != nil {
 		msg.Nak() // stopped: someone else takes it

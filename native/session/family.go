@@ -235,11 +235,22 @@ func SpecsAt(specs []task.Spec, budget int) []task.Spec {
 // Run evaluates a target on every task at a budget (samples per task; 0:
 // each task's own limit); it stops between batches once ctx is done.
 func (f *Family) Run(ctx context.Context, t Target, specs []task.Spec, budget int) ([]*task.Result, error) {
+	return f.RunFrom(ctx, t, specs, budget, 0)
+}
+
+// RunFrom is Run on the samples after the first from of each reusable
+// task (task.Reusable): the others are evaluated whole.
+func (f *Family) RunFrom(ctx context.Context, t Target, specs []task.Spec, budget, from int) ([]*task.Result, error) {
 	net, err := f.Net(t)
 	if err != nil {
 		return nil, err
 	}
 	specs = SpecsAt(specs, budget)
+	for i := range specs {
+		if task.Reusable(specs[i].Type) {
+			specs[i].From = from
+		}
+	}
 	m := &task.Model{Name: t.Name(), Net: net, Tok: f.Tok, Ctx: ctx}
 	out := make([]*task.Result, len(specs))
 	for i := range specs {

@@ -14,17 +14,22 @@ import (
 
 // Job is one evaluation: a target on the session's tasks at a budget.
 type Job struct {
-	// ID names the job's result: the same target at the same budget has
-	// the same ID (JobID), so a result is stored once and found again.
+	// ID names the job's result: the same target at the same budget (and
+	// From) has the same ID (JobID), so a result is stored once and found
+	// again.
 	ID     string `json:"id"`
 	Trial  int    `json:"trial"` // the search trial it serves (-1: none), for display
 	Target Target `json:"target"`
 	Budget int    `json:"budget"`
+	// From: the first From samples of each reusable task were evaluated
+	// before; only the ones after them are (budget reuse).
+	From int `json:"from,omitempty"`
 }
 
 // JobID is content-addressed: a hash of the target (without its display
-// name or model directories, which differ between machines) and the budget.
-func JobID(t Target, budget int) string {
+// name or model directories, which differ between machines), the budget
+// and the samples skipped.
+func JobID(t Target, budget, from int) string {
 	if t.Plan != nil {
 		p := *t.Plan
 		p.Name, p.Models = "", nil
@@ -33,14 +38,15 @@ func JobID(t Target, budget int) string {
 	b, _ := json.Marshal(struct {
 		T Target
 		B int
-	}{t, budget})
+		F int `json:",omitempty"`
+	}{t, budget, from})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:12])
 }
 
 // NewJob makes a job for a target at a budget.
 func NewJob(t Target, budget, trial int) Job {
-	return Job{ID: JobID(t, budget), Trial: trial, Target: t, Budget: budget}
+	return Job{ID: JobID(t, budget, 0), Trial: trial, Target: t, Budget: budget}
 }
 
 // Runner evaluates jobs on a session's tasks: the family in this process
@@ -62,7 +68,7 @@ type Local struct {
 func (l *Local) Run(ctx context.Context, j Job) ([]*task.Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.Family.Run(ctx, j.Target, l.Specs, j.Budget)
+	return l.Family.RunFrom(ctx, j.Target, l.Specs, j.Budget, j.From)
 }
 
 // Session is a family with the tasks it is judged on.
@@ -72,9 +78,21 @@ type Session struct {
 	Runner    Runner
 	Objective Objective
 
+	// NoReuse turns budget reuse off (for measuring it).
+	NoReuse bool
+
 	mu     sync.Mutex
 	refRes map[int][]*task.Result    // the base's, by budget
 	dense  map[string][]*task.Result // members', by alias@budget
+	known  map[string]known          // per recipe: its results at the largest budget evaluated
+	// Samples evaluated by the runner and taken from earlier evaluations.
+	evaluated, reused int
+}
+
+// known is a recipe's results at a budget.
+type known struct {
+	budget int
+	res    []*task.Result
 }
 
 // New is a session evaluating in this process.
@@ -192,7 +210,7 @@ func (s *Session) Evaluate(ctx context.Context, t Target, budget, trial int) (*E
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Results(ctx, NewJob(t, budget, trial))
+	res, err := s.reusing(ctx, t, budget, trial)
 	if err != nil {
 		return nil, err
 	}

@@ -53,15 +53,15 @@ func TestJobIDIsTheRecipe(t *testing.T) {
 	p := &plan.Plan{Version: 1, Name: "x", Models: map[string]string{"base": "/a"}, Slots: []plan.Slot{{Take: &plan.Take{Model: "base", Layer: 0}}}}
 	q := *p
 	q.Name, q.Models = "y", map[string]string{"base": "/elsewhere/b"}
-	if JobID(Target{Plan: p}, 3) != JobID(Target{Plan: &q}, 3) {
+	if JobID(Target{Plan: p}, 3, 0) != JobID(Target{Plan: &q}, 3, 0) {
 		t.Error("the same recipe on two machines has two ids")
 	}
-	if JobID(Target{Plan: p}, 3) == JobID(Target{Plan: p}, 9) {
+	if JobID(Target{Plan: p}, 3, 0) == JobID(Target{Plan: p}, 9, 0) {
 		t.Error("two budgets share an id")
 	}
 	r := *p
 	r.Slots = []plan.Slot{{Take: &plan.Take{Model: "base", Layer: 1}}}
-	if JobID(Target{Plan: p}, 3) == JobID(Target{Plan: &r}, 3) {
+	if JobID(Target{Plan: p}, 3, 0) == JobID(Target{Plan: &r}, 3, 0) {
 		t.Error("two recipes share an id")
 	}
 	if p.Name != "x" || p.Models["base"] != "/a" {

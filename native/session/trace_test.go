@@ -114,12 +114,14 @@ func BenchmarkSearchTrace(b *testing.B) {
 		name   string
 		merged int64
 		prefix bool
-	}{{"caches-off", 0, false}, {"merge-cache", 1 << 30, false}, {"merge+prefix-cache", 1 << 30, true}} {
+		reuse  bool
+	}{{"caches-off", 0, false, false}, {"merge-cache", 1 << 30, false, false}, {"merge+prefix-cache", 1 << 30, true, false}, {"merge+prefix+budget-reuse", 1 << 30, true, true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			var evals int
+			var evals, samples int
 			var el time.Duration
 			for i := 0; i < b.N; i++ {
 				ev := storiesEvaluator(b, mode.merged, mode.prefix)
+				ev.S.NoReuse = !mode.reuse
 				for _, bud := range []int{lo, lo * 3, hi} {
 					ev.S.ReferenceResults(context.Background(), bud) // the reference is computed once per budget in any mode
 				}
@@ -131,8 +133,11 @@ func BenchmarkSearchTrace(b *testing.B) {
 					evals++
 				}
 				el += time.Since(start)
+				n, _ := ev.S.SampleCounts()
+				samples += n
 			}
 			b.ReportMetric(float64(evals)/el.Minutes(), "evals/min")
+			b.ReportMetric(float64(samples)/float64(evals), "samples/eval")
 			b.ReportMetric(bound, "ideal-prefix-x")
 		})
 	}

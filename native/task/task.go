@@ -43,6 +43,9 @@ type Spec struct {
 	// seq tokens over the concatenated documents (as `eval --data` cuts
 	// them) instead of whole documents: a fine-grained fidelity for search.
 	Windows bool `json:"windows,omitempty" yaml:"windows"`
+	// From skips the first From selected samples: they were evaluated
+	// before (budget reuse; see Merge). Not part of task files.
+	From int `json:"-" yaml:"-"`
 }
 
 // List is a task list file.
@@ -167,16 +170,16 @@ func (s *Spec) selectIdx(n int) []int {
 		idx[i] = i
 	}
 	if s.Limit <= 0 || s.Limit >= n {
-		return idx
+		return idx[min(s.From, len(idx)):]
 	}
 	if s.Seed == nil {
-		return idx[:s.Limit]
+		return idx[min(s.From, s.Limit):s.Limit]
 	}
 	r := rand.New(rand.NewPCG(*s.Seed, 0x9e3779b97f4a7c15))
 	r.Shuffle(n, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	sub := idx[:s.Limit]
 	sort.Ints(sub)
-	return sub
+	return sub[min(s.From, len(sub)):]
 }
 
 // Sample is one sample's values, for user scorers.
@@ -186,9 +189,12 @@ type Sample struct {
 	Gold    *int      `json:"gold,omitempty"`    // the right choice
 	Pred    *int      `json:"pred,omitempty"`    // argmax of ll
 	Correct *bool     `json:"correct,omitempty"` // pred == gold, or the greedy continuation matched
-	Tokens  int       `json:"tokens"`            // tokens scored
-	Bytes   int       `json:"bytes,omitempty"`   // bytes of text scored (perplexity)
-	NLL     float64   `json:"nll,omitempty"`     // summed negative log-likelihood (perplexity, kl: summed KL)
+	// CorrectNorm: the length-normalised prediction is gold (acc_norm).
+	CorrectNorm *bool   `json:"correct_norm,omitempty"`
+	Words       int     `json:"words,omitempty"` // words of the document (whole-document perplexity)
+	Tokens      int     `json:"tokens"`          // tokens scored
+	Bytes       int     `json:"bytes,omitempty"` // bytes of text scored (perplexity)
+	NLL         float64 `json:"nll,omitempty"`   // summed negative log-likelihood (perplexity, kl: summed KL)
 }
 
 // Result is one task's outcome.
@@ -216,25 +222,7 @@ func Run(m *Model, s *Spec) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", s.Name, err)
 	}
-	r.Name, r.Type, r.Weight, r.Seconds = s.Name, s.Type, s.WeightOf(), time.Since(start).Seconds()
-	r.Primary = primary[s.Type]
-	r.HigherIsBetter = metricsOf[s.Type][r.Primary]
-	if len(s.Metrics) > 0 {
-		keep := map[string]float64{}
-		for _, k := range s.Metrics {
-			for name, v := range r.Metrics {
-				if name == k || name == k+"_stderr" {
-					keep[name] = v
-				}
-			}
-		}
-		r.Metrics = keep
-		if _, ok := keep[r.Primary]; !ok {
-			r.Primary = s.Metrics[0]
-			r.HigherIsBetter = metricsOf[s.Type][r.Primary]
-		}
-	}
-	return r, nil
+	return finish(r, s, start), nil
 }
 
 // Retention is candidate against reference on the primary metric: c/r for
@@ -350,29 +338,15 @@ func runPerplexity(m *Model, s *Spec) (*Result, error) {
 		if no == 0 {
 			no = idx[j] + 1
 		}
-		samples[j] = Sample{Index: no, Tokens: tokens, Bytes: len(d.Text), NLL: nll}
+		samples[j] = Sample{Index: no, Tokens: tokens, Bytes: len(d.Text), Words: len(strings.Fields(d.Text)), NLL: nll}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var nll float64
-	tokens, bytes, words := 0, 0, 0
-	for j, sm := range samples {
-		nll += sm.NLL
-		tokens += sm.Tokens
-		bytes += sm.Bytes
-		words += len(strings.Fields(docs[idx[j]].Text))
-	}
-	if tokens == 0 {
-		return nil, fmt.Errorf("%s: no token to predict", s.Path)
-	}
-	met := map[string]float64{
-		"nll":              nll / float64(tokens),
-		"token_perplexity": math.Exp(nll / float64(tokens)),
-		"word_perplexity":  math.Exp(nll / float64(max(words, 1))),
-		"byte_perplexity":  math.Exp(nll / float64(max(bytes, 1))),
-		"bits_per_byte":    nll / float64(max(bytes, 1)) / math.Ln2,
+	met, err := aggregateFor(s, "perplexity", samples)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path, err)
 	}
 	return &Result{Metrics: met, Samples: samples, NOriginal: len(docs), NEffective: len(idx)}, nil
 }
@@ -482,7 +456,6 @@ func runMultipleChoice(m *Model, s *Spec) (*Result, error) {
 	}
 	idx := s.selectIdx(len(items))
 	samples := make([]Sample, len(idx))
-	normOK := make([]bool, len(idx))
 	err = forBatches(m, len(idx), mcBatch, func(lo, hi int) error {
 		var ctxs []string
 		var conts [][]string
@@ -532,27 +505,18 @@ func runMultipleChoice(m *Model, s *Spec) (*Result, error) {
 			}
 			gold := it.Gold
 			ok := pred == gold
-			samples[lo+j] = Sample{Index: it.Line, LL: lls, Gold: &gold, Pred: &pred, Correct: &ok, Tokens: tokens}
-			normOK[lo+j] = predNorm == gold
+			okNorm := predNorm == gold
+			samples[lo+j] = Sample{Index: it.Line, LL: lls, Gold: &gold, Pred: &pred, Correct: &ok, CorrectNorm: &okNorm, Tokens: tokens}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	accs := make([]float64, len(samples))
-	norms := make([]float64, len(samples))
-	for i, sm := range samples {
-		if *sm.Correct {
-			accs[i] = 1
-		}
-		if normOK[i] {
-			norms[i] = 1
-		}
+	met, err := aggregateFor(s, "multiple_choice", samples)
+	if err != nil {
+		return nil, err
 	}
-	acc, accErr := meanStderr(accs)
-	norm, normErr := meanStderr(norms)
-	met := map[string]float64{"acc": acc, "acc_stderr": accErr, "acc_norm": norm, "acc_norm_stderr": normErr}
 	return &Result{Metrics: met, Samples: samples, NOriginal: len(items), NEffective: len(idx)}, nil
 }
 
@@ -583,18 +547,10 @@ func runLogLikelihood(m *Model, s *Spec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	accs := make([]float64, len(samples))
-	var nll float64
-	tokens := 0
-	for i, sm := range samples {
-		if *sm.Correct {
-			accs[i] = 1
-		}
-		nll += sm.NLL
-		tokens += sm.Tokens
+	met, err := aggregateFor(s, "loglikelihood", samples)
+	if err != nil {
+		return nil, err
 	}
-	acc, accErr := meanStderr(accs)
-	met := map[string]float64{"acc": acc, "acc_stderr": accErr, "perplexity": math.Exp(nll / float64(max(tokens, 1)))}
 	return &Result{Metrics: met, Samples: samples, NOriginal: len(items), NEffective: len(idx)}, nil
 }
 
@@ -630,21 +586,9 @@ func perplexityWindows(m *Model, s *Spec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var nll float64
-	tokens, bytes := 0, 0
-	for _, sm := range samples {
-		nll += sm.NLL
-		tokens += sm.Tokens
-		bytes += sm.Bytes
-	}
-	if tokens == 0 {
-		return nil, fmt.Errorf("%s: no token to predict", s.Path)
-	}
-	met := map[string]float64{
-		"nll":              nll / float64(tokens),
-		"token_perplexity": math.Exp(nll / float64(tokens)),
-		"byte_perplexity":  math.Exp(nll / float64(max(bytes, 1))),
-		"bits_per_byte":    nll / float64(max(bytes, 1)) / math.Ln2,
+	met, err := aggregateFor(s, "perplexity", samples)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path, err)
 	}
 	return &Result{Metrics: met, Samples: samples, NOriginal: len(all), NEffective: len(idx)}, nil
 }
