@@ -252,6 +252,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	printSearch(stdout, ses.Tasks(), spec.Objective, out, time.Since(start), *runDir)
+	if ev, re := ses.SampleCounts(); ev+re > 0 {
+		fmt.Fprintf(stdout, "\nsamples: %d evaluated, %d reused from the same plan at a lower budget or a duplicate (%.0f%% saved)\n", ev, re, 100*float64(re)/float64(ev+re))
+	}
 	_, cachePeak := fam2.Builder.Cache().Bytes()
 	fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
 		sysmem.PeakRSSMB(), cachePeak>>20, *cacheMB, kernel.Active())
