@@ -51,3 +51,24 @@ func TestSeedsAndCompare(t *testing.T) {
 		t.Errorf("malformed --seeds: exit %d: %s", code, e)
 	}
 }
+
+// An unknown reference or aggregate, and paper on perplexity tasks, are
+// refused before any work, naming the choices; a report-task list that
+// does not parse is refused too.
+func TestObjectiveFlagsChecked(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"search", "--family", filepath.Join(repoData, "stories260K-base"), "--family", filepath.Join(repoData, "stories260K-code"),
+		"--remove", "1", "--tasks", filepath.Join(repoData, "demo-tasks.yaml"), "--trials", "4", "--run", filepath.Join(dir, "r")}
+	for flags, want := range map[string]string{
+		"--reference worst":             `reference "worst": one of base, best`,
+		"--aggregate median":            `aggregate "median": one of min, mean, geomean, paper`,
+		"--aggregate paper":             "aggregate paper averages accuracies: task stories is perplexity",
+		"--report-tasks /nonexistent.y": "--report-tasks",
+		"--space pruning":               `space "pruning": one of full, selection, removal`,
+	} {
+		code, _, e := runCLI(t, "", append(args, strings.Fields(flags)...)...)
+		if code == 0 || !strings.Contains(e, want) {
+			t.Errorf("%s: exit %d, %q; want %q", flags, code, e, want)
+		}
+	}
+}
