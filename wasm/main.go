@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall/js"
 
+	"github.com/gptailor/gptailor/shared/editor"
 	"github.com/gptailor/gptailor/shared/mergekit"
 	"github.com/gptailor/gptailor/shared/plan"
 	"github.com/gptailor/gptailor/shared/protocol"
@@ -39,7 +40,16 @@ var (
 	dirty   bool
 	workers []protocol.Worker    // NATS workers (serve --workers/--nats)
 	results []protocol.ResultRow // the last finished search: winner, then baselines
+
+	selected = -1        // the slot selected in the diagram
+	dragSrc  *dragSource // a source block being dragged
+	dragSlot = -1        // a slot being dragged (to reorder)
 )
+
+type dragSource struct {
+	model string
+	layer int
+}
 
 type trialRow struct {
 	Index     int
@@ -142,6 +152,9 @@ func main() {
 		return nil
 	}))
 	doc.Call("addEventListener", "click", js.FuncOf(onClick))
+	doc.Call("addEventListener", "mousedown", js.FuncOf(onMouseDown))
+	doc.Call("addEventListener", "mouseup", js.FuncOf(onMouseUp))
+	doc.Call("addEventListener", "keydown", js.FuncOf(onKey))
 	doc.Call("addEventListener", "change", js.FuncOf(onChange))
 	render()
 	select {}
@@ -278,6 +291,11 @@ func onClick(_ js.Value, args []js.Value) any {
 			text = err.Error()
 		}
 		el("export").Set("textContent", text)
+		if parts[0] == "export-json" {
+			download("plan.json", "application/json", text)
+		} else if !strings.HasPrefix(text, "mergekit") && !strings.Contains(text, "cannot") {
+			download("mergekit.yaml", "application/yaml", text)
+		}
 	case "search":
 		trials = nil
 		send(protocol.SearchStart, map[string]any{"remove": atoi(el("remove").Get("value").String()),
@@ -358,6 +376,25 @@ func onChange(_ js.Value, args []js.Value) any {
 				}
 			}
 		})
+	case "open-plan":
+		files := t.Get("files")
+		if files.Length() == 0 {
+			return nil
+		}
+		f := files.Index(0)
+		name := f.Get("name").String()
+		f.Call("text").Call("then", js.FuncOf(func(_ js.Value, a []js.Value) any {
+			p, err := openPlan(name, []byte(a[0].String()))
+			if err != nil {
+				status = "open " + name + ": " + err.Error()
+				render()
+				return nil
+			}
+			edit(func() { current, selected = p, -1 })
+			status = "opened " + name
+			render()
+			return nil
+		}))
 	case "upload":
 		files := t.Get("files")
 		if files.Length() == 0 {
@@ -542,6 +579,7 @@ func render() {
 	el("info").Set("textContent", info)
 	el("eval").Set("innerHTML", evalOut)
 	el("search").Set("innerHTML", renderSearch()+renderResults()+renderWorkers())
+	el("diagram").Set("innerHTML", editor.Diagram(current, famInfo(), nil, selected))
 }
 
 func contains(xs []string, x string) bool {

@@ -126,6 +126,31 @@ func TestEndToEndInChromium(t *testing.T) {
 			t.Errorf("task %s: the page shows\n%s\nwant retention %s", name, evalText, shown)
 		}
 	}
+	// The diagram: every source block and slot addressable; drag a block
+	// onto a slot to take it, shift-drag to merge, open a plan from disk.
+	poll("diagram drawn", `document.querySelectorAll("#diagram g.source[data-model][data-layer]").length == 20 && document.querySelectorAll("#diagram g.slot[data-slot]").length == 4`)
+	drag := func(model string, layer, slot int, shift bool) {
+		t.Helper()
+		js := fmt.Sprintf(`(() => {
+			const src = document.querySelector('#diagram g.source[data-model="%s"][data-layer="%d"] rect');
+			const dst = document.querySelector('#diagram g.slot[data-slot="%d"] rect');
+			src.dispatchEvent(new MouseEvent("mousedown", {bubbles: true}));
+			dst.dispatchEvent(new MouseEvent("mouseup", {bubbles: true, shiftKey: %v}));
+			return true; })()`, model, layer, slot, shift)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+			t.Fatalf("drag %s[%d] to slot %d: %v", model, layer, slot, err)
+		}
+	}
+	drag("code", 3, 3, false)
+	poll("take by drag", `document.querySelector('#diagram g.slot[data-slot="3"] title').textContent == "slot 3: code[3]"`)
+	drag("docs", 1, 1, true)
+	poll("merge by shift-drag", `document.querySelector('#diagram g.slot[data-slot="1"] title').textContent.startsWith("slot 1: task_arithmetic(math+docs)[1]")`)
+	drag("docs", 4, 1, true) // another layer cannot join the merge: refused, said
+	poll("refused drop", `document.getElementById("status").textContent.includes("cannot join it")`)
+	planFile := filepath.Join(t.TempDir(), "three.json")
+	os.WriteFile(planFile, []byte(`{"version":1,"slots":[{"take":["base",0]},{"take":["code",1]},{"take":["base",4]}]}`), 0o644)
+	do("open a plan", chromedp.SetUploadFiles(chromedp.ID("open-plan"), []string{planFile}))
+	poll("opened", `document.getElementById("diagram-info").textContent.startsWith("3 slots")`)
 	skeleton, _ := filepath.Abs(filepath.Join("..", "scorer", "examples", "wat", "skeleton.wasm"))
 	do("upload scorer", chromedp.SetUploadFiles(chromedp.ID("upload"), []string{skeleton}))
 	poll("scorer selected", `document.getElementById("status").textContent.includes("uploaded and selected")`)
