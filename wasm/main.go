@@ -41,9 +41,10 @@ var (
 	workers []protocol.Worker    // NATS workers (serve --workers/--nats)
 	results []protocol.ResultRow // the last finished search: winner, then baselines
 
-	selected = -1        // the slot selected in the diagram
-	dragSrc  *dragSource // a source block being dragged
-	dragSlot = -1        // a slot being dragged (to reorder)
+	diag     *editor.Diagnostics // per-layer block influence, for the heat strips
+	selected = -1                // the slot selected in the diagram
+	dragSrc  *dragSource         // a source block being dragged
+	dragSlot = -1                // a slot being dragged (to reorder)
 )
 
 type dragSource struct {
@@ -134,6 +135,15 @@ func main() {
 				}
 			}
 			status = "connected"
+			if len(family.Tasks) > 0 {
+				send(protocol.Diagnostics, nil, func(e *protocol.Envelope) {
+					var d editor.Diagnostics
+					if json.Unmarshal(e.Payload, &d) == nil {
+						diag = &d
+						render()
+					}
+				})
+			}
 			render()
 		})
 		return nil
@@ -579,7 +589,8 @@ func render() {
 	el("info").Set("textContent", info)
 	el("eval").Set("innerHTML", evalOut)
 	el("search").Set("innerHTML", renderSearch()+renderResults()+renderWorkers())
-	el("diagram").Set("innerHTML", editor.Diagram(current, famInfo(), nil, selected))
+	el("diagram").Set("innerHTML", editor.Diagram(current, famInfo(), diag, selected))
+	el("slot-panel").Set("innerHTML", renderSlotPanel())
 }
 
 func contains(xs []string, x string) bool {
@@ -775,5 +786,34 @@ func renderWorkers() string {
 			html.EscapeString(w.Name), html.EscapeString(w.Name), state, trial, w.Threads, w.Done, float64(w.AgoMS)/1000)
 	}
 	b.WriteString("</table>")
+	return b.String()
+}
+
+// renderSlotPanel describes the selected slot: its recipe, its sources and
+// parameters, and the problems the shared plan validation finds in it.
+func renderSlotPanel() string {
+	if selected < 0 || selected >= len(current.Slots) {
+		return `<p class="hint">No slot selected: click one in the tailored column.</p>`
+	}
+	s := current.Slots[selected]
+	var b strings.Builder
+	fmt.Fprintf(&b, `<h3>slot %d</h3><p id="slot-recipe">%s</p>`, selected, html.EscapeString(strings.TrimSpace(s.Describe())))
+	if m := s.Merge; m != nil {
+		fmt.Fprintf(&b, "<p>method %s on layer %d of %s", html.EscapeString(m.Method), m.Layer, html.EscapeString(strings.Join(m.Models, ", ")))
+		if len(m.Weights) > 0 {
+			fmt.Fprintf(&b, "; weights %v", m.Weights)
+		}
+		b.WriteString(" (edit method, λ and density in the table below)</p>")
+	}
+	if err := plan.Validate(current, famInfo()); err != nil {
+		if ps, ok := err.(plan.Problems); ok {
+			prefix := fmt.Sprintf("slots[%d]", selected)
+			for _, p := range ps {
+				if strings.HasPrefix(p.Path, prefix) {
+					fmt.Fprintf(&b, `<p class="problem">%s</p>`, html.EscapeString(p.String()))
+				}
+			}
+		}
+	}
 	return b.String()
 }

@@ -141,7 +141,9 @@ func TestEndToEndInChromium(t *testing.T) {
 			t.Fatalf("drag %s[%d] to slot %d: %v", model, layer, slot, err)
 		}
 	}
+	poll("heat strips", `document.querySelectorAll("#diagram rect.heat").length == 20`)
 	drag("code", 3, 3, false)
+	poll("slot panel", `document.getElementById("slot-recipe") && document.getElementById("slot-recipe").textContent == "code[3]"`)
 	poll("take by drag", `document.querySelector('#diagram g.slot[data-slot="3"] title').textContent == "slot 3: code[3]"`)
 	drag("docs", 1, 1, true)
 	poll("merge by shift-drag", `document.querySelector('#diagram g.slot[data-slot="1"] title').textContent.startsWith("slot 1: task_arithmetic(math+docs)[1]")`)

@@ -398,6 +398,21 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 		s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
 	case protocol.BuildPlan:
 		s.build(c, e)
+	case protocol.Diagnostics:
+		if !s.haveTasks(c, e.ID) {
+			return
+		}
+		id := e.ID
+		if err := s.jobs.submit(c, "diagnostics", func(context.Context) {
+			d, err := s.ses.Diagnostics()
+			if err != nil {
+				s.fail(c, id, err)
+				return
+			}
+			s.reply(c, id, protocol.Diagnostics, d)
+		}); err != nil {
+			s.fail(c, e.ID, err)
+		}
 	case protocol.ListScorers:
 		s.reply(c, e.ID, protocol.ListScorers, s.state())
 	case protocol.SelectScorer:

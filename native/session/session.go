@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/shared/editor"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
@@ -87,6 +88,7 @@ type Session struct {
 	known  map[string]known          // per recipe: its results at the largest budget evaluated
 	// Samples evaluated by the runner and taken from earlier evaluations.
 	evaluated, reused int
+	diag              *editor.Diagnostics
 }
 
 // known is a recipe's results at a budget.

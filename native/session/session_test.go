@@ -139,3 +139,36 @@ func TestReferenceIsTheDenseBase(t *testing.T) {
 		t.Error("the reference was evaluated twice at one budget")
 	}
 }
+
+// Layer diagnostics: a block influence per layer of every member, in
+// [0, 2] (1 − a cosine), computed once.
+func TestDiagnostics(t *testing.T) {
+	f, err := OpenFamily(demo("base", "code"), FamilyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(f, list.Tasks)
+	d, err := s.Diagnostics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"base", "code"} {
+		vs := d.Layers[m]
+		if len(vs) != 5 {
+			t.Fatalf("%s: %d layers", m, len(vs))
+		}
+		for l, v := range vs {
+			if !(v >= 0 && v <= 2) {
+				t.Errorf("%s layer %d: block influence %v", m, l, v)
+			}
+		}
+	}
+	if d2, _ := s.Diagnostics(); d2 != d {
+		t.Error("diagnostics computed twice")
+	}
+}
