@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"html"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -34,31 +33,31 @@ var (
 	current = &plan.Plan{Version: plan.Version}
 	undo    []string
 	redo    []string
-	trials  []trialRow
+	trials  []editor.TrialPoint
 	evalOut string
 	status  = "connecting…"
 	dirty   bool
 	workers []protocol.Worker    // NATS workers (serve --workers/--nats)
 	results []protocol.ResultRow // the last finished search: winner, then baselines
 
-	diag     *editor.Diagnostics // per-layer block influence, for the heat strips
-	selected = -1                // the slot selected in the diagram
-	dragSrc  *dragSource         // a source block being dragged
-	dragSlot = -1                // a slot being dragged (to reorder)
+	diag *editor.Diagnostics // per-layer block influence, for the heat strips
+
+	runList          []protocol.RunInfo // the server's run directories
+	sortKey          = "objective"      // the trial table's order
+	sortDesc         = true
+	trialFilter      string
+	paretoX, paretoY = 0, 1      // the tasks of the Pareto chart
+	comparePick      []int       // up to two trials to compare
+	searchStart      float64     // when the current search started (ms), for the ETA
+	trialTarget      int         // its trial budget
+	selected         = -1        // the slot selected in the diagram
+	dragSrc          *dragSource // a source block being dragged
+	dragSlot         = -1        // a slot being dragged (to reorder)
 )
 
 type dragSource struct {
 	model string
 	layer int
-}
-
-type trialRow struct {
-	Index     int
-	Budget    int
-	Objective float64
-	Retention []float64
-	Failed    bool
-	Plan      *plan.Plan
 }
 
 func el(id string) js.Value { return doc.Call("getElementById", id) }
@@ -186,6 +185,12 @@ func onMessage(e *protocol.Envelope) {
 	switch e.Type {
 	case protocol.EventTrial:
 		addTrial(e.Payload)
+		if searchStart > 0 && trialTarget > 0 {
+			el := (js.Global().Get("Date").Call("now").Float() - searchStart) / 1000
+			n := len(trials)
+			left := el / float64(max(n, 1)) * float64(max(trialTarget-n, 0))
+			status = fmt.Sprintf("search running: %d of %d trials, %.0f s elapsed, about %.0f s left", n, trialTarget, el, left)
+		}
 		scheduleRender()
 	case protocol.SearchStatus:
 		var st protocol.Status
@@ -308,9 +313,8 @@ func onClick(_ js.Value, args []js.Value) any {
 		}
 	case "search":
 		trials = nil
-		send(protocol.SearchStart, map[string]any{"remove": atoi(el("remove").Get("value").String()),
-			"trials": atoi(el("trial-budget").Get("value").String())}, func(e *protocol.Envelope) { // budgets: the server's (the CLI's) defaults
-			status = "search started"
+		send(protocol.SearchStart, searchForm(false, ""), func(e *protocol.Envelope) {
+			status, searchStart = "search started", js.Global().Get("Date").Call("now").Float()
 			render()
 		})
 	case "build":
@@ -327,6 +331,46 @@ func onClick(_ js.Value, args []js.Value) any {
 		render()
 	case "stop":
 		send(protocol.SearchStop, nil, func(*protocol.Envelope) {})
+	case "runs":
+		send(protocol.RunsList, nil, func(e *protocol.Envelope) {
+			runList = nil
+			json.Unmarshal(e.Payload, &runList)
+			render()
+		})
+	case "open-run", "resume-run": // open-run:NAME — its trials and table; resume-run:NAME — continue it
+		name := strings.TrimPrefix(strings.TrimPrefix(a.String(), "open-run:"), "resume-run:")
+		if parts[0] == "resume-run" {
+			trials = nil
+			send(protocol.SearchStart, searchForm(true, name), func(*protocol.Envelope) {
+				status, searchStart = "resuming "+name, js.Global().Get("Date").Call("now").Float()
+				render()
+			})
+			return nil
+		}
+		send(protocol.RunOpen, map[string]string{"run": name}, func(e *protocol.Envelope) {
+			var d protocol.RunData
+			json.Unmarshal(e.Payload, &d)
+			trials, results, comparePick = nil, d.Rows, nil
+			for _, tr := range d.Trials {
+				addTrial(tr)
+			}
+			status = fmt.Sprintf("opened run %s: %d trials", d.Run, len(trials))
+			render()
+		})
+	case "sort": // sort:key — the trial table by that column (again: the other way)
+		key := strings.TrimPrefix(a.String(), "sort:")
+		if key == sortKey {
+			sortDesc = !sortDesc
+		} else {
+			sortKey, sortDesc = key, key != "trial" && key != "budget"
+		}
+		render()
+	case "compare": // compare:index — pick two trials to compare
+		comparePick = append(comparePick, slot)
+		if len(comparePick) > 2 {
+			comparePick = comparePick[len(comparePick)-2:]
+		}
+		render()
 	case "load": // load:index — a trial's plan into the editor
 		for _, r := range trials {
 			if r.Index == slot && r.Plan != nil {
@@ -386,6 +430,15 @@ func onChange(_ js.Value, args []js.Value) any {
 				}
 			}
 		})
+	case "filter":
+		trialFilter = t.Get("value").String()
+		render()
+	case "pareto-x":
+		paretoX = atoi(t.Get("value").String())
+		render()
+	case "pareto-y":
+		paretoY = atoi(t.Get("value").String())
+		render()
 	case "open-plan":
 		files := t.Get("files")
 		if files.Length() == 0 {
@@ -636,92 +689,6 @@ func renderEval(payload []byte) string {
 	return b.String()
 }
 
-func renderSearch() string {
-	if len(trials) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, t := range trials {
-		if !t.Failed {
-			lo, hi = math.Min(lo, t.Objective), math.Max(hi, t.Objective)
-		}
-	}
-	if hi <= lo {
-		hi = lo + 1
-	}
-	W, H := 480.0, 180.0
-	fmt.Fprintf(&b, `<svg id="chart" width="%.0f" height="%.0f"><rect width="100%%" height="100%%" fill="#fafafa"/>`, W, H)
-	best := math.Inf(-1)
-	var pts []string
-	n := float64(max(len(trials)-1, 1))
-	for i, t := range trials {
-		x := 10 + (W-20)*float64(i)/n
-		if t.Failed {
-			continue
-		}
-		y := H - 10 - (H-20)*(t.Objective-lo)/(hi-lo)
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="#4292c6"/>`, x, y)
-		best = math.Max(best, t.Objective)
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, H-10-(H-20)*(best-lo)/(hi-lo)))
-	}
-	fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#cb181d"/></svg>`, strings.Join(pts, " "))
-	b.WriteString(pareto(W/2, H))
-	rows := append([]trialRow(nil), trials...)
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Objective > rows[j].Objective })
-	b.WriteString(`<table id="trials"><tr><th>trial</th><th>budget</th><th>mean retention</th><th></th></tr>`)
-	for _, t := range rows[:min(len(rows), 50)] {
-		fmt.Fprintf(&b, `<tr class="trial"><td>%d</td><td>%d</td><td>%.1f%%</td><td><button data-action="load:%d">load</button></td></tr>`, t.Index, t.Budget, 100*t.Objective, t.Index)
-	}
-	b.WriteString("</table>")
-	return b.String()
-}
-
-// pareto draws the first two tasks' retention of every trial, the
-// non-dominated ones in red.
-func pareto(W, H float64) string {
-	var pts []trialRow
-	for _, t := range trials {
-		if !t.Failed && len(t.Retention) >= 2 {
-			pts = append(pts, t)
-		}
-	}
-	if len(pts) == 0 || len(family.Tasks) < 2 {
-		return ""
-	}
-	lx, hx, ly, hy := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, p := range pts {
-		lx, hx = math.Min(lx, p.Retention[0]), math.Max(hx, p.Retention[0])
-		ly, hy = math.Min(ly, p.Retention[1]), math.Max(hy, p.Retention[1])
-	}
-	if hx <= lx {
-		hx = lx + 1
-	}
-	if hy <= ly {
-		hy = ly + 1
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="pareto" width="%.0f" height="%.0f"><rect width="100%%" height="100%%" fill="#fafafa"/><text x="4" y="12" font-size="10">%s vs %s retention</text>`, W, H, html.EscapeString(family.Tasks[0]), html.EscapeString(family.Tasks[1]))
-	for i, p := range pts {
-		dominated := false
-		for j, q := range pts {
-			if j != i && q.Retention[0] >= p.Retention[0] && q.Retention[1] >= p.Retention[1] && (q.Retention[0] > p.Retention[0] || q.Retention[1] > p.Retention[1]) {
-				dominated = true
-				break
-			}
-		}
-		c := "#9ecae1"
-		if !dominated {
-			c = "#cb181d"
-		}
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, 10+(W-20)*(p.Retention[0]-lx)/(hx-lx), H-10-(H-20)*(p.Retention[1]-ly)/(hy-ly), c)
-	}
-	b.WriteString("</svg>")
-	return b.String()
-}
-
-// addTrial records one trial event (live, or replayed from the state a
-// reconnecting tab receives).
 func addTrial(payload []byte) {
 	var t struct {
 		Trial struct {
@@ -736,7 +703,7 @@ func addTrial(payload []byte) {
 	if json.Unmarshal(payload, &t) != nil {
 		return
 	}
-	r := trialRow{Index: t.Trial.Index, Budget: t.Trial.Budget, Failed: t.Trial.Error != "", Plan: t.Plan, Retention: t.Trial.Retention}
+	r := editor.TrialPoint{Index: t.Trial.Index, Budget: t.Trial.Budget, Failed: t.Trial.Error != "", Plan: t.Plan, Retention: t.Trial.Retention}
 	if t.Trial.Objective != nil {
 		r.Objective = *t.Trial.Objective
 	}
@@ -754,7 +721,7 @@ func renderResults() string {
 	for _, t := range family.Tasks {
 		fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(t))
 	}
-	b.WriteString("<th>mean</th></tr>")
+	b.WriteString("<th>objective</th></tr>")
 	for _, r := range results {
 		fmt.Fprintf(&b, `<tr data-kind="%s"><td>%s</td>`, html.EscapeString(r.Kind), html.EscapeString(r.Name))
 		for _, v := range r.Retention {

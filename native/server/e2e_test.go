@@ -162,6 +162,17 @@ func TestEndToEndInChromium(t *testing.T) {
 	}
 	do("search", chromedp.SetValue(chromedp.ID("trial-budget"), "4"), chromedp.Click(chromedp.ID("start-search")))
 	poll("trials arrive", `document.querySelectorAll("#trials tr.trial").length >= 4`)
+	poll("charts with axes and legends", `document.querySelector("#chart .xlabel").textContent == "trial" && document.querySelectorAll("#chart text.legend").length >= 1`)
+	do("sort by trial", chromedp.Click(`#trials th[data-action="sort:trial"]`))
+	poll("sorted", `document.querySelector("#trials tr.trial").getAttribute("data-trial") == "0"`)
+	do("compare two trials", chromedp.Click(`#trials tr.trial[data-trial="0"] button[data-action="compare:0"]`),
+		chromedp.Click(`#trials tr.trial[data-trial="1"] button[data-action="compare:1"]`))
+	poll("compared", `document.querySelectorAll("#compare tr").length >= 5`)
+	poll("search finished", `document.getElementById("status").textContent.startsWith("search finished")`)
+	do("list runs", chromedp.Click(chromedp.ID("list-runs")))
+	poll("runs listed", `document.querySelectorAll("#runs tr[data-run]").length == 1`)
+	do("open the run", chromedp.Click(`#runs button[data-action^="open-run:"]`))
+	poll("run opened", `document.getElementById("status").textContent.startsWith("opened run") && document.querySelectorAll("#trials tr.trial").length == 4 && document.querySelector("#results") != null`)
 	status = text("status")
 	t.Logf("status after the search: %s", status)
 	do("build", chromedp.SetValue(chromedp.ID("build-name"), "e2e"), chromedp.Click(chromedp.ID("build")))

@@ -77,6 +77,20 @@ func TestAppSearchIsARun(t *testing.T) {
 	if err != nil || !strings.Contains(string(raw), `"search-best-trial-`) {
 		t.Errorf("best-plan.json: %v %s", err, raw)
 	}
+	// The runs list and a run opened again: its trials and its table.
+	var list []protocol.RunInfo
+	json.Unmarshal(call(t, a, "l", protocol.RunsList, nil).Payload, &list)
+	if len(list) != 1 || list[0].Name != "from-app" || list[0].Trials != 4 || !list[0].Finished || list[0].Running {
+		t.Errorf("runs list %+v", list)
+	}
+	var data protocol.RunData
+	json.Unmarshal(call(t, a, "o", protocol.RunOpen, map[string]string{"run": "from-app"}).Payload, &data)
+	if len(data.Trials) != 4 || len(data.Rows) != len(st.Rows) || data.Rows[0].Kind != search.KindSearch {
+		t.Errorf("opened run: %d trials, %d rows", len(data.Trials), len(data.Rows))
+	}
+	if e := call(t, a, "o2", protocol.RunOpen, map[string]string{"run": "../x"}); e.Type != protocol.ReplyError {
+		t.Errorf("opening a path: %s", e.Payload)
+	}
 	if e := call(t, a, "s2", protocol.SearchStart, map[string]any{"run": "from-app", "remove": 1}); e.Type != protocol.ReplyError || !strings.Contains(string(e.Payload), "already holds a search") {
 		t.Errorf("a second search into the same run: %s", e.Payload)
 	}

@@ -398,6 +398,22 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 		s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
 	case protocol.BuildPlan:
 		s.build(c, e)
+	case protocol.RunsList:
+		s.reply(c, e.ID, protocol.RunsList, s.runs())
+	case protocol.RunOpen:
+		var req struct {
+			Run string `json:"run"`
+		}
+		if err := e.Into(&req); err != nil {
+			s.fail(c, e.ID, err)
+			return
+		}
+		d, err := s.openRun(req.Run)
+		if err != nil {
+			s.fail(c, e.ID, err)
+			return
+		}
+		s.reply(c, e.ID, protocol.RunOpen, d)
 	case protocol.Diagnostics:
 		if !s.haveTasks(c, e.ID) {
 			return

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -10,10 +11,10 @@ import (
 	"github.com/gptailor/gptailor/native/task"
 )
 
-// Interval is a confidence interval (NaN ends when unknown).
+// Interval is a confidence interval (NaN ends when unknown; JSON [lo, hi]
+// or null).
 type Interval struct {
-	Lo float64 `json:"lo"`
-	Hi float64 `json:"hi"`
+	Lo, Hi float64
 }
 
 // BootstrapRounds is the number of resamples behind an interval.
@@ -57,4 +58,26 @@ func Bootstrap(res, ref []*task.Result, rounds int, seed uint64) []Interval {
 		out[t] = Interval{stat.Quantile(0.025, stat.Empirical, vals, nil), stat.Quantile(0.975, stat.Empirical, vals, nil)}
 	}
 	return out
+}
+
+// MarshalJSON writes an unknown interval as null.
+func (iv Interval) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(iv.Lo) || math.IsNaN(iv.Hi) {
+		return []byte("null"), nil
+	}
+	return json.Marshal([2]float64{iv.Lo, iv.Hi})
+}
+
+// UnmarshalJSON reads null as an unknown interval.
+func (iv *Interval) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*iv = Interval{math.NaN(), math.NaN()}
+		return nil
+	}
+	var v [2]float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*iv = Interval{v[0], v[1]}
+	return nil
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -73,5 +74,17 @@ func TestPrimaryOnAllSamplesIsTheMetric(t *testing.T) {
 		if !ok || math.Abs(v-r.Metrics[r.Primary]) > 1e-12*math.Abs(v) {
 			t.Errorf("task %s: %s from the samples %v (%v), reported %v", r.Name, r.Primary, v, ok, r.Metrics[r.Primary])
 		}
+	}
+}
+
+// Intervals go through JSON, unknown ones as null.
+func TestIntervalJSON(t *testing.T) {
+	b, err := json.Marshal([]Interval{{0.5, 0.75}, {math.NaN(), math.NaN()}})
+	if err != nil || string(b) != "[[0.5,0.75],null]" {
+		t.Fatalf("%s %v", b, err)
+	}
+	var back []Interval
+	if err := json.Unmarshal(b, &back); err != nil || back[0] != (Interval{0.5, 0.75}) || !math.IsNaN(back[1].Lo) {
+		t.Errorf("%+v %v", back, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gptailor/gptailor/native/atomicfile"
@@ -220,12 +221,21 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 	if o.Scorer != nil {
 		objective = "the score of " + o.Scorer.Module.Name
 	}
+	if b, err := json.MarshalIndent(out.Rows, "", "  "); err == nil {
+		if err := atomicfile.Write(filepath.Join(o.Dir, RowsFile), append(b, '\n'), 0o644); err != nil {
+			return out, err
+		}
+	}
 	if err := search.Report(o.Dir, search.ReportInput{Tasks: s.Tasks(), Objectives: ev.Tasks(), Objective: objective, Trials: trials, Rows: cmp,
 		HeldOutTasks: out.HeldOutTasks, HeldOut: held}); err != nil {
 		return out, err
 	}
 	return out, nil
 }
+
+// RowsFile holds a finished run's result table (Rows as JSON) in its
+// directory, for the app to show again.
+const RowsFile = "rows.json"
 
 // DefaultSettings are the search settings every entry point starts from
 // (the CLI's flags, the server's search requests, the browser's form).

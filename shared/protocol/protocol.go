@@ -36,6 +36,8 @@ const (
 	SelectScorer  = "scorer.select"      // → scorer.list
 	BuildPlan     = "build"              // → build.result, with progress events before it
 	Diagnostics   = "layers.diagnostics" // → layers.diagnostics: per model and layer, how much the layer changes (editor.Diagnostics)
+	RunsList      = "runs.list"          // → runs.list: []RunInfo, the run directories
+	RunOpen       = "runs.open"          // {"run": NAME} → runs.open: RunData, a run's trials and result table
 	ReplyError    = "error"              // a request failed: payload Error
 	ReplyState    = "state"              //
 	ReplyFamily   = "family"             //
@@ -139,6 +141,26 @@ type Status struct {
 	Best    float64     `json:"best"`
 	Error   string      `json:"error,omitempty"`
 	Rows    []ResultRow `json:"rows,omitempty"` // when a search ends: the winner, then the baselines
+}
+
+// RunInfo describes a run directory.
+type RunInfo struct {
+	Name      string  `json:"name"`
+	Trials    int     `json:"trials"`    // journaled
+	Target    int     `json:"target"`    // the trial budget (0: none)
+	Best      float64 `json:"best"`      // the winner's objective so far (NaN-free: 0 with no finished trial)
+	Objective string  `json:"objective"` // what it maximises
+	Space     string  `json:"space"`     // full, selection or removal
+	Running   bool    `json:"running"`   // the server's current search
+	Finished  bool    `json:"finished"`  // a report was written
+	Error     string  `json:"error,omitempty"`
+}
+
+// RunData is a run's trials (as trial events) and its result table.
+type RunData struct {
+	Run    string            `json:"run"`
+	Trials []json.RawMessage `json:"trials"`
+	Rows   []ResultRow       `json:"rows,omitempty"`
 }
 
 // ResultRow is a row of a finished search's table: the winner (kind

@@ -1,0 +1,99 @@
+package editor
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+func points() []TrialPoint {
+	return []TrialPoint{
+		{Index: 0, Budget: 3, Objective: 0.9, Retention: []float64{0.8, 1.0}},
+		{Index: 1, Budget: 3, Objective: 1.1, Retention: []float64{1.2, 1.0}},
+		{Index: 2, Budget: 9, Objective: 1.0, Retention: []float64{0.9, 1.1}},
+		{Index: 3, Budget: 9, Failed: true},
+		{Index: 4, Budget: 9, Objective: 1.2, Retention: []float64{1.3, 1.1}},
+		{Index: 5, Budget: 9, Objective: 0.95, Retention: []float64{1.0, 0.9}},
+	}
+}
+
+// The charts are XML with axes, ticks, axis labels and legends; the
+// objective chart has a point per finished trial and the best so far;
+// the Pareto chart marks the trials no other beats on both tasks.
+func TestCharts(t *testing.T) {
+	svg := ObjectiveChart(points())
+	els := elements(t, svg)
+	count := func(els []map[string]string, tag, class string) int {
+		n := 0
+		for _, e := range els {
+			if e[""] == tag && e["class"] == class {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(els, "circle", "point"); n != 5 {
+		t.Errorf("%d points, want 5 finished trials", n)
+	}
+	if count(els, "polyline", "best") != 1 || count(els, "line", "tick") < 6 {
+		t.Error("no best-so-far line or too few ticks")
+	}
+	for _, w := range []string{">trial<", ">objective<", "budget 3", "budget 9", "best so far (budget 9)", "trial 3 failed"} {
+		if !strings.Contains(svg, w) {
+			t.Errorf("objective chart lacks %q", w)
+		}
+	}
+	p := ParetoChart(points(), []string{"a", "b"}, 0, 1)
+	pe := elements(t, p)
+	// At budget 9: (0.9,1.1), (1.3,1.1), (1.0,0.9) — only trial 4 is on the front.
+	if count(pe, "circle", "front") != 1 || count(pe, "circle", "dominated") != 2 {
+		t.Errorf("front %d, dominated %d", count(pe, "circle", "front"), count(pe, "circle", "dominated"))
+	}
+	if !strings.Contains(p, "retention: a") || !strings.Contains(p, "Pareto front") {
+		t.Error("Pareto chart lacks its labels or legend")
+	}
+	if got := ticks(0, 1, 5); len(got) != 6 || got[1] != 0.2 {
+		t.Errorf("ticks(0,1,5) = %v", got)
+	}
+}
+
+// The trial table sorts by any column both ways and filters.
+func TestTrialTable(t *testing.T) {
+	tab := TrialTable(points(), []string{"a", "b"}, "objective", true, "", 50)
+	first := strings.Index(tab, `data-trial="4"`)
+	if first < 0 || first > strings.Index(tab, `data-trial="1"`) {
+		t.Error("sorted by objective, trial 4 is not first")
+	}
+	tab = TrialTable(points(), []string{"a", "b"}, "task:1", false, "budget=9", 50)
+	if strings.Contains(tab, `data-trial="0"`) || !strings.Contains(tab, "▲") {
+		t.Error("budget filter or sort arrow")
+	}
+	for f, want := range map[string]int{"": 6, "failed": 1, "ok": 5, "budget=3": 2, ">1.05": 2, ">100%": 2, "budget=x": 0} {
+		if got := len(FilterTrials(points(), f)); got != want {
+			t.Errorf("filter %q: %d trials, want %d", f, got, want)
+		}
+	}
+	if tab := TrialTable(points(), nil, "trial", false, "", 2); !strings.Contains(tab, "4 more trials") {
+		t.Error("limit not said")
+	}
+}
+
+// Two plans compared slot by slot, differences marked, retention side by
+// side.
+func TestCompare(t *testing.T) {
+	a, b := demoPlan(), demoPlan()
+	b.Slots[1] = plan.Slot{Take: &plan.Take{Model: "code", Layer: 1}}
+	b.Slots = b.Slots[:3]
+	d := Diff(a, b)
+	if len(d) != 4 || d[0].Same != true || d[1].Same || d[3].B != "" {
+		t.Fatalf("diff %+v", d)
+	}
+	ta := TrialPoint{Index: 1, Plan: a, Retention: []float64{1, 0.5}, Objective: 0.75}
+	tb := TrialPoint{Index: 2, Plan: b, Retention: []float64{0.9, 0.8}, Objective: 0.85}
+	html := CompareTable(ta, tb, []string{"x", "y"})
+	elements(t, "<div>"+html+"</div>")
+	if strings.Count(html, `class="differs"`) != 2 || !strings.Contains(html, "<td>math[1]</td><td>code[1]</td>") || !strings.Contains(html, "<td>85%</td>") {
+		t.Errorf("compare table:\n%s", html)
+	}
+}
