@@ -440,12 +440,10 @@ func onChange(_ js.Value, args []js.Value) any {
 		paretoY = atoi(t.Get("value").String())
 		render()
 	case "open-plan":
-		files := t.Get("files")
-		if files.Length() == 0 {
+		f, name, ok := chosenFile(t)
+		if !ok {
 			return nil
 		}
-		f := files.Index(0)
-		name := f.Get("name").String()
 		f.Call("text").Call("then", js.FuncOf(func(_ js.Value, a []js.Value) any {
 			p, err := openPlan(name, []byte(a[0].String()))
 			if err != nil {
@@ -459,12 +457,10 @@ func onChange(_ js.Value, args []js.Value) any {
 			return nil
 		}))
 	case "upload":
-		files := t.Get("files")
-		if files.Length() == 0 {
+		f, name, ok := chosenFile(t)
+		if !ok {
 			return nil
 		}
-		f := files.Index(0)
-		name := f.Get("name").String()
 		f.Call("arrayBuffer").Call("then", js.FuncOf(func(_ js.Value, a []js.Value) any {
 			buf := js.Global().Get("Uint8Array").New(a[0])
 			data := make([]byte, buf.Length())
@@ -783,4 +779,14 @@ func renderSlotPanel() string {
 		}
 	}
 	return b.String()
+}
+
+// chosenFile is the file a file input holds, and its name.
+func chosenFile(input js.Value) (js.Value, string, bool) {
+	files := input.Get("files")
+	if files.Length() == 0 {
+		return js.Undefined(), "", false
+	}
+	f := files.Index(0)
+	return f, f.Get("name").String(), true
 }

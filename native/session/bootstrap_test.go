@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 
 	"github.com/gptailor/gptailor/native/task"
@@ -52,16 +51,8 @@ func TestBootstrapCoverage(t *testing.T) {
 // The primary metric recomputed on all samples, in order, is the metric
 // the task reported — for every task of the demo list on a real model.
 func TestPrimaryOnAllSamplesIsTheMetric(t *testing.T) {
-	f, err := OpenFamily(demo("base", "code"), FamilyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := f.Run(context.Background(), Target{Model: "code"}, list.Tasks, 5)
+	f, tasks := demoSession(t, FamilyOptions{}, "base", "code")
+	res, err := f.Run(context.Background(), Target{Model: "code"}, tasks, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

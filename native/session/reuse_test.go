@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -26,15 +25,7 @@ func (c *countingRunner) Run(ctx context.Context, j Job) ([]*task.Result, error)
 // budget is a prefix — and every result equals a from-scratch evaluation
 // exactly (metrics, samples, retention, objective).
 func TestBudgetReuseIsExact(t *testing.T) {
-	f, err := OpenFamily(demo("base", "code", "docs", "math"), FamilyOptions{PrefixBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, tasks := demoSession(t, FamilyOptions{PrefixBytes: 64 << 20}, "base", "code", "docs", "math")
 	p := &plan.Plan{Version: plan.Version, Models: f.Dirs, Slots: []plan.Slot{
 		{Take: &plan.Take{Model: "base", Layer: 0}},
 		{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 1, Models: []string{"code", "math"}, Params: plan.Params{Lambda: plan.Ptr(0.4)}}},
@@ -42,10 +33,10 @@ func TestBudgetReuseIsExact(t *testing.T) {
 		{Take: &plan.Take{Model: "base", Layer: 4}},
 	}}
 	target := Target{Plan: p}
-	s := New(f, list.Tasks)
+	s := New(f, tasks)
 	cr := &countingRunner{inner: s.Runner}
 	s.Runner = cr
-	fresh := New(f, list.Tasks)
+	fresh := New(f, tasks)
 	fresh.NoReuse = true
 	wantFrom := [][]int{{0}, {3}, {9}, nil, nil} // what the runner is asked, per step
 	for step, b := range []int{3, 9, 27, 27, 9} {

@@ -114,16 +114,8 @@ func TestCanonicalPathsAndFingerprint(t *testing.T) {
 // The reference is the dense base, evaluated once per budget; the base's
 // retention against itself is exactly 1 on every task.
 func TestReferenceIsTheDenseBase(t *testing.T) {
-	f, err := OpenFamily(demo("base", "code"), FamilyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(f, list.Tasks)
+	f, tasks := demoSession(t, FamilyOptions{}, "base", "code")
+	s := New(f, tasks)
 	ev, err := s.Evaluate(context.Background(), Target{Model: "base"}, 2, -1)
 	if err != nil {
 		t.Fatal(err)
@@ -143,16 +135,8 @@ func TestReferenceIsTheDenseBase(t *testing.T) {
 // Layer diagnostics: a block influence per layer of every member, in
 // [0, 2] (1 − a cosine), computed once.
 func TestDiagnostics(t *testing.T) {
-	f, err := OpenFamily(demo("base", "code"), FamilyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(f, list.Tasks)
+	f, tasks := demoSession(t, FamilyOptions{}, "base", "code")
+	s := New(f, tasks)
 	d, err := s.Diagnostics()
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +155,19 @@ func TestDiagnostics(t *testing.T) {
 	if d2, _ := s.Diagnostics(); d2 != d {
 		t.Error("diagnostics computed twice")
 	}
+}
+
+// demoSession opens the demo family members given, with the demo tasks.
+func demoSession(t *testing.T, o FamilyOptions, aliases ...string) (*Family, []task.Spec) {
+	t.Helper()
+	f, err := OpenFamily(demo(aliases...), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	list, err := task.ReadList(filepath.Join(repoData, "demo-tasks.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, list.Tasks
 }
