@@ -47,6 +47,7 @@ func renderSearch() string {
 		b.WriteString(`</div>`)
 	}
 	b.WriteString(`</div>`)
+	b.WriteString(editor.ParallelCoordinates(trials, famInfo()))
 	fmt.Fprintf(&b, `<div class="toolbar">filter <input id="trial-filter" data-action="filter" value="%s" placeholder="budget=27, ok, failed, >120%%"> <span class="hint">click a column to sort; "compare" two trials</span></div>`, html.EscapeString(trialFilter))
 	cols := family.Tasks
 	for _, t := range trials {

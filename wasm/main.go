@@ -430,6 +430,20 @@ func onChange(_ js.Value, args []js.Value) any {
 				}
 			}
 		})
+	case "weight": // weight:slot:k
+		w, err := strconv.ParseFloat(t.Get("value").String(), 64)
+		if err != nil {
+			status = "weight: not a number"
+			render()
+			return nil
+		}
+		trial := clonePlan(current)
+		if err := editor.SetWeight(trial, atoi(parts[1]), atoi(parts[2]), w); err != nil {
+			status = err.Error()
+			render()
+			return nil
+		}
+		edit(func() { current = trial })
 	case "filter":
 		trialFilter = t.Get("value").String()
 		render()
@@ -639,7 +653,7 @@ func render() {
 	el("eval").Set("innerHTML", evalOut)
 	el("search").Set("innerHTML", renderSearch()+renderResults()+renderWorkers())
 	el("diagram").Set("innerHTML", editor.Diagram(current, famInfo(), diag, selected))
-	el("slot-panel").Set("innerHTML", renderSlotPanel())
+	el("slot-panel").Set("innerHTML", editor.SlotPanel(current, famInfo(), selected))
 }
 
 func contains(xs []string, x string) bool {
@@ -726,6 +740,11 @@ func renderResults() string {
 		fmt.Fprintf(&b, "<td>%.1f%%</td></tr>", 100*r.Objective)
 	}
 	b.WriteString("</table>")
+	var bars []editor.Row
+	for _, r := range results {
+		bars = append(bars, editor.Row{Name: r.Name, Retention: r.Retention})
+	}
+	b.WriteString(editor.RetentionBars(bars, family.Tasks))
 	return b.String()
 }
 
@@ -749,35 +768,6 @@ func renderWorkers() string {
 			html.EscapeString(w.Name), html.EscapeString(w.Name), state, trial, w.Threads, w.Done, float64(w.AgoMS)/1000)
 	}
 	b.WriteString("</table>")
-	return b.String()
-}
-
-// renderSlotPanel describes the selected slot: its recipe, its sources and
-// parameters, and the problems the shared plan validation finds in it.
-func renderSlotPanel() string {
-	if selected < 0 || selected >= len(current.Slots) {
-		return `<p class="hint">No slot selected: click one in the tailored column.</p>`
-	}
-	s := current.Slots[selected]
-	var b strings.Builder
-	fmt.Fprintf(&b, `<h3>slot %d</h3><p id="slot-recipe">%s</p>`, selected, html.EscapeString(strings.TrimSpace(s.Describe())))
-	if m := s.Merge; m != nil {
-		fmt.Fprintf(&b, "<p>method %s on layer %d of %s", html.EscapeString(m.Method), m.Layer, html.EscapeString(strings.Join(m.Models, ", ")))
-		if len(m.Weights) > 0 {
-			fmt.Fprintf(&b, "; weights %v", m.Weights)
-		}
-		b.WriteString(" (edit method, λ and density in the table below)</p>")
-	}
-	if err := plan.Validate(current, famInfo()); err != nil {
-		if ps, ok := err.(plan.Problems); ok {
-			prefix := fmt.Sprintf("slots[%d]", selected)
-			for _, p := range ps {
-				if strings.HasPrefix(p.Path, prefix) {
-					fmt.Fprintf(&b, `<p class="problem">%s</p>`, html.EscapeString(p.String()))
-				}
-			}
-		}
-	}
 	return b.String()
 }
 

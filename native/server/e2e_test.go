@@ -98,6 +98,9 @@ func TestEndToEndInChromium(t *testing.T) {
 		}
 	}
 	do("open", chromedp.Navigate(ts.URL+"/?token=e2e-token"), chromedp.WaitVisible(chromedp.ID("take-4-base")))
+	// The layer diagnostics arrive after the page: wait for them, so no
+	// redraw replaces a button between finding it and clicking it.
+	poll("heat strips", `document.querySelectorAll("#diagram rect.heat").length == 20`)
 	do("edit",
 		chromedp.Click(chromedp.ID("drop-3")),
 		chromedp.Click(chromedp.ID("take-1-math")),
@@ -141,12 +144,24 @@ func TestEndToEndInChromium(t *testing.T) {
 			t.Fatalf("drag %s[%d] to slot %d: %v", model, layer, slot, err)
 		}
 	}
-	poll("heat strips", `document.querySelectorAll("#diagram rect.heat").length == 20`)
 	drag("code", 3, 3, false)
 	poll("slot panel", `document.getElementById("slot-recipe") && document.getElementById("slot-recipe").textContent == "code[3]"`)
 	poll("take by drag", `document.querySelector('#diagram g.slot[data-slot="3"] title').textContent == "slot 3: code[3]"`)
 	drag("docs", 1, 1, true)
 	poll("merge by shift-drag", `document.querySelector('#diagram g.slot[data-slot="1"] title').textContent.startsWith("slot 1: task_arithmetic(math+docs)[1]")`)
+	// The side panel edits the selected merge: λ, then a model's weight.
+	setValue := func(sel, v string) {
+		t.Helper()
+		js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %q; e.dispatchEvent(new Event("change", {bubbles: true})); return true; })()`, sel, v)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+			t.Fatalf("set %s: %v", sel, err)
+		}
+	}
+	poll("panel of the merge", `document.getElementById("panel-method") != null`)
+	setValue("#panel-lambda", "0.25")
+	poll("λ edited", `document.getElementById("slot-recipe").textContent.includes("λ=0.25")`)
+	setValue(`input[data-action="weight:1:1"]`, "0.4")
+	poll("weight edited", `document.getElementById("slot-recipe").textContent.includes("weights=[1 0.4]")`)
 	drag("docs", 4, 1, true) // another layer cannot join the merge: refused, said
 	poll("refused drop", `document.getElementById("status").textContent.includes("cannot join it")`)
 	planFile := filepath.Join(t.TempDir(), "three.json")
@@ -163,16 +178,17 @@ func TestEndToEndInChromium(t *testing.T) {
 	do("search", chromedp.SetValue(chromedp.ID("trial-budget"), "4"), chromedp.Click(chromedp.ID("start-search")))
 	poll("trials arrive", `document.querySelectorAll("#trials tr.trial").length >= 4`)
 	poll("charts with axes and legends", `document.querySelector("#chart .xlabel").textContent == "trial" && document.querySelectorAll("#chart text.legend").length >= 1`)
+	poll("search finished", `document.getElementById("status").textContent.startsWith("search finished")`)
 	do("sort by trial", chromedp.Click(`#trials th[data-action="sort:trial"]`))
 	poll("sorted", `document.querySelector("#trials tr.trial").getAttribute("data-trial") == "0"`)
 	do("compare two trials", chromedp.Click(`#trials tr.trial[data-trial="0"] button[data-action="compare:0"]`),
 		chromedp.Click(`#trials tr.trial[data-trial="1"] button[data-action="compare:1"]`))
 	poll("compared", `document.querySelectorAll("#compare tr").length >= 5`)
-	poll("search finished", `document.getElementById("status").textContent.startsWith("search finished")`)
 	do("list runs", chromedp.Click(chromedp.ID("list-runs")))
 	poll("runs listed", `document.querySelectorAll("#runs tr[data-run]").length == 1`)
 	do("open the run", chromedp.Click(`#runs button[data-action^="open-run:"]`))
 	poll("run opened", `document.getElementById("status").textContent.startsWith("opened run") && document.querySelectorAll("#trials tr.trial").length == 4 && document.querySelector("#results") != null`)
+	poll("retention bars and genes", `document.querySelectorAll("#retention-bars rect.bar").length >= 8 && document.querySelectorAll("#parallel polyline.gene").length >= 1`)
 	status = text("status")
 	t.Logf("status after the search: %s", status)
 	do("build", chromedp.SetValue(chromedp.ID("build-name"), "e2e"), chromedp.Click(chromedp.ID("build")))

@@ -97,3 +97,54 @@ func TestCompare(t *testing.T) {
 		t.Errorf("compare table:\n%s", html)
 	}
 }
+
+// The panel of a merge slot has the method, λ, density (TIES) and a weight
+// per model; SetWeight fills the others with 1 and refuses bad targets.
+func TestSlotPanelAndWeights(t *testing.T) {
+	p := demoPlan()
+	p.Slots[2].Merge.Method = "ties"
+	html := SlotPanel(p, fam, 2)
+	for _, w := range []string{`data-action="method:2"`, `<option selected="selected">ties</option>`, `data-action="lambda:2"`, `data-action="density:2"`, `data-action="weight:2:0"`, `data-action="weight:2:1"`, "weight of docs"} {
+		if !strings.Contains(html, w) {
+			t.Errorf("panel lacks %q", w)
+		}
+	}
+	if strings.Contains(SlotPanel(p, fam, 0), "method") {
+		t.Error("a take slot shows merge controls")
+	}
+	if err := SetWeight(p, 2, 1, 0.3); err != nil || len(p.Slots[2].Merge.Weights) != 2 || p.Slots[2].Merge.Weights[0] != 1 || p.Slots[2].Merge.Weights[1] != 0.3 {
+		t.Errorf("SetWeight: %v %v", err, p.Slots[2].Merge.Weights)
+	}
+	if err := plan.Validate(p, fam); err != nil {
+		t.Errorf("weighted plan: %v", err)
+	}
+	for _, c := range [][2]int{{0, 0}, {2, 5}, {9, 0}} {
+		if err := SetWeight(p, c[0], c[1], 1); err == nil {
+			t.Errorf("SetWeight(%v) accepted", c)
+		}
+	}
+}
+
+// Retention bars: a bar per row and task; parallel coordinates: a line
+// per top-budget trial with a plan.
+func TestBarsAndParallel(t *testing.T) {
+	bars := RetentionBars([]Row{{"winner", []float64{0.7, 1.1}}, {"dense base", []float64{1, 1}}}, []string{"a", "b"})
+	if n := strings.Count(bars, `class="bar"`); n != 4 {
+		t.Errorf("%d bars, want 4", n)
+	}
+	elements(t, bars)
+	ts := points()
+	for i := range ts {
+		if !ts[i].Failed {
+			ts[i].Plan = demoPlan()
+		}
+	}
+	pc := ParallelCoordinates(ts, fam)
+	elements(t, pc)
+	if n := strings.Count(pc, `class="gene"`); n != 3 { // trials 2, 4, 5 at budget 9
+		t.Errorf("%d lines, want 3", n)
+	}
+	if !strings.Contains(pc, ">removed<") || !strings.Contains(pc, ">math<") {
+		t.Error("gene axis labels missing")
+	}
+}

@@ -1,0 +1,194 @@
+package editor
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"strings"
+
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// SlotPanel is the side panel of a selected slot: its recipe, the merge's
+// method, λ (t for slerp), density and a weight per model as inputs (their
+// data-action names the field: method:i, lambda:i, density:i, weight:i:k),
+// and the problems validation finds in it.
+func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
+	if i < 0 || i >= len(p.Slots) {
+		return `<p class="hint">No slot selected: click one in the tailored column.</p>`
+	}
+	s := p.Slots[i]
+	var b strings.Builder
+	fmt.Fprintf(&b, `<h3>slot %d</h3><p id="slot-recipe">%s</p>`, i, html.EscapeString(strings.TrimSpace(s.Describe())))
+	if m := s.Merge; m != nil {
+		fmt.Fprintf(&b, `<label>method <select id="panel-method" data-action="method:%d">`, i)
+		for _, name := range plan.MethodNames() {
+			sel := ""
+			if name == m.Method {
+				sel = ` selected="selected"`
+			}
+			fmt.Fprintf(&b, `<option%s>%s</option>`, sel, name)
+		}
+		b.WriteString(`</select></label><br>`)
+		if m.Method == "slerp" {
+			fmt.Fprintf(&b, `<label>t <input id="panel-lambda" type="number" step="0.05" min="0" max="1" value="%s" data-action="lambda:%d"></label><br>`, num(m.T, 0.5), i)
+		} else if plan.Methods[m.Method].UsesBase {
+			fmt.Fprintf(&b, `<label>λ <input id="panel-lambda" type="number" step="0.05" value="%s" data-action="lambda:%d"></label><br>`, num(m.Lambda, 1), i)
+		}
+		if strings.Contains(m.Method, "ties") || strings.Contains(m.Method, "dare") || m.Method == "breadcrumbs" {
+			fmt.Fprintf(&b, `<label>density <input id="panel-density" type="number" step="0.05" min="0" max="1" value="%s" data-action="density:%d"></label><br>`, num(m.Density, 1), i)
+		}
+		for k, model := range m.Models {
+			w := 1.0
+			if k < len(m.Weights) {
+				w = m.Weights[k]
+			}
+			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), sig3(w), i, k)
+		}
+	}
+	if err := plan.Validate(p, fam); err != nil {
+		if ps, ok := err.(plan.Problems); ok {
+			prefix := fmt.Sprintf("slots[%d]", i)
+			for _, pr := range ps {
+				if strings.HasPrefix(pr.Path, prefix) {
+					fmt.Fprintf(&b, `<p class="problem">%s</p>`, html.EscapeString(pr.String()))
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+func num(v *float64, def float64) string {
+	if v == nil {
+		return sig3(def)
+	}
+	return sig3(*v)
+}
+
+// SetWeight sets the weight of the k-th model of slot i's merge (the others
+// keep theirs, 1 by default).
+func SetWeight(p *plan.Plan, i, k int, w float64) error {
+	if i < 0 || i >= len(p.Slots) || p.Slots[i].Merge == nil {
+		return fmt.Errorf("slot %d has no merge", i)
+	}
+	m := p.Slots[i].Merge
+	if k < 0 || k >= len(m.Models) {
+		return fmt.Errorf("slot %d merges %d models: no model %d", i, len(m.Models), k)
+	}
+	if math.IsNaN(w) || math.IsInf(w, 0) {
+		return fmt.Errorf("slot %d: weight %v is not a number", i, w)
+	}
+	for len(m.Weights) < len(m.Models) {
+		m.Weights = append(m.Weights, 1)
+	}
+	m.Weights[k] = w
+	return nil
+}
+
+// Row is a result-table row for RetentionBars.
+type Row struct {
+	Name      string
+	Retention []float64
+}
+
+// RetentionBars: per task, a bar per row (the winner, the baselines, the
+// dense models), with the 100 % line.
+func RetentionBars(rows []Row, tasks []string) string {
+	if len(rows) == 0 || len(tasks) == 0 {
+		return ""
+	}
+	hi := 1.0
+	for _, r := range rows {
+		for _, v := range r.Retention {
+			if !math.IsNaN(v) {
+				hi = math.Max(hi, v)
+			}
+		}
+	}
+	c := newChart("retention-bars", "Retention per task", "task", "retention", 640, 260, 0, float64(len(tasks)), 0, hi*1.05)
+	c.yTickFmt = Pct
+	c.xTickFmt = func(float64) string { return "" }
+	var body strings.Builder
+	groupW := (c.w - c.l - c.r) / float64(len(tasks))
+	barW := groupW * 0.8 / float64(len(rows))
+	for k, t := range tasks {
+		fmt.Fprintf(&body, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, c.l+groupW*(float64(k)+0.5), c.h-c.bot+28, html.EscapeString(t))
+		for j, r := range rows {
+			if k >= len(r.Retention) || math.IsNaN(r.Retention[k]) {
+				continue
+			}
+			x := c.l + groupW*float64(k) + groupW*0.1 + barW*float64(j)
+			y := c.py(r.Retention[k])
+			fmt.Fprintf(&body, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %s</title></rect>`,
+				x, y, barW*0.9, c.h-c.bot-y, Colors[(j+1)%len(Colors)], html.EscapeString(r.Name), html.EscapeString(t), Pct(r.Retention[k]))
+		}
+	}
+	fmt.Fprintf(&body, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333" stroke-dasharray="4 3"/>`, c.l, c.py(1), c.w-c.r, c.py(1))
+	for j, r := range rows {
+		c.legend = append(c.legend, legendItem{r.Name, Colors[(j+1)%len(Colors)], "dot"})
+	}
+	c.h += 14 * float64(max(0, len(rows)-10))
+	return c.svg(body.String())
+}
+
+// ParallelCoordinates draws every finished top-budget trial as a line over
+// its genes — per source layer whether it is kept and which model it comes
+// from (0: removed, 1: the base, 2…: fine-tunes, a merge half-way above its
+// first model) — colored from pale (low objective) to dark (high).
+func ParallelCoordinates(ts []TrialPoint, fam *plan.Family) string {
+	top := 0
+	for _, t := range ts {
+		if !t.Failed && t.Plan != nil {
+			top = max(top, t.Budget)
+		}
+	}
+	var pts []TrialPoint
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, t := range ts {
+		if !t.Failed && t.Plan != nil && t.Budget == top {
+			pts = append(pts, t)
+			lo, hi = math.Min(lo, t.Objective), math.Max(hi, t.Objective)
+		}
+	}
+	if len(pts) == 0 || fam.Layers == 0 {
+		return ""
+	}
+	nm := float64(len(fam.Models))
+	c := newChart("parallel", fmt.Sprintf("Genes of the trials at budget %d (darker: higher objective)", top), "source layer", "removed · base · fine-tunes", 640, 260, 0, float64(fam.Layers-1), 0, nm)
+	c.integerX = true
+	c.yTickFmt = func(v float64) string {
+		k := int(v)
+		if v != math.Trunc(v) || k < 0 || k > len(fam.Models) {
+			return ""
+		}
+		if k == 0 {
+			return "removed"
+		}
+		return fam.Models[k-1]
+	}
+	var body strings.Builder
+	for _, t := range pts {
+		gene := make([]float64, fam.Layers)
+		for _, s := range t.Plan.Slots {
+			switch {
+			case s.Take != nil && s.Take.Layer < fam.Layers:
+				gene[s.Take.Layer] = float64(indexOf(fam.Models, s.Take.Model) + 1)
+			case s.Merge != nil && s.Merge.Layer < fam.Layers && len(s.Merge.Models) > 0:
+				gene[s.Merge.Layer] = float64(indexOf(fam.Models, s.Merge.Models[0])+1) + 0.5
+			}
+		}
+		var pp []string
+		for l, g := range gene {
+			pp = append(pp, fmt.Sprintf("%.1f,%.1f", c.px(float64(l)), c.py(g)))
+		}
+		shade := 0.5
+		if hi > lo {
+			shade = (t.Objective - lo) / (hi - lo)
+		}
+		v := int(220 - 190*shade)
+		fmt.Fprintf(&body, `<polyline class="gene" points="%s" fill="none" stroke="rgb(%d,%d,255)" stroke-width="1.2" opacity="0.8"><title>trial %d: %s</title></polyline>`,
+			strings.Join(pp, " "), v, v, t.Index, Pct(t.Objective))
+	}
+	return c.svg(body.String())
+}
