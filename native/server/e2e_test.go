@@ -188,7 +188,7 @@ func TestEndToEndInChromium(t *testing.T) {
 	poll("runs listed", `document.querySelectorAll("#runs tr[data-run]").length == 1`)
 	do("open the run", chromedp.Click(`#runs button[data-action^="open-run:"]`))
 	poll("run opened", `document.getElementById("status").textContent.startsWith("opened run") && document.querySelectorAll("#trials tr.trial").length == 4 && document.querySelector("#results") != null`)
-	poll("retention bars and genes", `document.querySelectorAll("#retention-bars rect.bar").length >= 8 && document.querySelectorAll("#parallel polyline.gene").length >= 1`)
+	poll("retention bars and genes", `document.querySelectorAll("#retention-bars rect.rbar").length >= 8 && document.querySelectorAll("#parallel polyline.gene").length >= 1`)
 	status = text("status")
 	t.Logf("status after the search: %s", status)
 	do("build", chromedp.SetValue(chromedp.ID("build-name"), "e2e"), chromedp.Click(chromedp.ID("build")))

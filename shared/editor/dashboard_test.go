@@ -129,7 +129,7 @@ func TestSlotPanelAndWeights(t *testing.T) {
 // per top-budget trial with a plan.
 func TestBarsAndParallel(t *testing.T) {
 	bars := RetentionBars([]Row{{"winner", []float64{0.7, 1.1}}, {"dense base", []float64{1, 1}}}, []string{"a", "b"})
-	if n := strings.Count(bars, `class="bar"`); n != 4 {
+	if n := strings.Count(bars, `class="rbar"`); n != 4 {
 		t.Errorf("%d bars, want 4", n)
 	}
 	elements(t, bars)

@@ -120,7 +120,7 @@ func RetentionBars(rows []Row, tasks []string) string {
 			}
 			x := c.l + groupW*float64(k) + groupW*0.1 + barW*float64(j)
 			y := c.py(r.Retention[k])
-			fmt.Fprintf(&body, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %s</title></rect>`,
+			fmt.Fprintf(&body, `<rect class="rbar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %s</title></rect>`,
 				x, y, barW*0.9, c.h-c.bot-y, Colors[(j+1)%len(Colors)], html.EscapeString(r.Name), html.EscapeString(t), Pct(r.Retention[k]))
 		}
 	}
