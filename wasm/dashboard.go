@@ -26,7 +26,33 @@ func searchForm(resume bool, name string) map[string]any {
 		"min_budget": int(num("min-budget")), "max_budget": int(num("max-budget")), "eta": num("eta"),
 		"seed": int(num("seed")), "batch": int(num("batch")), "param_budget": num("param-budget"),
 	}
+	if m := val("methods"); m != "" {
+		var ms []string
+		for _, x := range strings.Split(m, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				ms = append(ms, x)
+			}
+		}
+		req["methods"] = ms
+	}
+	req["weights"] = el("search-weights").Get("checked").Bool()
 	return req
+}
+
+// taskList says which tasks (and weights) the server's searches use.
+func taskList() string {
+	var parts []string
+	for i, t := range family.Tasks {
+		w := 1.0
+		if i < len(family.TaskWeights) {
+			w = family.TaskWeights[i]
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%s", t, strconv.FormatFloat(w, 'g', 3, 64)))
+	}
+	if len(parts) == 0 {
+		return "no tasks: start the server with --tasks to search"
+	}
+	return "tasks (from serve --tasks, with their weights): " + strings.Join(parts, " · ")
 }
 
 // renderSearch is the dashboard: the objective per trial, the Pareto

@@ -654,6 +654,7 @@ func render() {
 	el("search").Set("innerHTML", renderSearch()+renderResults()+renderWorkers())
 	el("diagram").Set("innerHTML", editor.Diagram(current, famInfo(), diag, selected))
 	el("slot-panel").Set("innerHTML", editor.SlotPanel(current, famInfo(), selected))
+	el("task-list").Set("textContent", taskList())
 }
 
 func contains(xs []string, x string) bool {

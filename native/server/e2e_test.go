@@ -100,7 +100,8 @@ func TestEndToEndInChromium(t *testing.T) {
 	do("open", chromedp.Navigate(ts.URL+"/?token=e2e-token"), chromedp.WaitVisible(chromedp.ID("take-4-base")))
 	// The layer diagnostics arrive after the page: wait for them, so no
 	// redraw replaces a button between finding it and clicking it.
-	poll("heat strips", `document.querySelectorAll("#diagram rect.heat").length == 20`)
+	poll("heat strips", `document.querySelectorAll("#diagram rect.heat").length == 40`)
+	poll("tasks and weights in the search form", `document.getElementById("task-list").textContent.includes("stories ×1 · code ×1")`)
 	do("edit",
 		chromedp.Click(chromedp.ID("drop-3")),
 		chromedp.Click(chromedp.ID("take-1-math")),

@@ -132,8 +132,8 @@ func TestReferenceIsTheDenseBase(t *testing.T) {
 	}
 }
 
-// Layer diagnostics: a block influence per layer of every member, in
-// [0, 2] (1 − a cosine), computed once.
+// Layer diagnostics: block influence and angular distance per layer of
+// every member, in [0, 2] and [0, 1], computed once.
 func TestDiagnostics(t *testing.T) {
 	f, tasks := demoSession(t, FamilyOptions{}, "base", "code")
 	s := New(f, tasks)
@@ -141,14 +141,19 @@ func TestDiagnostics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"base", "code"} {
-		vs := d.Layers[m]
-		if len(vs) != 5 {
-			t.Fatalf("%s: %d layers", m, len(vs))
-		}
-		for l, v := range vs {
-			if !(v >= 0 && v <= 2) {
-				t.Errorf("%s layer %d: block influence %v", m, l, v)
+	if len(d.Strips) != 2 {
+		t.Fatalf("%d strips", len(d.Strips))
+	}
+	for _, st := range d.Strips {
+		for _, m := range []string{"base", "code"} {
+			vs := st.Layers[m]
+			if len(vs) != 5 {
+				t.Fatalf("%s %s: %d layers", st.Name, m, len(vs))
+			}
+			for l, v := range vs {
+				if !(v >= 0 && v <= 2) {
+					t.Errorf("%s %s layer %d: %v", st.Name, m, l, v)
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ package editor
 import (
 	"fmt"
 	"html"
+	"math"
 	"sort"
 	"strings"
 
@@ -17,10 +18,16 @@ import (
 // Colors per family model, base first.
 var Colors = []string{"#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"}
 
-// Diagnostics are per-layer importance figures of each model (e.g.
-// ShortGPT's block influence): higher means the layer changes more, lower
-// means it is cheap to cut. Absent models or layers are not drawn.
+// Diagnostics are per-layer importance figures of each model, one strip
+// each (e.g. ShortGPT's block influence, the angular distance across the
+// layer): higher means the layer changes more, lower means it is cheap to
+// cut. Absent models or layers are not drawn.
 type Diagnostics struct {
+	Strips []Strip `json:"strips"`
+}
+
+// Strip is one figure per layer of each model.
+type Strip struct {
 	Name   string               `json:"name"`   // what the figure is
 	Layers map[string][]float64 `json:"layers"` // model -> per layer
 }
@@ -32,7 +39,7 @@ const (
 	top, left      = 56.0, 20.0
 	outGap         = 150.0 // between the last model column and the output column
 	slotW          = 210.0
-	stripW         = 8.0
+	stripW         = 6.0
 )
 
 // uses is which slots use a source block, by "model/layer".
@@ -108,22 +115,22 @@ func Diagram(p *plan.Plan, fam *plan.Family, diag *Diagnostics, selected int) st
 		removed = p.FractionRemoved(fam)
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="16" font-size="13" id="diagram-info">%d slots · %s parameters · %.1f%% removed</text>`, left, len(p.Slots), humanCount(p.ParamCount(fam)), 100*removed)
-	// Diagnostics range, for the heat strips.
-	lo, hi := 0.0, 0.0
+	// Each strip's range, for its heat cells.
+	type span struct{ lo, hi float64 }
+	var spans []span
 	if diag != nil {
-		first := true
-		for _, vs := range diag.Layers {
-			for _, v := range vs {
-				if first || v < lo {
-					lo = v
+		var names []string
+		for _, st := range diag.Strips {
+			sp := span{math.Inf(1), math.Inf(-1)}
+			for _, vs := range st.Layers {
+				for _, v := range vs {
+					sp.lo, sp.hi = math.Min(sp.lo, v), math.Max(sp.hi, v)
 				}
-				if first || v > hi {
-					hi = v
-				}
-				first = false
 			}
+			spans = append(spans, sp)
+			names = append(names, st.Name)
 		}
-		fmt.Fprintf(&b, `<text x="%.0f" y="32" fill="#555">strips: %s (red: the layer changes more; pale: cheap to cut)</text>`, left, html.EscapeString(diag.Name))
+		fmt.Fprintf(&b, `<text x="%.0f" y="32" fill="#555">strips beside each block: %s (red: the layer changes more; pale: cheap to cut)</text>`, left, html.EscapeString(strings.Join(names, "; ")))
 	}
 	// Curves first, under the blocks.
 	var keys []string
@@ -161,9 +168,11 @@ func Diagram(p *plan.Plan, fam *plan.Family, diag *Diagnostics, selected int) st
 			fmt.Fprintf(&b, `<g class="source %s" data-model="%s" data-layer="%d" opacity="%s"><rect x="%.1f" y="%.1f" width="%.0f" height="%.0f" rx="3" fill="%s" data-model="%s" data-layer="%d"/><text x="%.1f" y="%.1f" fill="white" pointer-events="none">%s %d</text><title>%s layer %d (%s: drag onto a slot to take it, shift-drag to add it to the slot's merge)</title></g>`,
 				state, html.EscapeString(m), l, op, x, y, blockW, blockH, colorOf(fam, m), html.EscapeString(m), l, x+6, y+15, html.EscapeString(m), l, html.EscapeString(m), l, state)
 			if diag != nil {
-				if vs := diag.Layers[m]; l < len(vs) {
-					fmt.Fprintf(&b, `<rect class="heat" x="%.1f" y="%.1f" width="%.0f" height="%.0f" fill="%s" stroke="#ccc" data-heat-model="%s" data-heat-layer="%d"><title>%s %s layer %d: %.3g</title></rect>`,
-						x+blockW+2, y, stripW, blockH, heat(vs[l], lo, hi), html.EscapeString(m), l, html.EscapeString(diag.Name), html.EscapeString(m), l, vs[l])
+				for k, st := range diag.Strips {
+					if vs := st.Layers[m]; l < len(vs) {
+						fmt.Fprintf(&b, `<rect class="heat" x="%.1f" y="%.1f" width="%.0f" height="%.0f" fill="%s" stroke="#ccc" data-heat-model="%s" data-heat-layer="%d" data-heat-strip="%d"><title>%s, %s layer %d: %.3g</title></rect>`,
+							x+blockW+2+float64(k)*(stripW+1), y, stripW, blockH, heat(vs[l], spans[k].lo, spans[k].hi), html.EscapeString(m), l, k, html.EscapeString(st.Name), html.EscapeString(m), l, vs[l])
+					}
 				}
 			}
 		}

@@ -49,7 +49,8 @@ func elements(t *testing.T, svg string) []map[string]string {
 // header states slots, parameters and the fraction removed.
 func TestDiagram(t *testing.T) {
 	p := demoPlan()
-	diag := &Diagnostics{Name: "block influence", Layers: map[string][]float64{"base": {0.1, 0.9, 0.2, 0.05, 0.5}}}
+	diag := &Diagnostics{Strips: []Strip{{Name: "block influence", Layers: map[string][]float64{"base": {0.1, 0.9, 0.2, 0.05, 0.5}}},
+		{Name: "angular distance", Layers: map[string][]float64{"base": {0.2, 0.3, 0.2, 0.1, 0.4}, "code": {0.2, 0.3, 0.2, 0.1, 0.4}}}}}
 	svg := Diagram(p, fam, diag, 2)
 	els := elements(t, svg)
 	blocks, slots, heat := map[string]string{}, map[string]bool{}, 0
@@ -81,8 +82,8 @@ func TestDiagram(t *testing.T) {
 	if blocks["math/1"] != "1" || blocks["math/0"] != "0.3" || blocks["base/3"] != "0.3" {
 		t.Errorf("used/unused opacity: math/1 %s, math/0 %s, base/3 %s", blocks["math/1"], blocks["math/0"], blocks["base/3"])
 	}
-	if heat != 5 {
-		t.Errorf("%d heat cells, want 5 (the base's layers)", heat)
+	if heat != 15 {
+		t.Errorf("%d heat cells, want 15 (the base's layers twice, code's once)", heat)
 	}
 	for _, w := range []string{"4 slots", "% removed", "slot 2: task_arithmetic(code+docs)[2] λ=0.5", `stroke="#000"`} {
 		if !strings.Contains(svg, w) {

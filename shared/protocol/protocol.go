@@ -94,11 +94,12 @@ type Worker struct {
 
 // FamilyInfo describes the family being tailored.
 type FamilyInfo struct {
-	Models      []string `json:"models"` // aliases, base first
-	Layers      int      `json:"layers"`
-	LayerParams int64    `json:"layer_params"`
-	OuterParams int64    `json:"outer_params"`
-	Tasks       []string `json:"tasks"`
+	TaskWeights []float64 `json:"task_weights,omitempty"` // per task of Tasks (1 where the list gives none)
+	Models      []string  `json:"models"`                 // aliases, base first
+	Layers      int       `json:"layers"`
+	LayerParams int64     `json:"layer_params"`
+	OuterParams int64     `json:"outer_params"`
+	Tasks       []string  `json:"tasks"`
 }
 
 // PlanReport is the reply to plan.validate and plan.put.
