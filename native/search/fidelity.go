@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/json"
 	"math"
 	"sort"
 
@@ -85,3 +86,21 @@ func ranks(v []float64) []float64 {
 }
 
 func nan() float64 { return math.NaN() }
+
+// MarshalJSON writes an undefined correlation (fewer than 3
+// configurations) as null.
+func (c BudgetCorrelation) MarshalJSON() ([]byte, error) {
+	f := func(v float64) *float64 {
+		if math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Low      int      `json:"low"`
+		High     int      `json:"high"`
+		N        int      `json:"n"`
+		Spearman *float64 `json:"spearman"`
+		Kendall  *float64 `json:"kendall"`
+	}{c.Low, c.High, c.N, f(c.Spearman), f(c.Kendall)})
+}

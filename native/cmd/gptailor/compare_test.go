@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -70,5 +71,24 @@ func TestObjectiveFlagsChecked(t *testing.T) {
 		if code == 0 || !strings.Contains(e, want) {
 			t.Errorf("%s: exit %d, %q; want %q", flags, code, e, want)
 		}
+	}
+}
+
+// search --json prints one object with the rows, the rank correlations,
+// the samples and the peak resident memory.
+func TestSearchJSON(t *testing.T) {
+	dir := t.TempDir()
+	code, out, e := runCLI(t, "", "search", "--family", filepath.Join(repoData, "stories260K-base"), "--family", filepath.Join(repoData, "stories260K-code"),
+		"--remove", "1", "--tasks", filepath.Join(repoData, "demo-tasks.yaml"), "--trials", "8", "--min-budget", "1", "--max-budget", "3",
+		"--prefix-cache-mb", "0", "--run", filepath.Join(dir, "r"), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var sum searchSummary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out)
+	}
+	if sum.Trials != 8 || len(sum.Rows) < 3 || sum.Rows[0].Kind != "search" || sum.PeakRSSMB <= 0 || sum.SamplesEvaluated <= 0 || len(sum.Tasks) != 4 || len(sum.Correlations) == 0 {
+		t.Errorf("summary %+v", sum)
 	}
 }

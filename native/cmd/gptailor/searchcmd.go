@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,6 +68,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
 	batch := fs.Int("batch", 0, "trials evaluated at once (default: the number of workers; 1 without): waves from overlapping Hyperband brackets; the journal depends on the seed and the batch only")
 	distOpts := distFlags(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object (the result rows, held-out rows, rank correlations, samples, peak_rss_mb) instead of the tables")
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
@@ -251,13 +253,25 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "search", err)
 		}
 	}
-	printSearch(stdout, ses.Tasks(), spec.Objective, out, time.Since(start), *runDir)
-	if ev, re := ses.SampleCounts(); ev+re > 0 {
-		fmt.Fprintf(stdout, "\nsamples: %d evaluated, %d reused from the same plan at a lower budget or a duplicate (%.0f%% saved)\n", ev, re, 100*float64(re)/float64(ev+re))
-	}
+	evaluated, reused := ses.SampleCounts()
 	_, cachePeak := fam2.Builder.Cache().Bytes()
-	fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
-		sysmem.PeakRSSMB(), cachePeak>>20, *cacheMB, kernel.Active())
+	if *asJSON {
+		sum := searchSummary{Run: *runDir, Trials: len(out.Trials), Seconds: time.Since(start).Seconds(), Objective: spec.Objective.String(),
+			Tasks: ses.Tasks(), Rows: out.Rows, HeldOutTasks: out.HeldOutTasks, HeldOut: out.HeldOut, Correlations: search.RankCorrelations(out.Trials),
+			SamplesEvaluated: evaluated, SamplesReused: reused, PeakRSSMB: sysmem.PeakRSSMB(), CachePeakMB: int(cachePeak >> 20), Kernel: kernel.Active()}
+		b, err := json.Marshal(sum)
+		if err != nil {
+			return fail(stderr, "search", fmt.Errorf("--json: %w", err))
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		printSearch(stdout, ses.Tasks(), spec.Objective, out, time.Since(start), *runDir)
+		if evaluated+reused > 0 {
+			fmt.Fprintf(stdout, "\nsamples: %d evaluated, %d reused from the same plan at a lower budget or a duplicate (%.0f%% saved)\n", evaluated, reused, 100*float64(reused)/float64(evaluated+reused))
+		}
+		fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
+			sysmem.PeakRSSMB(), cachePeak>>20, *cacheMB, kernel.Active())
+	}
 	if *buildOut != "" {
 		res, err := build.Build(fam2.Builder, out.Winner().Plan, build.Options{Out: *buildOut, Force: true})
 		if err != nil {
@@ -424,4 +438,22 @@ func absPathOrEmpty(p string) string {
 		return ""
 	}
 	return session.AbsPath(p)
+}
+
+// searchSummary is what search --json prints.
+type searchSummary struct {
+	Run              string                     `json:"run"`
+	Trials           int                        `json:"trials"`
+	Seconds          float64                    `json:"seconds"`
+	Objective        string                     `json:"objective"`
+	Tasks            []string                   `json:"tasks"`
+	Rows             []session.Row              `json:"rows"`
+	HeldOutTasks     []string                   `json:"held_out_tasks,omitempty"`
+	HeldOut          []session.Row              `json:"held_out,omitempty"`
+	Correlations     []search.BudgetCorrelation `json:"rank_correlations,omitempty"`
+	SamplesEvaluated int                        `json:"samples_evaluated"`
+	SamplesReused    int                        `json:"samples_reused"`
+	PeakRSSMB        int                        `json:"peak_rss_mb"`
+	CachePeakMB      int                        `json:"cache_peak_mb"`
+	Kernel           string                     `json:"kernel"`
 }
