@@ -195,7 +195,7 @@ func onMessage(e *protocol.Envelope) {
 	case protocol.SearchStatus:
 		var st protocol.Status
 		json.Unmarshal(e.Payload, &st)
-		status = fmt.Sprintf("search finished: %d trials, best mean retention %.1f%%", st.Trials, 100*st.Best)
+		status = fmt.Sprintf("search finished: %d trials, best objective %.1f%%", st.Trials, 100*st.Best)
 		if st.Running {
 			status = fmt.Sprintf("search running: %d trials", st.Trials)
 		}
@@ -675,9 +675,10 @@ func renderEval(payload []byte) string {
 			Reference map[string]float64 `json:"reference"`
 			Retention float64            `json:"retention"`
 		} `json:"tasks"`
-		Mean     float64  `json:"mean_retention"`
-		Score    *float64 `json:"score"`
-		ScoreErr string   `json:"score_error"`
+		Mean      float64  `json:"mean_retention"`
+		Objective string   `json:"objective"`
+		Score     *float64 `json:"score"`
+		ScoreErr  string   `json:"score_error"`
 	}
 	if json.Unmarshal(payload, &r) != nil {
 		return "unreadable result"
@@ -689,7 +690,7 @@ func renderEval(payload []byte) string {
 		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td>%.4f</td><td>%.4f</td><td class="ret" data-task="%s">%.1f%%</td><td><div class="bar" style="width:%.0fpx"></div></td></tr>`,
 			html.EscapeString(t.Name), t.Primary, t.Metrics[t.Primary], t.Reference[t.Primary], html.EscapeString(t.Name), 100*t.Retention, w)
 	}
-	fmt.Fprintf(&b, `</table><p>mean retention <b id="mean">%.1f%%</b>`, 100*r.Mean)
+	fmt.Fprintf(&b, `</table><p>%s <b id="mean">%.1f%%</b>`, html.EscapeString(r.Objective), 100*r.Mean)
 	if r.Score != nil {
 		fmt.Fprintf(&b, ` · scorer <b id="score">%.6g</b>`, *r.Score)
 	}

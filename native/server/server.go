@@ -110,6 +110,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RunsDir == "" {
 		cfg.RunsDir = "runs"
 	}
+	if cfg.Session.Objective == (session.Objective{}) {
+		// Evaluations in the app are judged as a default search judges them.
+		cfg.Session.Objective = session.DefaultObjective
+	}
 	if cfg.TasksPath != "" { // runs' search.json must resume from any directory
 		abs, err := filepath.Abs(cfg.TasksPath)
 		if err != nil {
@@ -518,13 +522,14 @@ func (s *Server) export(c *client, e *protocol.Envelope) {
 
 // EvaluateResult is the payload of evaluate.result.
 type EvaluateResult struct {
-	Tasks    []TaskResult `json:"tasks"`
-	Mean     float64      `json:"mean_retention"` // weighted by the tasks' weights: the search's objective
-	Score    *float64     `json:"score,omitempty"`
-	ScoreErr string       `json:"score_error,omitempty"`
-	Samples  int          `json:"samples"`
-	Params   int64        `json:"params"`
-	Removed  float64      `json:"fraction_removed"`
+	Tasks     []TaskResult `json:"tasks"`
+	Mean      float64      `json:"mean_retention"` // the objective's value (named by Objective): what a search with the defaults maximises
+	Objective string       `json:"objective"`      // e.g. "min retention vs the dense base"
+	Score     *float64     `json:"score,omitempty"`
+	ScoreErr  string       `json:"score_error,omitempty"`
+	Samples   int          `json:"samples"`
+	Params    int64        `json:"params"`
+	Removed   float64      `json:"fraction_removed"`
 }
 
 // TaskResult is one task's figures for the app.
@@ -588,7 +593,7 @@ func (s *Server) runEvaluate(ctx context.Context, c *client, id string, p *plan.
 		s.fail(c, id, err)
 		return
 	}
-	out := EvaluateResult{Samples: samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi), Mean: ev.Objective}
+	out := EvaluateResult{Samples: samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi), Mean: ev.Objective, Objective: s.ses.Objective.String()}
 	for i, r := range ev.Results {
 		ref := ev.Reference[i]
 		out.Tasks = append(out.Tasks, TaskResult{Name: r.Name, Primary: r.Primary, Metrics: finite(r.Metrics), Reference: finite(ref.Metrics), Retention: ev.Retention[i], Weight: r.Weight})
