@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gptailor/gptailor/shared/editor"
+	"github.com/gptailor/gptailor/shared/plan"
 )
 
 // searchForm is search.start's payload from the form (what the CLI's
@@ -131,7 +132,7 @@ func renderRuns() string {
 			state = " (finished)"
 		}
 		fmt.Fprintf(&b, `<tr data-run="%s"><td>%s%s</td><td>%d / %d</td><td>%s</td><td>%s</td><td>%s</td><td><button data-action="open-run:%s">open</button> <button data-action="resume-run:%s">resume</button></td></tr>`,
-			html.EscapeString(r.Name), html.EscapeString(r.Name), state, r.Trials, r.Target, editor.Pct(r.Best), html.EscapeString(r.Objective), html.EscapeString(r.Space), html.EscapeString(r.Name), html.EscapeString(r.Name))
+			html.EscapeString(r.Name), html.EscapeString(r.Name), state, r.Trials, r.Target, plan.Percent(r.Best), html.EscapeString(r.Objective), html.EscapeString(r.Space), html.EscapeString(r.Name), html.EscapeString(r.Name))
 	}
 	b.WriteString("</table>")
 	return b.String()

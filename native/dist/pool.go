@@ -50,8 +50,8 @@ type Pool struct {
 	done    map[string]*resultMsg // job id -> result (this run's)
 	waiting map[string][]chan *resultMsg
 	refused map[string][]string // job id -> refusal reasons
-	workers map[string]Heartbeat
-	stored  int // results arrived from workers (not found already stored)
+	seen    map[string]bool     // workers heard from (each join is said once)
+	stored  int                 // results arrived from workers (not found already stored)
 }
 
 // OpenPool prepares run on a NATS server: the stream, consumer and
@@ -69,7 +69,7 @@ func OpenPool(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s *ses
 		return nil, err
 	}
 	p := &Pool{nc: nc, js: js, run: run, fingerprint: s.Family.Fingerprint, log: o.Log,
-		done: map[string]*resultMsg{}, waiting: map[string][]chan *resultMsg{}, refused: map[string][]string{}, workers: map[string]Heartbeat{}}
+		done: map[string]*resultMsg{}, waiting: map[string][]chan *resultMsg{}, refused: map[string][]string{}, seen: map[string]bool{}}
 	var err error
 	if p.results, err = js.KeyValue(ctx, ResultsBucket); err != nil {
 		return nil, err
@@ -138,8 +138,8 @@ func OpenPool(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s *ses
 	p.subs = append(p.subs, sub)
 	hb, err := WatchWorkers(nc, func(h Heartbeat) {
 		p.mu.Lock()
-		_, known := p.workers[h.Name]
-		p.workers[h.Name] = h
+		known := p.seen[h.Name]
+		p.seen[h.Name] = true
 		p.mu.Unlock()
 		if !known {
 			same := "same family"
@@ -291,18 +291,6 @@ func (p *Pool) Run(ctx context.Context, j session.Job) ([]*task.Result, error) {
 		return nil, errors.New(r.Error)
 	}
 	return r.Results, nil
-}
-
-// Workers are the workers heard from, by name.
-func (p *Pool) Workers() []Heartbeat {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]Heartbeat, 0, len(p.workers))
-	for _, h := range p.workers {
-		out = append(out, h)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
-	return out
 }
 
 // Stored is how many results arrived from workers while the pool was open

@@ -51,7 +51,6 @@ type Manifest struct {
 	Run         string      `json:"run"`
 	Fingerprint string      `json:"fingerprint"`
 	Tasks       []task.Spec `json:"tasks"` // Path: the file's object name
-	Files       []string    `json:"files"` // object name per task
 	Created     time.Time   `json:"created"`
 }
 

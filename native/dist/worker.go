@@ -30,6 +30,8 @@ type Worker struct {
 	// Every is the heartbeat period (default 2 s).
 	Every time.Duration
 
+	results jetstream.KeyValue // the results bucket, looked up once
+
 	mu        sync.Mutex
 	manifests map[string]*Manifest
 	beat      Heartbeat
@@ -57,6 +59,9 @@ func (w *Worker) Serve(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 		}
 		if cons == nil {
 			c, err := js.Consumer(ctx, JobsStream, Consumer)
+			if err == nil && w.results == nil {
+				w.results, err = js.KeyValue(ctx, ResultsBucket)
+			}
 			if err != nil {
 				// No coordinator has set the queue up yet, or the server is
 				// away: wait.
@@ -123,11 +128,7 @@ func (w *Worker) handle(ctx context.Context, js jetstream.JetStream, msg jetstre
 		return
 	}
 	key := jm.Run + "." + jm.Job.ID
-	results, err := js.KeyValue(ctx, ResultsBucket)
-	if err != nil {
-		msg.Nak()
-		return
-	}
+	results := w.results
 	if _, err := results.Get(ctx, key); err == nil {
 		msg.Ack() // a duplicate of a job already done
 		return

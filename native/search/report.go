@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/gptailor/gptailor/shared/plan"
@@ -57,21 +56,7 @@ func Report(dir string, in ReportInput) error {
 	if err := write("objective.svg", b, err); err != nil {
 		return err
 	}
-	top := 0
-	for _, t := range trials {
-		if t.Error == "" && t.Budget > top {
-			top = t.Budget
-		}
-	}
-	var atTop []Trial
-	var costs [][]float64
-	for _, t := range trials {
-		if t.Error == "" && t.Budget == top {
-			atTop = append(atTop, t)
-			costs = append(costs, t.Costs)
-		}
-	}
-	front := ParetoFront(costs)
+	top, atTop, front := ParetoSet(trials)
 	var pareto []Trial
 	for _, i := range front {
 		pareto = append(pareto, atTop[i])
@@ -121,9 +106,9 @@ func Report(dir string, in ReportInput) error {
 		for _, r := range rows {
 			fmt.Fprintf(&md, "| %s |", r.Name)
 			for i, v := range r.Retention {
-				fmt.Fprintf(&md, " %s%s |", Percent(v), interval(r.CI, i))
+				fmt.Fprintf(&md, " %s%s |", plan.Percent(v), interval(r.CI, i))
 			}
-			fmt.Fprintf(&md, " %s |\n", Percent(r.Objective))
+			fmt.Fprintf(&md, " %s |\n", plan.Percent(r.Objective))
 		}
 	}
 	if len(in.HeldOut) > 0 {
@@ -135,19 +120,19 @@ func Report(dir string, in ReportInput) error {
 		for _, r := range in.HeldOut {
 			so := "–"
 			if v, ok := search[r.Name]; ok {
-				so = Percent(v)
+				so = plan.Percent(v)
 			}
 			fmt.Fprintf(&md, "| %s | %s |", r.Name, so)
 			for _, v := range r.Retention {
-				fmt.Fprintf(&md, " %s |", Percent(v))
+				fmt.Fprintf(&md, " %s |", plan.Percent(v))
 			}
-			fmt.Fprintf(&md, " %s |\n", Percent(r.Objective))
+			fmt.Fprintf(&md, " %s |\n", plan.Percent(r.Objective))
 		}
 	}
 	if len(corr) > 0 {
 		md.WriteString("\n## Do cheap budgets predict expensive ones?\n\nRank correlation of the objective between budgets, over the configurations evaluated at both (near 1: Hyperband's early stops are sound; near 0: it discards on noise).\n\n![fidelity](fidelity.svg)\n\n| budgets | configurations | Spearman | Kendall |\n|---|---|---|---|\n")
 		for _, c := range corr {
-			fmt.Fprintf(&md, "| %d → %d | %d | %s | %s |\n", c.Low, c.High, c.N, Sig3(c.Spearman), Sig3(c.Kendall))
+			fmt.Fprintf(&md, "| %d → %d | %d | %s | %s |\n", c.Low, c.High, c.N, plan.Sig3(c.Spearman), plan.Sig3(c.Kendall))
 		}
 	}
 	var win *plan.Plan
@@ -170,7 +155,7 @@ func Report(dir string, in ReportInput) error {
 	for _, t := range pareto {
 		fmt.Fprintf(&md, "| %d |", t.Index)
 		for _, v := range t.Retention {
-			fmt.Fprintf(&md, " %s |", Percent(v))
+			fmt.Fprintf(&md, " %s |", plan.Percent(v))
 		}
 		md.WriteString("\n")
 	}
@@ -190,21 +175,23 @@ func interval(ci [][2]float64, i int) string {
 	if i >= len(ci) || math.IsNaN(ci[i][0]) {
 		return ""
 	}
-	return " [" + Percent(ci[i][0]) + "–" + Percent(ci[i][1]) + "]"
+	return " [" + plan.Percent(ci[i][0]) + "–" + plan.Percent(ci[i][1]) + "]"
 }
 
-// Sig3 prints a number to 3 significant digits ("n/a" for NaN).
-func Sig3(v float64) string {
-	if math.IsNaN(v) {
-		return "n/a"
+// ParetoSet is the top budget with a finished trial, its finished trials
+// and the indices (into them) of the Pareto front over their costs.
+func ParetoSet(trials []Trial) (top int, atTop []Trial, front []int) {
+	for _, t := range trials {
+		if t.Error == "" && t.Budget > top {
+			top = t.Budget
+		}
 	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
-}
-
-// Percent prints a ratio as a percentage to 3 significant digits.
-func Percent(v float64) string {
-	if math.IsNaN(v) {
-		return "n/a"
+	var costs [][]float64
+	for _, t := range trials {
+		if t.Error == "" && t.Budget == top {
+			atTop = append(atTop, t)
+			costs = append(costs, t.Costs)
+		}
 	}
-	return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
+	return top, atTop, ParetoFront(costs)
 }

@@ -35,7 +35,7 @@ func (s *Server) runs() []protocol.RunInfo {
 		if err != nil {
 			continue // not a run
 		}
-		ri := protocol.RunInfo{Name: e.Name(), Target: spec.Settings.Trials, Objective: objectiveName(spec), Space: orFull(spec.Space),
+		ri := protocol.RunInfo{Name: e.Name(), Target: spec.Settings.Trials, Objective: spec.ObjectiveName(), Space: spec.SpaceName(),
 			Running: running && current == e.Name()}
 		if _, trials, err := readTrials(journal); err != nil {
 			ri.Error = err.Error()
@@ -60,20 +60,6 @@ func (s *Server) runs() []protocol.RunInfo {
 		infos[i] = d.info
 	}
 	return infos
-}
-
-func objectiveName(spec session.RunSpec) string {
-	if spec.Objective == (session.Objective{}) {
-		return "mean retention vs the dense base"
-	}
-	return spec.Objective.String()
-}
-
-func orFull(k string) string {
-	if k == "" {
-		return "full"
-	}
-	return k
 }
 
 // readTrials reads a journal without writing to it.

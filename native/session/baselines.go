@@ -72,6 +72,11 @@ func (r Row) Comparison() search.Comparison {
 // Calibration is text for the pruning baselines: up to 8 windows of up to
 // 128 tokens from the first task's file (nil when it holds no text).
 func (s *Session) Calibration() [][]int {
+	s.calibOnce.Do(func() { s.calib = s.readCalibration() })
+	return s.calib
+}
+
+func (s *Session) readCalibration() [][]int {
 	if len(s.Specs) == 0 {
 		return nil
 	}
@@ -95,8 +100,31 @@ func (s *Session) Calibration() [][]int {
 }
 
 // Prune is a baseline row (KindShortGPT or KindLaCo) removing n layers of
-// the base, chosen on the calibration text; not yet evaluated.
+// the base, chosen on the calibration text (once per kind and n: the
+// search's first candidates and its baselines share it); not yet
+// evaluated.
 func (s *Session) Prune(kind string, n int) (Row, error) {
+	key := fmt.Sprintf("%s/%d", kind, n)
+	s.mu.Lock()
+	r, ok := s.pruned[key]
+	s.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := s.prune(kind, n)
+	if err != nil {
+		return Row{}, err
+	}
+	s.mu.Lock()
+	if s.pruned == nil {
+		s.pruned = map[string]Row{}
+	}
+	s.pruned[key] = r
+	s.mu.Unlock()
+	return r, nil
+}
+
+func (s *Session) prune(kind string, n int) (Row, error) {
 	calib := s.Calibration()
 	if len(calib) == 0 {
 		return Row{}, fmt.Errorf("%s: the first task's file gives no calibration text", kind)

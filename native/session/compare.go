@@ -56,21 +56,7 @@ func ReadRun(dir string) (RunResult, error) {
 func (r RunResult) label() string {
 	s := r.Spec
 	st := s.Settings
-	return fmt.Sprintf("space %s, %s, remove %d, %s, %d trials, budgets %d–%d", orFull(s.Space), objectiveOf(s.Objective), s.Remove, st.Optimizer, st.Trials, st.MinBudget, st.MaxBudget)
-}
-
-func orFull(k string) string {
-	if k == "" {
-		return "full"
-	}
-	return k
-}
-
-func objectiveOf(o Objective) string {
-	if o.Aggregate == "" && o.Reference == "" {
-		return "mean retention vs the dense base"
-	}
-	return o.String()
+	return fmt.Sprintf("space %s, %s, remove %d, %s, %d trials, budgets %d–%d", s.SpaceName(), s.ObjectiveName(), s.Remove, st.Optimizer, st.Trials, st.MinBudget, st.MaxBudget)
 }
 
 // Compare groups runs of one family and task list by everything but the

@@ -109,22 +109,9 @@ func (s *Session) HeldOut(ctx context.Context, specs []task.Spec, rows []Row, bu
 // paretoRows are the Pareto set's plans at the top budget (the winner's
 // trial left out: it has its own row).
 func paretoRows(space *search.Space, trials []search.Trial, dirs map[string]string, winner int) []Row {
-	top := 0
-	for _, t := range trials {
-		if t.Error == "" && t.Budget > top {
-			top = t.Budget
-		}
-	}
-	var at []search.Trial
-	var costs [][]float64
-	for _, t := range trials {
-		if t.Error == "" && t.Budget == top {
-			at = append(at, t)
-			costs = append(costs, t.Costs)
-		}
-	}
+	_, at, front := search.ParetoSet(trials)
 	var out []Row
-	for _, i := range search.ParetoFront(costs) {
+	for _, i := range front {
 		t := at[i]
 		if t.Index == winner {
 			continue

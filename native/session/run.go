@@ -42,6 +42,23 @@ type RunSpec struct {
 	RunID string `json:"run_id,omitempty"`
 }
 
+// SpaceName is the run's search space (full when unset).
+func (s RunSpec) SpaceName() string {
+	if s.Space == "" {
+		return "full"
+	}
+	return s.Space
+}
+
+// ObjectiveName says what the run maximises; a run stored before
+// objectives existed maximised the mean against the base.
+func (s RunSpec) ObjectiveName() string {
+	if s.Objective == (Objective{}) {
+		return Objective{Reference: "base", Aggregate: "mean"}.String()
+	}
+	return s.Objective.String()
+}
+
 // NewRunID draws a run id.
 func NewRunID() string {
 	b := make([]byte, 8)

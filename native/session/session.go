@@ -89,6 +89,10 @@ type Session struct {
 	// Samples evaluated by the runner and taken from earlier evaluations.
 	evaluated, reused int
 	diag              *editor.Diagnostics
+	pruned            map[string]Row // Prune's rows by kind/n
+
+	calibOnce sync.Once
+	calib     [][]int // Calibration's windows
 }
 
 // known is a recipe's results at a budget.

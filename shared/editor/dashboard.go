@@ -42,14 +42,9 @@ func newChart(id, title, xl, yl string, w, h, x0, x1, y0, y1 float64) *chart {
 		y1 = y0 + 1
 	}
 	c := &chart{w: w, h: h, l: 56, r: 16, t: 28, bot: 40, x0: x0, x1: x1, y0: y0, y1: y1, id: id, title: title, xl: xl, yl: yl,
-		xTickFmt: sig3, yTickFmt: sig3}
+		xTickFmt: plan.Sig3, yTickFmt: plan.Sig3}
 	return c
 }
-
-func sig3(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
-
-// Pct prints a ratio as a percentage to 3 significant digits.
-func Pct(v float64) string { return strconv.FormatFloat(100*v, 'g', 3, 64) + "%" }
 
 func (c *chart) px(x float64) float64 { return c.l + (x-c.x0)/(c.x1-c.x0)*(c.w-c.l-c.r) }
 func (c *chart) py(y float64) float64 { return c.h - c.bot - (y-c.y0)/(c.y1-c.y0)*(c.h-c.t-c.bot) }
@@ -125,7 +120,7 @@ func ObjectiveChart(ts []TrialPoint) string {
 	}
 	pad := (hi - lo) * 0.05
 	c := newChart("chart", "Objective per trial", "trial", "objective", 560, 240, 0, float64(max(len(ts)-1, 1)), lo-pad, hi+pad)
-	c.yTickFmt = Pct
+	c.yTickFmt = plan.Percent
 	c.integerX = true
 	var bs []int
 	for b := range budgets {
@@ -147,7 +142,7 @@ func ObjectiveChart(ts []TrialPoint) string {
 			continue
 		}
 		fmt.Fprintf(&body, `<circle class="point" cx="%.1f" cy="%.1f" r="2.5" fill="%s" data-trial="%d"><title>trial %d, budget %d: %s</title></circle>`,
-			x, c.py(t.Objective), color[t.Budget], t.Index, t.Index, t.Budget, Pct(t.Objective))
+			x, c.py(t.Objective), color[t.Budget], t.Index, t.Index, t.Budget, plan.Percent(t.Objective))
 		if t.Budget == top && t.Objective > best {
 			if !math.IsInf(best, -1) {
 				path = append(path, fmt.Sprintf("%.1f,%.1f", x, c.py(best)))
@@ -190,7 +185,7 @@ func ParetoChart(ts []TrialPoint, tasks []string, i, j int) string {
 	}
 	px, py := (hx-lx)*0.05+1e-3, (hy-ly)*0.05+1e-3
 	c := newChart("pareto", fmt.Sprintf("Pareto front at budget %d", top), "retention: "+tasks[i], "retention: "+tasks[j], 420, 240, lx-px, hx+px, ly-py, hy+py)
-	c.xTickFmt, c.yTickFmt = Pct, Pct
+	c.xTickFmt, c.yTickFmt = plan.Percent, plan.Percent
 	c.legend = []legendItem{{"Pareto front", "#cb181d", "dot"}, {"dominated", "#9ecae1", "dot"}}
 	var body strings.Builder
 	for a, p := range pts {
@@ -206,7 +201,7 @@ func ParetoChart(ts []TrialPoint, tasks []string, i, j int) string {
 			col, cls = "#9ecae1", "dominated"
 		}
 		fmt.Fprintf(&body, `<circle class="%s" cx="%.1f" cy="%.1f" r="3.5" fill="%s" data-trial="%d"><title>trial %d: %s %s, %s %s</title></circle>`,
-			cls, c.px(p.Retention[i]), c.py(p.Retention[j]), col, p.Index, p.Index, html.EscapeString(tasks[i]), Pct(p.Retention[i]), html.EscapeString(tasks[j]), Pct(p.Retention[j]))
+			cls, c.px(p.Retention[i]), c.py(p.Retention[j]), col, p.Index, p.Index, html.EscapeString(tasks[i]), plan.Percent(p.Retention[i]), html.EscapeString(tasks[j]), plan.Percent(p.Retention[j]))
 	}
 	return c.svg(body.String())
 }
@@ -257,7 +252,7 @@ func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter s
 	}
 	b.WriteString("<th></th></tr>")
 	for _, t := range rows[:min(len(rows), limit)] {
-		obj := Pct(t.Objective)
+		obj := plan.Percent(t.Objective)
 		if t.Failed {
 			obj = "failed"
 		}
@@ -265,7 +260,7 @@ func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter s
 		for k := range tasks {
 			v := "–"
 			if k < len(t.Retention) {
-				v = Pct(t.Retention[k])
+				v = plan.Percent(t.Retention[k])
 			}
 			fmt.Fprintf(&b, "<td>%s</td>", v)
 		}
@@ -353,13 +348,13 @@ func CompareTable(a, b TrialPoint, tasks []string) string {
 	for k, t := range tasks {
 		va, vb := "–", "–"
 		if k < len(a.Retention) {
-			va = Pct(a.Retention[k])
+			va = plan.Percent(a.Retention[k])
 		}
 		if k < len(b.Retention) {
-			vb = Pct(b.Retention[k])
+			vb = plan.Percent(b.Retention[k])
 		}
 		fmt.Fprintf(&s, `<tr class="task"><td>%s</td><td>%s</td><td>%s</td></tr>`, html.EscapeString(t), va, vb)
 	}
-	fmt.Fprintf(&s, `<tr class="task"><td>objective</td><td>%s</td><td>%s</td></tr></table>`, Pct(a.Objective), Pct(b.Objective))
+	fmt.Fprintf(&s, `<tr class="task"><td>objective</td><td>%s</td><td>%s</td></tr></table>`, plan.Percent(a.Objective), plan.Percent(b.Objective))
 	return s.String()
 }

@@ -43,7 +43,7 @@ func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
 			if k < len(m.Weights) {
 				w = m.Weights[k]
 			}
-			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), sig3(w), i, k)
+			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), plan.Sig3(w), i, k)
 		}
 	}
 	if err := plan.Validate(p, fam); err != nil {
@@ -61,9 +61,9 @@ func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
 
 func num(v *float64, def float64) string {
 	if v == nil {
-		return sig3(def)
+		return plan.Sig3(def)
 	}
-	return sig3(*v)
+	return plan.Sig3(*v)
 }
 
 // SetWeight sets the weight of the k-th model of slot i's merge (the others
@@ -107,7 +107,7 @@ func RetentionBars(rows []Row, tasks []string) string {
 		}
 	}
 	c := newChart("retention-bars", "Retention per task", "task", "retention", 640, 260, 0, float64(len(tasks)), 0, hi*1.05)
-	c.yTickFmt = Pct
+	c.yTickFmt = plan.Percent
 	c.xTickFmt = func(float64) string { return "" }
 	var body strings.Builder
 	groupW := (c.w - c.l - c.r) / float64(len(tasks))
@@ -121,7 +121,7 @@ func RetentionBars(rows []Row, tasks []string) string {
 			x := c.l + groupW*float64(k) + groupW*0.1 + barW*float64(j)
 			y := c.py(r.Retention[k])
 			fmt.Fprintf(&body, `<rect class="rbar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %s</title></rect>`,
-				x, y, barW*0.9, c.h-c.bot-y, Colors[(j+1)%len(Colors)], html.EscapeString(r.Name), html.EscapeString(t), Pct(r.Retention[k]))
+				x, y, barW*0.9, c.h-c.bot-y, Colors[(j+1)%len(Colors)], html.EscapeString(r.Name), html.EscapeString(t), plan.Percent(r.Retention[k]))
 		}
 	}
 	fmt.Fprintf(&body, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333" stroke-dasharray="4 3"/>`, c.l, c.py(1), c.w-c.r, c.py(1))
@@ -188,7 +188,7 @@ func ParallelCoordinates(ts []TrialPoint, fam *plan.Family) string {
 		}
 		v := int(220 - 190*shade)
 		fmt.Fprintf(&body, `<polyline class="gene" points="%s" fill="none" stroke="rgb(%d,%d,255)" stroke-width="1.2" opacity="0.8"><title>trial %d: %s</title></polyline>`,
-			strings.Join(pp, " "), v, v, t.Index, Pct(t.Objective))
+			strings.Join(pp, " "), v, v, t.Index, plan.Percent(t.Objective))
 	}
 	return c.svg(body.String())
 }

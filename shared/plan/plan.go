@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -361,7 +362,24 @@ func (s Slot) Describe() string {
 func sig3(v []float64) string {
 	parts := make([]string, len(v))
 	for i, x := range v {
-		parts[i] = fmt.Sprintf("%.3g", x)
+		parts[i] = Sig3(x)
 	}
 	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// Sig3 prints a number to 3 significant digits ("n/a" for NaN): how every
+// figure is shown to people (reports, terminal, the app).
+func Sig3(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// Percent prints a ratio as a percentage to 3 significant digits.
+func Percent(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
 }

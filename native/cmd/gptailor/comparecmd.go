@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/shared/plan"
 )
 
 func runCompare(args []string, stdout, stderr io.Writer) int {
@@ -39,17 +39,17 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 func printGroups(w io.Writer, groups []session.Group) {
 	for _, g := range groups {
 		fmt.Fprintf(w, "%s — %d run(s)\n", g.Label, len(g.Runs))
-		fmt.Fprintf(w, "  best objective  %s ± %s (s.e.)\n", search.Percent(g.Mean), search.Percent(g.SE))
+		fmt.Fprintf(w, "  best objective  %s ± %s (s.e.)\n", plan.Percent(g.Mean), plan.Percent(g.SE))
 		tasks := g.Runs[0].Best.Retention
 		for i := range tasks {
 			name := fmt.Sprintf("task %d", i+1)
 			if i < len(g.TaskLabels) && len(g.TaskLabels) == len(tasks) {
 				name = g.TaskLabels[i]
 			}
-			fmt.Fprintf(w, "  %-15s %s ± %s\n", name, search.Percent(g.TaskMeans[i]), search.Percent(g.TaskSE[i]))
+			fmt.Fprintf(w, "  %-15s %s ± %s\n", name, plan.Percent(g.TaskMeans[i]), plan.Percent(g.TaskSE[i]))
 		}
 		for _, r := range g.Runs {
-			fmt.Fprintf(w, "    seed %-4d %s  %s (trial %d of %d)\n", r.Spec.Settings.Seed, r.Dir, search.Percent(r.Best.Objective), r.Best.Index, r.Trials)
+			fmt.Fprintf(w, "    seed %-4d %s  %s (trial %d of %d)\n", r.Spec.Settings.Seed, r.Dir, plan.Percent(r.Best.Objective), r.Best.Index, r.Trials)
 		}
 	}
 }

@@ -50,7 +50,7 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	// An objective field left empty in a stored run is the old default (mean).
 	fixed("reference", given.Objective.Reference != orDefault(saved.Objective.Reference, "base"), orDefault(saved.Objective.Reference, "base"), given.Objective.Reference)
 	fixed("aggregate", given.Objective.Aggregate != orDefault(saved.Objective.Aggregate, "mean"), orDefault(saved.Objective.Aggregate, "mean"), given.Objective.Aggregate)
-	fixed("space", spaceName(given.Space) != spaceName(saved.Space), spaceName(saved.Space), spaceName(given.Space))
+	fixed("space", given.SpaceName() != saved.SpaceName(), saved.SpaceName(), given.SpaceName())
 	fixed("tasks", session.AbsPath(given.Tasks) != session.AbsPath(saved.Tasks), saved.Tasks, given.Tasks)
 	if set["report-tasks"] && given.ReportTasks != saved.ReportTasks { // held-out tasks do not touch the journal
 		changes = append(changes, fmt.Sprintf("--report-tasks %s (was %q)", given.ReportTasks, saved.ReportTasks))
@@ -94,8 +94,6 @@ func positiveDuration(flag string, d time.Duration) error {
 	}
 	return nil
 }
-
-func spaceName(k string) string { return orDefault(k, "full") }
 
 func orDefault(v, def string) string {
 	if v == "" {

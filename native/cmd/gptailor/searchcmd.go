@@ -304,14 +304,14 @@ func printSearch(w io.Writer, tasks []string, obj session.Objective, out *sessio
 	if win := out.Winner(); len(win.CI) == len(tasks) {
 		fmt.Fprintf(w, "  winner's 95%% bootstrap intervals:")
 		for i, iv := range win.CI {
-			fmt.Fprintf(w, " %s %s–%s", tasks[i], search.Percent(iv.Lo), search.Percent(iv.Hi))
+			fmt.Fprintf(w, " %s %s–%s", tasks[i], plan.Percent(iv.Lo), plan.Percent(iv.Hi))
 		}
 		fmt.Fprintln(w)
 	}
 	if corr := search.RankCorrelations(out.Trials); len(corr) > 0 {
 		fmt.Fprintf(w, "\ndo cheap budgets predict expensive ones? rank correlation of the objective (Spearman, Kendall):\n")
 		for _, c := range corr {
-			fmt.Fprintf(w, "  budget %d → %d: %s, %s over %d configurations\n", c.Low, c.High, search.Sig3(c.Spearman), search.Sig3(c.Kendall), c.N)
+			fmt.Fprintf(w, "  budget %d → %d: %s, %s over %d configurations\n", c.Low, c.High, plan.Sig3(c.Spearman), plan.Sig3(c.Kendall), c.N)
 		}
 	}
 	if len(out.HeldOut) == 0 {

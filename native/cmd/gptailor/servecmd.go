@@ -108,16 +108,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// loopbackAddr says whether a listen address stays on this machine: a
-// loopback IP or "localhost". An empty host (":8417") is every interface.
+// loopbackAddr says whether a listen address stays on this machine (the
+// check --nats-listen uses too), naming the flag in its error.
 func loopbackAddr(addr string) (bool, error) {
-	host, _, err := net.SplitHostPort(addr)
+	loop, err := dist.Loopback(addr)
 	if err != nil {
-		return false, fmt.Errorf("--addr %s: %w", addr, err)
+		return false, fmt.Errorf("--addr %w", err)
 	}
-	if host == "localhost" {
-		return true, nil
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback(), nil
+	return loop, nil
 }
