@@ -98,7 +98,7 @@ func edit(f func()) {
 }
 
 func famInfo() *plan.Family {
-	return &plan.Family{Models: family.Models, Layers: family.Layers, LayerParams: family.LayerParams, OuterParams: family.OuterParams}
+	return &plan.Family{Models: family.Models, Layers: family.Layers, LayerParams: family.LayerParams, OuterParams: family.OuterParams, AttnParams: family.AttnParams, MLPParams: family.MLPParams}
 }
 
 func planJSON() json.RawMessage {

@@ -73,7 +73,7 @@ func Build(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 	if err := checkOut(opt.Out, opt.Force); err != nil {
 		return nil, err
 	}
-	outs, err := plan_(b, p, opt.DType)
+	outs, fits, err := plan_(b, p, opt.DType)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func Build(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 	} else {
 		res.NoMergekit = err.Error()
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "README.md"), []byte(card(b, p, res, opt)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, "README.md"), []byte(card(b, p, res, opt, fits)), 0o644); err != nil {
 		return nil, err
 	}
 	if err := replace(tmp, opt.Out); err != nil {
@@ -180,7 +180,7 @@ func withPaths(p *plan.Plan, f *model.Family) *plan.Plan {
 
 // plan_ lists the output tensors in file order: embeddings, layers, norm,
 // head.
-func plan_(b *stitch.Builder, p *plan.Plan, dt safetensors.DType) ([]output, error) {
+func plan_(b *stitch.Builder, p *plan.Plan, dt safetensors.DType) ([]output, []stitch.Fitted, error) {
 	base := b.Family.Base()
 	var outs []output
 	// raw copies a tensor as stored when no conversion is asked for.
@@ -240,37 +240,66 @@ func plan_(b *stitch.Builder, p *plan.Plan, dt safetensors.DType) ([]output, err
 	}
 	o, err := outer(p.Embed, base.Arch.Embed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	outs = append(outs, o)
+	fits, err := b.Repairs(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	repaired := map[int][]float64{}
+	for _, f := range fits {
+		repaired[f.Cut.Slot] = f.T
+	}
 	for i, s := range p.Slots {
+		attn, mlp := s.Blocks()
 		for _, role := range base.Roles() {
 			dst := base.LayerTensorName(role, i)
-			if s.Take != nil {
-				m, _ := b.Family.Model(s.Take.Model)
-				o, err := raw(m, m.LayerTensorName(role, s.Take.Layer), dst)
+			pt := mlp
+			if model.AttnRole(role) {
+				pt = attn
+			}
+			switch {
+			case pt.None:
+				// A skipped sub-block is written as zeros: its output
+				// projection is 0, so it adds nothing to the residual
+				// stream in any loader (see RATIONALE).
+				info, _ := base.Tensors.Info(base.LayerTensorName(role, 0))
+				outs = append(outs, computed(base.LayerTensorName(role, 0), dst, func() ([]float32, error) { return make([]float32, info.NumElements()), nil }))
+			case repaired[i] != nil && !model.AttnRole(role):
+				t := repaired[i]
+				outs = append(outs, computed(base.LayerTensorName(role, 0), dst, func() ([]float32, error) {
+					ts, err := b.RepairedMLPTensors(mlp, t)
+					if err != nil {
+						return nil, err
+					}
+					return ts[role], nil
+				}))
+			case pt.Take != nil:
+				m, _ := b.Family.Model(pt.Take.Model)
+				o, err := raw(m, m.LayerTensorName(role, pt.Take.Layer), dst)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				outs = append(outs, o)
-				continue
+			default:
+				mg := pt.Merge
+				src := base.LayerTensorName(role, mg.Layer)
+				outs = append(outs, computed(src, dst, func() ([]float32, error) { return b.LayerTensor(mg, role) }))
 			}
-			mg := s.Merge
-			src := base.LayerTensorName(role, mg.Layer)
-			outs = append(outs, computed(src, dst, func() ([]float32, error) { return b.LayerTensor(mg, role) }))
 		}
 	}
 	if o, err = outer(p.Head, base.Arch.FinalNorm); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	outs = append(outs, o)
 	if !base.Config.TieWordEmbeddings {
 		if o, err = outer(p.Head, base.Arch.LMHead); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		outs = append(outs, o)
 	}
-	return outs, nil
+	return outs, fits, nil
 }
 
 func writeShards(dir string, outs []output, opt Options, res *Result) error {
@@ -390,7 +419,7 @@ func copyTokenizer(from, to string) error {
 	return nil
 }
 
-func card(b *stitch.Builder, p *plan.Plan, res *Result, opt Options) string {
+func card(b *stitch.Builder, p *plan.Plan, res *Result, opt Options, fits []stitch.Fitted) string {
 	info := stitch.Info(b.Family)
 	var s strings.Builder
 	name := p.Name
@@ -418,6 +447,23 @@ func card(b *stitch.Builder, p *plan.Plan, res *Result, opt Options) string {
 		return o.Model
 	}
 	fmt.Fprintf(&s, "\nEmbeddings: %s. Final norm and lm_head: %s.\n", outer(p.Embed), outer(p.Head))
+	for _, sl := range p.Slots {
+		if a, m := sl.Blocks(); a.None || m.None {
+			s.WriteString("\nA sub-block marked `none` is skipped: its tensors are written as zeros, so its output projection (o_proj or down_proj) adds exactly nothing to the residual stream in any loader; the file keeps the standard layout (and its size), the parameter count above does not count them.\n")
+			break
+		}
+	}
+	if r := p.Repair; r != nil {
+		fmt.Fprintf(&s, "\n## Repair\n\nLinear repair (ReplaceMe, training-free) fitted on `%s`: %d windows of up to %d tokens, ridge %g × the mean diagonal of MᵀM. Each map T (hidden × hidden) is folded into the down_proj of the layer before the cut.\n\n| slot | layers removed after it | teacher | tokens |\n|---|---|---|---|\n", r.Calibration, r.SamplesOr(), r.SeqOr(), r.RidgeOr())
+		for _, f := range fits {
+			fmt.Fprintf(&s, "| %d | %d–%d | %s | %d |\n", f.Cut.Slot, f.Cut.From, f.Cut.To-1, f.Teacher, f.Tokens)
+		}
+		for _, c := range p.Cuts(info.Layers) {
+			if c.Slot < 0 {
+				fmt.Fprintf(&s, "\nLayers %d–%d, removed before the first kept layer, are not repaired: no kept layer precedes them.\n", c.From, c.To-1)
+			}
+		}
+	}
 	if len(opt.Scores) > 0 {
 		s.WriteString("\n## Scores\n\n| metric | value |\n|---|---|\n")
 		for _, k := range sortedKeys(opt.Scores) {

@@ -112,7 +112,7 @@ func (c *LayerCache) Unpin(layers []*Layer) {
 	ws := make([]Weights, 0, len(layers))
 	for _, l := range layers {
 		if l != nil {
-			ws = append(ws, l)
+			ws = append(ws, l.weights()...)
 		}
 	}
 	c.unpin(ws)
@@ -138,7 +138,7 @@ func (c *LayerCache) unpin(ws []Weights) {
 func (c *LayerCache) Adopt(net *Net, pinnedHead bool) {
 	ws := make([]Weights, 0, len(net.Layers)+1)
 	for _, l := range net.Layers {
-		ws = append(ws, l)
+		ws = append(ws, l.weights()...)
 	}
 	if pinnedHead {
 		ws = append(ws, net.Head)

@@ -157,7 +157,6 @@ func (n *Net) hidden(b *batch) { n.hiddenTrace(b, nil) }
 func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 	c := n.Cfg
 	d := c.HiddenSize
-	qkvW := c.QDim() + 2*c.KVDim()
 	maxPos := 0
 	for i, l := range b.lens {
 		maxPos = max(maxPos, l)
@@ -191,28 +190,12 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 		if trace != nil {
 			trace(li, b.x)
 		}
-		rmsNorm(b.xn, b.x, l.AttnNorm, d, c.RMSNormEps)
-		kernel.MatMulT(b.qkv, qkvW, b.xn, d, b.rows, l.QKV, false)
-		if l.QKVBias != nil {
-			for r := 0; r < b.rows; r++ {
-				row := b.qkv[r*qkvW : (r+1)*qkvW]
-				for i, v := range l.QKVBias {
-					row[i] += v
-				}
-			}
+		if l.HasAttn() {
+			n.attnBlock(b, l, cos, sin)
 		}
-		n.applyRope(b, cos, sin)
-		n.attention(b)
-		kernel.MatMulT(b.x, d, b.att, c.QDim(), b.rows, l.O, true)
-		rmsNorm(b.xn, b.x, l.MLPNorm, d, c.RMSNormEps)
-		inter := c.IntermediateSize
-		kernel.MatMulT(b.gu, 2*inter, b.xn, d, b.rows, l.GateUp, false)
-		for r := 0; r < b.rows; r++ {
-			g := b.gu[r*2*inter : r*2*inter+inter]
-			u := b.gu[r*2*inter+inter : (r+1)*2*inter]
-			kernel.SiLUMul(b.h[r*inter:(r+1)*inter], g, u)
+		if l.HasMLP() {
+			n.mlpBlock(b, l, b.x, true)
 		}
-		kernel.MatMulT(b.x, d, b.h, inter, b.rows, l.Down, true)
 		if keys != nil {
 			n.Prefix.Cache.put(keys[li], b.x)
 		}
@@ -221,6 +204,41 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 		trace(len(n.Layers), b.x)
 	}
 	rmsNorm(b.xn, b.x, n.Head.FinalNorm, d, c.RMSNormEps)
+}
+
+// attnBlock adds the layer's attention output to the residual stream b.x.
+func (n *Net) attnBlock(b *batch, l *Layer, cos, sin []float32) {
+	c := n.Cfg
+	d := c.HiddenSize
+	qkvW := c.QDim() + 2*c.KVDim()
+	rmsNorm(b.xn, b.x, l.AttnNorm, d, c.RMSNormEps)
+	kernel.MatMulT(b.qkv, qkvW, b.xn, d, b.rows, l.QKV, false)
+	if l.QKVBias != nil {
+		for r := 0; r < b.rows; r++ {
+			row := b.qkv[r*qkvW : (r+1)*qkvW]
+			for i, v := range l.QKVBias {
+				row[i] += v
+			}
+		}
+	}
+	n.applyRope(b, cos, sin)
+	n.attention(b)
+	kernel.MatMulT(b.x, d, b.att, c.QDim(), b.rows, l.O, true)
+}
+
+// mlpBlock computes the layer's MLP output on the residual stream b.x and
+// adds it to out (accumulate) or writes it there.
+func (n *Net) mlpBlock(b *batch, l *Layer, out []float32, accumulate bool) {
+	c := n.Cfg
+	d, inter := c.HiddenSize, c.IntermediateSize
+	rmsNorm(b.xn, b.x, l.MLPNorm, d, c.RMSNormEps)
+	kernel.MatMulT(b.gu, 2*inter, b.xn, d, b.rows, l.GateUp, false)
+	for r := 0; r < b.rows; r++ {
+		g := b.gu[r*2*inter : r*2*inter+inter]
+		u := b.gu[r*2*inter+inter : (r+1)*2*inter]
+		kernel.SiLUMul(b.h[r*inter:(r+1)*inter], g, u)
+	}
+	kernel.MatMulT(out, d, b.h, inter, b.rows, l.Down, accumulate)
 }
 
 // applyRope rotates the q and k parts of every row by its position.
@@ -469,6 +487,41 @@ func (n *Net) Greedy(prompt []int, steps, stop int) ([]int, error) {
 		seq = append(seq, best)
 	}
 	return seq, nil
+}
+
+// Capture runs the sequences through the layers before layer k and layer
+// k's attention, then calls fn with the residual stream r that layer k's
+// MLP output is added to and that output m (rows × hidden each). The
+// slices are reused: copy what you keep.
+func (n *Net) Capture(seqs [][]int, k int, fn func(r, m []float32)) error {
+	if k < 0 || k >= len(n.Layers) {
+		return fmt.Errorf("capture at layer %d of %d", k, len(n.Layers))
+	}
+	if !n.Layers[k].HasMLP() {
+		return fmt.Errorf("capture at layer %d: the layer has no MLP sub-block", k)
+	}
+	b, err := n.newBatch(plain(seqs))
+	if err != nil {
+		return err
+	}
+	maxPos := 0
+	for _, l := range b.lens {
+		maxPos = max(maxPos, l)
+	}
+	cos, sin := n.rope(maxPos)
+	for li := 0; li <= k; li++ {
+		l := n.Layers[li]
+		if l.HasAttn() {
+			n.attnBlock(b, l, cos, sin)
+		}
+		if li < k && l.HasMLP() {
+			n.mlpBlock(b, l, b.x, true)
+		}
+	}
+	m := make([]float32, len(b.x))
+	n.mlpBlock(b, n.Layers[k], m, false)
+	fn(b.x, m)
+	return nil
 }
 
 // Trace runs the sequences and calls fn with the hidden states (rows ×

@@ -20,6 +20,8 @@ type Tensors map[string][]float32
 
 // Layer is a decoder layer ready to run: norms as vectors, projections
 // packed for the GEMM (q/k/v fused into one matrix, gate/up into another).
+// A layer without QKV skips its attention sub-block, one without GateUp
+// its MLP sub-block: the residual stream passes through unchanged.
 type Layer struct {
 	AttnNorm []float32      // [D]
 	QKV      *kernel.Packed // [(H+2·KV)·hd, D]: q rows, then k, then v
@@ -28,12 +30,56 @@ type Layer struct {
 	MLPNorm  []float32      // [D]
 	GateUp   *kernel.Packed // [2·I, D]: gate rows, then up rows
 	Down     *kernel.Packed // [D, I]
+
+	// parts are the cached layers a composed layer points into (Compose):
+	// the cache pins them, not the composition.
+	parts []*Layer
 }
 
-// Bytes is the memory the layer holds.
+// Bytes is the memory the layer holds (a composed layer holds none of its
+// own).
 func (l *Layer) Bytes() int64 {
+	if l.parts != nil {
+		return 0
+	}
 	n := int64(len(l.AttnNorm)+len(l.MLPNorm)+len(l.QKVBias)) * 4
 	return n + l.QKV.Bytes() + l.O.Bytes() + l.GateUp.Bytes() + l.Down.Bytes()
+}
+
+// HasAttn and HasMLP report whether the layer runs that sub-block.
+func (l *Layer) HasAttn() bool { return l.QKV != nil }
+
+// HasMLP reports whether the layer runs its MLP sub-block.
+func (l *Layer) HasMLP() bool { return l.GateUp != nil }
+
+// Compose makes a layer of attn's attention sub-block and mlp's MLP
+// sub-block, sharing their packed weights; nil skips that sub-block.
+// The pins the cache holds on attn and mlp pass to the composed layer
+// (see LayerCache.Adopt and Unpin).
+func Compose(attn, mlp *Layer) *Layer {
+	l := &Layer{parts: []*Layer{}}
+	if attn != nil {
+		l.AttnNorm, l.QKV, l.QKVBias, l.O = attn.AttnNorm, attn.QKV, attn.QKVBias, attn.O
+		l.parts = append(l.parts, attn)
+	}
+	if mlp != nil {
+		l.MLPNorm, l.GateUp, l.Down = mlp.MLPNorm, mlp.GateUp, mlp.Down
+		l.parts = append(l.parts, mlp)
+	}
+	return l
+}
+
+// weights lists what the cache pins for the layer: itself, or the layers
+// it is composed of.
+func (l *Layer) weights() []Weights {
+	if l.parts == nil {
+		return []Weights{l}
+	}
+	var ws []Weights
+	for _, p := range l.parts {
+		ws = append(ws, p.weights()...)
+	}
+	return ws
 }
 
 // NewLayer packs a layer's tensors. It checks every shape against cfg.
@@ -41,6 +87,9 @@ func NewLayer(cfg *model.Config, t Tensors) (*Layer, error) {
 	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O, model.MLPNorm, model.Gate, model.Up, model.Down}
 	if cfg.HasAttentionBias() {
 		roles = append(roles, model.QBias, model.KBias, model.VBias)
+	}
+	if t[model.AttnNorm] == nil && t[model.Q] == nil && t[model.O] == nil {
+		return NewMLPLayer(cfg, t)
 	}
 	for _, r := range roles {
 		want := 1
@@ -68,7 +117,46 @@ func NewLayer(cfg *model.Config, t Tensors) (*Layer, error) {
 	if cfg.HasAttentionBias() {
 		l.QKVBias = append(append(append(make([]float32, 0, qkvRows), t[model.QBias]...), t[model.KBias]...), t[model.VBias]...)
 	}
+	// A zero output projection makes its sub-block add exactly nothing:
+	// how build writes a sub-block a plan skips. Skip it here too.
+	if allZero(t[model.O]) {
+		l.AttnNorm, l.QKV, l.QKVBias, l.O = nil, nil, nil, nil
+	}
+	if allZero(t[model.Down]) {
+		l.MLPNorm, l.GateUp, l.Down = nil, nil, nil
+	}
 	return l, nil
+}
+
+func allZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// NewMLPLayer packs only the MLP sub-block of a layer's tensors: the layer
+// skips attention.
+func NewMLPLayer(cfg *model.Config, t Tensors) (*Layer, error) {
+	for _, r := range []string{model.MLPNorm, model.Gate, model.Up, model.Down} {
+		want := 1
+		for _, d := range cfg.ExpectedShape(r) {
+			want *= d
+		}
+		if len(t[r]) != want {
+			return nil, fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
+		}
+	}
+	d, inter := cfg.HiddenSize, cfg.IntermediateSize
+	gu := make([]float32, 0, 2*inter*d)
+	gu = append(append(gu, t[model.Gate]...), t[model.Up]...)
+	return &Layer{
+		MLPNorm: append([]float32(nil), t[model.MLPNorm]...),
+		GateUp:  kernel.Pack(gu, 2*inter, d),
+		Down:    kernel.Pack(t[model.Down], d, inter),
+	}, nil
 }
 
 // ReadTensors reads layer i of m as float32 tensors.

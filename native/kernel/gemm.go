@@ -170,7 +170,13 @@ func (p *Packed) Row(r int, dst []float32) {
 }
 
 // Bytes is the memory the packed matrix holds.
-func (p *Packed) Bytes() int64 { return int64(len(p.data))*4 + int64(len(p.half))*2 }
+// A nil matrix holds nothing.
+func (p *Packed) Bytes() int64 {
+	if p == nil {
+		return 0
+	}
+	return int64(len(p.data))*4 + int64(len(p.half))*2
+}
 
 // Threads is the number of goroutines a large GEMM uses.
 var Threads = runtime.GOMAXPROCS(0)

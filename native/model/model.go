@@ -137,6 +137,33 @@ func (m *Model) LayerParams() int64 {
 	return n
 }
 
+// AttnRole reports whether a layer role belongs to the attention sub-block
+// (input norm, q/k/v/o and their biases); the others are the MLP's.
+func AttnRole(role string) bool {
+	switch role {
+	case AttnNorm, Q, K, V, O, QBias, KBias, VBias:
+		return true
+	}
+	return false
+}
+
+// SubBlockParams counts the parameters of one layer's attention and MLP
+// sub-blocks.
+func (m *Model) SubBlockParams() (attn, mlp int64) {
+	for _, role := range m.roles {
+		p := int64(1)
+		for _, d := range m.Config.ExpectedShape(role) {
+			p *= int64(d)
+		}
+		if AttnRole(role) {
+			attn += p
+		} else {
+			mlp += p
+		}
+	}
+	return attn, mlp
+}
+
 // OuterParams counts embeddings, final norm and (untied) lm_head.
 func (m *Model) OuterParams() int64 {
 	c := m.Config

@@ -140,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	fi := cfg.Session.Family.Info()
 	s := &Server{cfg: cfg, ses: cfg.Session, host: host,
 		clients: map[*client]bool{}, scorers: newScorerStore(cfg.MaxScorers, cfg.MaxScorerBytes), jobs: newJobQueue(cfg.MaxJobs, cfg.MaxJobsPerClient),
-		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams, Tasks: cfg.Session.Tasks(), TaskWeights: cfg.Session.Weights()},
+		info: protocol.FamilyInfo{Models: fi.Models, Layers: fi.Layers, LayerParams: fi.LayerParams, OuterParams: fi.OuterParams, AttnParams: fi.AttnParams, MLPParams: fi.MLPParams, Tasks: cfg.Session.Tasks(), TaskWeights: cfg.Session.Weights()},
 		stop: make(chan struct{})}
 	if cfg.Cluster != nil {
 		go s.announceWorkers()

@@ -87,6 +87,7 @@ func OpenFamily(members []model.Member, o FamilyOptions) (*Family, error) {
 		o.CacheBytes = stitch.DefaultCacheBytes
 	}
 	b := stitch.New(f, o.CacheBytes)
+	b.Calibrate = CalibrationReader(tok, f.Base().Config.MaxPositionEmbeddings)
 	if o.PrefixBytes > 0 {
 		b.Prefix = engine.NewPrefixCache(o.PrefixBytes)
 	}

@@ -25,6 +25,11 @@ type Builder struct {
 	// Prefix, when set, is given to every net built, so candidates that
 	// share their first slots share those slots' activations.
 	Prefix *engine.PrefixCache
+	// Calibrate reads a plan's repair calibration windows (set by whoever
+	// holds the family's tokenizer); nil: plans with a repair are refused.
+	Calibrate func(r *plan.Repair) ([][]int, error)
+
+	fits fits // fitted repair maps
 
 	cache *engine.LayerCache // source and merged layers and heads, one bound
 	// bf16: every model stores its weights as BF16, so the nets' merged
@@ -40,7 +45,7 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, bf16: allBF16(f)}
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, bf16: allBF16(f), fits: fits{max: 256 << 20}}
 }
 
 func allBF16(f *model.Family) bool {
@@ -56,7 +61,8 @@ func allBF16(f *model.Family) bool {
 // Info describes the family for plan validation and parameter counts.
 func Info(f *model.Family) *plan.Family {
 	b := f.Base()
-	return &plan.Family{Models: f.Names(), Layers: b.Config.NumHiddenLayers, LayerParams: b.LayerParams(), OuterParams: b.OuterParams()}
+	attn, mlp := b.SubBlockParams()
+	return &plan.Family{Models: f.Names(), Layers: b.Config.NumHiddenLayers, LayerParams: b.LayerParams(), OuterParams: b.OuterParams(), AttnParams: attn, MLPParams: mlp}
 }
 
 func (b *Builder) model(alias string) (*model.Model, error) {
@@ -68,42 +74,99 @@ func (b *Builder) model(alias string) (*model.Model, error) {
 }
 
 // Net builds the network of a plan, which must validate against the family.
+// A plan with a repair has it fitted (or found in the cache) first.
 func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
+	net, _, err := b.net(p)
+	return net, err
+}
+
+func (b *Builder) net(p *plan.Plan) (*engine.Net, []Fitted, error) {
 	if err := plan.Validate(p, Info(b.Family)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	layers := make([]*engine.Layer, len(p.Slots))
-	for i, s := range p.Slots {
+	keys := make([]string, len(p.Slots))
+	for i := range p.Slots {
 		var err error
-		if s.Take != nil {
-			m, err2 := b.model(s.Take.Model)
-			if err2 != nil {
-				return nil, fmt.Errorf("slots[%d]: %w", i, err2)
-			}
-			layers[i], err = b.Loader.Layer(m, s.Take.Layer)
-		} else {
-			layers[i], err = b.mergedLayer(p.SlotHash(i), s.Merge)
-		}
-		if err != nil {
+		if layers[i], err = b.slotLayer(p, i); err != nil {
 			b.cache.Unpin(layers)
-			return nil, fmt.Errorf("slots[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("slots[%d]: %w", i, err)
 		}
+		keys[i] = p.SlotHash(i)
 	}
 	head, pinnedHead, err := b.head(p)
 	if err != nil {
 		b.cache.Unpin(layers)
-		return nil, err
+		return nil, nil, err
+	}
+	var fits []Fitted
+	if p.Repair != nil {
+		if fits, err = b.repair(p, head, layers, keys); err != nil {
+			b.cache.Unpin(layers)
+			if pinnedHead {
+				b.cache.UnpinHead(head)
+			}
+			return nil, nil, err
+		}
 	}
 	net := engine.NewNet(b.Family.Base().Config, head, layers)
 	b.cache.Adopt(net, pinnedHead)
 	if b.Prefix != nil {
-		keys := make([]string, len(p.Slots))
-		for i := range p.Slots {
-			keys[i] = p.SlotHash(i)
-		}
 		net.Prefix = &engine.Prefixes{Cache: b.Prefix, EmbedKey: p.OuterHash(p.Embed), LayerKeys: keys}
 	}
-	return net, nil
+	return net, fits, nil
+}
+
+// slotLayer is slot i's layer, pinned: a source layer, a merged one, or one
+// composed of two sub-block recipes.
+func (b *Builder) slotLayer(p *plan.Plan, i int) (*engine.Layer, error) {
+	s := p.Slots[i]
+	if !s.Split() {
+		return b.partLayer(p, plan.Part{Take: s.Take, Merge: s.Merge})
+	}
+	attn, mlp := s.Blocks()
+	var la, lm *engine.Layer
+	var err error
+	if !attn.None {
+		if la, err = b.partLayer(p, attn); err != nil {
+			return nil, fmt.Errorf("attn: %w", err)
+		}
+	}
+	if !mlp.None {
+		if lm, err = b.partLayer(p, mlp); err != nil {
+			b.cache.Unpin([]*engine.Layer{la})
+			return nil, fmt.Errorf("mlp: %w", err)
+		}
+	}
+	return engine.Compose(la, lm), nil
+}
+
+// partLayer is the whole layer a recipe names (a sub-block takes its half).
+func (b *Builder) partLayer(p *plan.Plan, pt plan.Part) (*engine.Layer, error) {
+	if pt.Take != nil {
+		m, err := b.model(pt.Take.Model)
+		if err != nil {
+			return nil, err
+		}
+		return b.Loader.Layer(m, pt.Take.Layer)
+	}
+	return b.mergedLayer(p.PartHash(pt), pt.Merge)
+}
+
+// PartTensor is one role's float32 tensor of a recipe: read from the
+// source layer or merged.
+func (b *Builder) PartTensor(pt plan.Part, role string) ([]float32, error) {
+	if pt.Take != nil {
+		m, err := b.model(pt.Take.Model)
+		if err != nil {
+			return nil, err
+		}
+		return m.Tensors.ReadFloat32(m.LayerTensorName(role, pt.Take.Layer))
+	}
+	if pt.Merge == nil {
+		return nil, fmt.Errorf("no recipe for %s", role)
+	}
+	return b.LayerTensor(pt.Merge, role)
 }
 
 func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) {

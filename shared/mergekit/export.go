@@ -50,7 +50,13 @@ func Export(p *plan.Plan) ([]byte, error) {
 		}
 	}
 	var reasons []string
+	if p.Repair != nil {
+		reasons = append(reasons, "the plan's linear repair changes down_proj weights, which mergekit cannot compute")
+	}
 	for i, s := range p.Slots {
+		if s.Split() {
+			reasons = append(reasons, fmt.Sprintf("slots[%d] takes its attention and MLP sub-blocks from different recipes; a mergekit slice takes whole layers", i))
+		}
 		if s.Merge != nil && s.Merge.CrossLayer() {
 			reasons = append(reasons, fmt.Sprintf("slots[%d] merges different source layers (%d and %v); a mergekit slice merges one layer range across models", i, s.Merge.Layer, s.Merge.Layers))
 		}

@@ -76,6 +76,9 @@ func GenotypeOf(p *Plan, layers int) (*Genotype, error) {
 	kept := map[int]bool{}
 	prev := -1
 	for i, s := range p.Slots {
+		if s.Split() {
+			return nil, fmt.Errorf("slots[%d]: sub-block recipes (attn/mlp) are not a layer genotype", i)
+		}
 		var l int
 		switch {
 		case s.Take != nil:

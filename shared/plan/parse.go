@@ -193,7 +193,7 @@ func (r *reader) integer(v any, path string) int {
 }
 
 func (r *reader) plan(v any) *Plan {
-	m := r.object(v, "", "version", "name", "models", "slots", "embed", "head")
+	m := r.object(v, "", "version", "name", "models", "slots", "embed", "head", "repair")
 	p := &Plan{}
 	if m == nil {
 		return p
@@ -236,14 +236,23 @@ func (r *reader) plan(v any) *Plan {
 	if h, ok := m["head"]; ok {
 		p.Head = r.outer(h, "head")
 	}
+	if x, ok := m["repair"]; ok {
+		p.Repair = r.repair(x, "repair")
+	}
 	return p
 }
 
 func (r *reader) slot(v any, path string) Slot {
-	m := r.object(v, path, "take", "merge")
+	m := r.object(v, path, "take", "merge", "attn", "mlp")
 	var s Slot
 	if m == nil {
 		return s
+	}
+	if a, ok := m["attn"]; ok {
+		s.Attn = r.part(a, path+".attn")
+	}
+	if x, ok := m["mlp"]; ok {
+		s.MLP = r.part(x, path+".mlp")
 	}
 	t, hasTake := m["take"]
 	mg, hasMerge := m["merge"]

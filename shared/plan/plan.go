@@ -32,12 +32,17 @@ type Plan struct {
 	Slots   []Slot            `json:"slots"`
 	Embed   *Outer            `json:"embed,omitempty"` // embeddings; nil: the base's
 	Head    *Outer            `json:"head,omitempty"`  // final norm and lm_head; nil: the base's
+	Repair  *Repair           `json:"repair,omitempty"` // a training-free repair at every cut; nil: none
 }
 
-// Slot is one output layer: exactly one of Take and Merge.
+// Slot is one output layer: exactly one of Take and Merge, which gives both
+// sub-blocks — unless Attn or MLP (at most one of them) gives that
+// sub-block another recipe or none (a residual skip of it).
 type Slot struct {
 	Take  *Take  `json:"take,omitempty"`
 	Merge *Merge `json:"merge,omitempty"`
+	Attn  *Part  `json:"attn,omitempty"` // the attention sub-block: input norm, q/k/v/o
+	MLP   *Part  `json:"mlp,omitempty"`  // the MLP sub-block: post-attention norm, gate/up/down
 }
 
 // Take runs source layer Layer of model Model unchanged.
@@ -205,11 +210,42 @@ type Family struct {
 	Layers      int
 	LayerParams int64 // parameters of one decoder layer
 	OuterParams int64 // embeddings, final norm and (untied) lm_head
+	// AttnParams and MLPParams split LayerParams by sub-block (both 0:
+	// unknown, and a sub-block then counts half a layer).
+	AttnParams, MLPParams int64
+	// NoSubBlocks, when set, says why the architecture's layers cannot be
+	// split into attention and MLP sub-blocks (plans using attn/mlp are
+	// refused).
+	NoSubBlocks string
 }
 
-// Params is the parameter count of the tailored model.
+// SubBlockParams is the parameter count of the attention and the MLP
+// sub-block of one layer.
+func (f *Family) SubBlockParams() (attn, mlp int64) {
+	if f.AttnParams+f.MLPParams == 0 {
+		return f.LayerParams / 2, f.LayerParams - f.LayerParams/2
+	}
+	return f.AttnParams, f.MLPParams
+}
+
+// Params is the parameter count of the tailored model: a slot counts the
+// sub-blocks it runs.
 func (p *Plan) ParamCount(f *Family) int64 {
-	return f.OuterParams + int64(len(p.Slots))*f.LayerParams
+	n := f.OuterParams
+	attn, mlp := f.SubBlockParams()
+	for _, s := range p.Slots {
+		a, m := s.Blocks()
+		if !a.None {
+			n += attn
+		}
+		if !m.None {
+			n += mlp
+		}
+		if !a.None && !m.None && s.Attn == nil && s.MLP == nil {
+			n += f.LayerParams - attn - mlp // a whole layer: exact even when the split is not
+		}
+	}
+	return n
 }
 
 // FractionRemoved is 1 - params(plan)/params(base); negative when the plan
@@ -230,8 +266,24 @@ func (p *Plan) ModelRef(alias string) string {
 
 // SlotHash is a stable hash of what slot i computes: the key of every cache
 // of merged layers and of activations.
+// A slot without sub-block overrides hashes as it always has.
 func (p *Plan) SlotHash(i int) string {
-	return p.recipeHash(p.Slots[i].Take, p.Slots[i].Merge, true)
+	s := p.Slots[i]
+	if s.Attn == nil && s.MLP == nil {
+		return p.recipeHash(s.Take, s.Merge, true)
+	}
+	a, m := s.Blocks()
+	sum := sha256.Sum256([]byte("blocks|attn=" + p.PartHash(a) + "|mlp=" + p.PartHash(m)))
+	return hex.EncodeToString(sum[:16])
+}
+
+// PartHash hashes a sub-block's recipe: a take or merge hashes as the whole
+// layer it comes from (so caches of whole layers serve sub-blocks too).
+func (p *Plan) PartHash(pt Part) string {
+	if pt.None {
+		return "none"
+	}
+	return p.recipeHash(pt.Take, pt.Merge, true)
 }
 
 // OuterHash hashes where the embeddings (or head) come from.
@@ -308,11 +360,14 @@ func (p *Plan) Aliases() []string {
 		}
 	}
 	for _, s := range p.Slots {
-		if s.Take != nil {
-			set[s.Take.Model] = true
-		}
-		if s.Merge != nil {
-			addMerge(s.Merge)
+		a, m := s.Blocks()
+		for _, pt := range []Part{a, m} {
+			if pt.Take != nil {
+				set[pt.Take.Model] = true
+			}
+			if pt.Merge != nil {
+				addMerge(pt.Merge)
+			}
 		}
 	}
 	for _, o := range []*Outer{p.Embed, p.Head} {
@@ -335,10 +390,28 @@ func (p *Plan) Aliases() []string {
 
 // Describe is a one-line text of a slot, for tables and model cards.
 func (s Slot) Describe() string {
-	if s.Take != nil {
-		return fmt.Sprintf("%s[%d]", s.Take.Model, s.Take.Layer)
+	d := Part{Take: s.Take, Merge: s.Merge}.Describe()
+	if s.Attn != nil {
+		d += " · attn: " + s.Attn.Describe()
 	}
-	m := s.Merge
+	if s.MLP != nil {
+		d += " · mlp: " + s.MLP.Describe()
+	}
+	return d
+}
+
+// Describe is a one-line text of a recipe.
+func (pt Part) Describe() string {
+	if pt.None {
+		return "none"
+	}
+	if pt.Take != nil {
+		return fmt.Sprintf("%s[%d]", pt.Take.Model, pt.Take.Layer)
+	}
+	m := pt.Merge
+	if m == nil {
+		return "?"
+	}
 	var parts []string
 	if m.Weights != nil {
 		parts = append(parts, fmt.Sprintf("weights=%s", sig3(m.Weights)))
@@ -354,7 +427,7 @@ func (s Slot) Describe() string {
 	if len(m.Overrides) > 0 {
 		parts = append(parts, fmt.Sprintf("%d overrides", len(m.Overrides)))
 	}
-	return fmt.Sprintf("%s(%s)[%d] %s", m.Method, strings.Join(m.Models, "+"), m.Layer, strings.Join(parts, " "))
+	return strings.TrimSpace(fmt.Sprintf("%s(%s)[%d] %s", m.Method, strings.Join(m.Models, "+"), m.Layer, strings.Join(parts, " ")))
 }
 
 // sig3 prints numbers to 3 significant digits, for people (plans keep

@@ -196,6 +196,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"slots":[{"merge":{"method":"slerp","layer":0,"models":["math"],"t":0.3,"overrides":[{"filter":"mlp","t":0.7}]}}],"embed":"base","head":{"merge":{"method":"linear","models":["base","code"]}}}`))
 	f.Add([]byte(`{"models":{"base":"/b"},"slots":[{"take":{"model":"base","layer":3}}]}`))
 	f.Add([]byte(`{"slots":[{"merge":{"method":"task_arithmetic","layer":1,"models":["base","base"],"layers":[2,3],"weights":[1,-1],"lambda":1,"overrides":[{"filter":"norm","lambda":0}]}}]}`))
+	f.Add([]byte(`{"slots":[{"take":["code",3],"mlp":["math",3]},{"take":["base",5],"attn":"none"},{"merge":{"method":"linear","layer":1,"models":["a","b"]},"mlp":{"merge":{"method":"ties","layer":2,"models":["c"]}}}]}`))
+	f.Add([]byte(`{"slots":[{"take":["base",1],"mlp":{"take":["code",1]},"attn":"none"},{"take":["base",2],"mlp":"nothing"}],"repair":{"method":"linear","calibration":"c.txt","samples":4}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Parse(b)
 		if err != nil {
@@ -217,7 +219,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("slot %d changed in a round trip", i)
 			}
 		}
-		_ = p.ParamCount(stories)
+		if n := p.ParamCount(stories); n < stories.OuterParams || n > stories.OuterParams+int64(len(p.Slots))*stories.LayerParams {
+			t.Fatalf("parameter count %d outside [outer, outer + slots × layer]", n)
+		}
 	})
 }
 

@@ -166,6 +166,14 @@ func (p *Plan) check(f *Family) Problems {
 		default:
 			checkMerge(path+".merge", s.Merge, true)
 		}
+		s.checkBlocks(path, f, add, func(pp string, pt *Part) {
+			if pt.Take != nil {
+				checkAlias(pp+".model", pt.Take.Model)
+				checkLayer(pp+".layer", pt.Take.Layer)
+			} else {
+				checkMerge(pp+".merge", pt.Merge, true)
+			}
+		})
 	}
 	for _, o := range []struct {
 		path string
@@ -180,6 +188,9 @@ func (p *Plan) check(f *Family) Problems {
 		default:
 			checkAlias(o.path+".model", o.o.Model)
 		}
+	}
+	if p.Repair != nil {
+		p.checkRepair(f, add, checkAlias)
 	}
 	return ps
 }

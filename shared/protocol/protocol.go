@@ -98,6 +98,8 @@ type FamilyInfo struct {
 	Models      []string  `json:"models"`                 // aliases, base first
 	Layers      int       `json:"layers"`
 	LayerParams int64     `json:"layer_params"`
+	AttnParams  int64     `json:"attn_params,omitempty"` // one layer's attention sub-block
+	MLPParams   int64     `json:"mlp_params,omitempty"`  // one layer's MLP sub-block
 	OuterParams int64     `json:"outer_params"`
 	Tasks       []string  `json:"tasks"`
 }

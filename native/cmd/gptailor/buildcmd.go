@@ -9,7 +9,6 @@ import (
 	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/safetensors"
-	"github.com/gptailor/gptailor/native/stitch"
 )
 
 func runBuild(args []string, stdout, stderr io.Writer) int {
@@ -46,8 +45,12 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "build", fmt.Errorf(`%s: the plan names no models: add "models": {"base": DIR, ...} or pass --family base=DIR`, pos[0]))
 	}
 	defer f.Close()
+	b, err := planBuilder(f)
+	if err != nil {
+		return fail(stderr, "build", err)
+	}
 	var bar *progress.Bar
-	res, err := build.Build(stitch.New(f, stitch.DefaultCacheBytes), p, build.Options{
+	res, err := build.Build(b, p, build.Options{
 		Out: *out, DType: d, Force: *force, ShardBytes: *shard,
 		Progress: func(done, total int) {
 			if bar == nil {

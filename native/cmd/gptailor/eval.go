@@ -20,7 +20,6 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/scorer"
-	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/sysmem"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
@@ -140,7 +139,11 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags) (*engine
 		if f == nil {
 			return nil, "", "", nil, fmt.Errorf(`%s: the plan names no models: add "models": {"base": DIR, ...} or pass --family base=DIR`, planPath)
 		}
-		net, err := stitch.New(f, stitch.DefaultCacheBytes).Net(p)
+		b, err := planBuilder(f)
+		if err != nil {
+			return nil, "", "", nil, err
+		}
+		net, err := b.Net(p)
 		if err != nil {
 			return nil, "", "", nil, fmt.Errorf("%s: %w", planPath, err)
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/native/tokenizer"
 	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/shared/mergekit"
 	"github.com/gptailor/gptailor/shared/plan"
@@ -36,6 +38,18 @@ func readPlan(path string) (*plan.Plan, error) {
 // aliases sorted), checking the plan against that family in the same pass
 // so every problem is listed at once. Without any models it checks the
 // structure only and returns a nil family.
+// planBuilder is the builder eval and build run a plan with: its repairs
+// read calibration text with the base's tokenizer.
+func planBuilder(f *model.Family) (*stitch.Builder, error) {
+	b := stitch.New(f, stitch.DefaultCacheBytes)
+	tok, err := tokenizer.Load(f.Base().Dir)
+	if err != nil {
+		return nil, err
+	}
+	b.Calibrate = session.CalibrationReader(tok, f.Base().Config.MaxPositionEmbeddings)
+	return b, nil
+}
+
 func loadPlan(path string, extra memberFlags) (*plan.Plan, *model.Family, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -1,0 +1,242 @@
+package stitch
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gptailor/gptailor/native/bf16"
+	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/repair"
+	"github.com/gptailor/gptailor/shared/plan"
+)
+
+// Fitted is one cut's repair: the map T folded into slot Cut.Slot's
+// down_proj, and what fitting it cost (0 when it came from the cache).
+type Fitted struct {
+	Cut     plan.Cut
+	Teacher string
+	Key     string    // the fit's identity: plan prefix, teacher, cut, calibration tokens, ridge
+	T       []float64 // hidden × hidden, row-major
+	Tokens  int
+	Elapsed time.Duration
+}
+
+// fits keeps fitted maps by key (T is hidden² float64: 2.6 MB at the 135M
+// shape, 32 MB at 1B), bounded in bytes, oldest dropped first.
+type fits struct {
+	mu    sync.Mutex
+	max   int64
+	bytes int64
+	order []string
+	m     map[string][]float64
+}
+
+func (f *fits) get(k string) ([]float64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.m[k]
+	return t, ok
+}
+
+func (f *fits) put(k string, t []float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string][]float64{}
+	}
+	if _, ok := f.m[k]; ok {
+		return
+	}
+	f.m[k] = t
+	f.order = append(f.order, k)
+	f.bytes += int64(len(t)) * 8
+	for f.bytes > f.max && len(f.order) > 1 {
+		old := f.order[0]
+		f.order = f.order[1:]
+		f.bytes -= int64(len(f.m[old])) * 8
+		delete(f.m, old)
+	}
+}
+
+// Repairs computes the repair of every repairable cut of p (from the cache
+// when fitted before): what build folds into the weights it writes.
+func (b *Builder) Repairs(p *plan.Plan) ([]Fitted, error) {
+	if p.Repair == nil {
+		return nil, nil
+	}
+	_, f, err := b.net(p)
+	return f, err
+}
+
+// repair fits the cuts of p in slot order — each on the activations of the
+// plan as repaired so far — and replaces each repaired slot's layer in
+// layers (and its key in keys) by one whose down_proj has T folded in.
+func (b *Builder) repair(p *plan.Plan, head *engine.Head, layers []*engine.Layer, keys []string) ([]Fitted, error) {
+	r := p.Repair
+	if b.Calibrate == nil {
+		return nil, fmt.Errorf("repair: this builder cannot read calibration text (no tokenizer)")
+	}
+	windows, err := b.Calibrate(r)
+	if err != nil {
+		return nil, fmt.Errorf("repair.calibration: %w", err)
+	}
+	cfg := b.Family.Base().Config
+	d := cfg.HiddenSize
+	tokens := 0
+	for _, w := range windows {
+		tokens += len(w)
+	}
+	if tokens < d {
+		return nil, fmt.Errorf("repair.calibration: %s gives %d tokens (%d windows), fewer than the hidden size %d: the fit would be underdetermined (give more text, or raise repair.samples or repair.seq)", r.Calibration, tokens, len(windows), d)
+	}
+	calibKey := tokensKey(windows)
+	embedKey := p.OuterHash(p.Embed)
+	var out []Fitted
+	for _, c := range p.Repairable(cfg.NumHiddenLayers) {
+		i := c.Slot
+		_, mlp := p.Slots[i].Blocks()
+		teacher := r.Teacher
+		if teacher == "" {
+			teacher = mlpSource(mlp)
+		}
+		tm, err := b.model(teacher)
+		if err != nil {
+			return nil, fmt.Errorf("repair.teacher: %w", err)
+		}
+		h := sha256.New()
+		fmt.Fprintf(h, "linear|embed=%s|", embedKey)
+		for _, k := range keys[:i+1] {
+			h.Write([]byte(k + ";"))
+		}
+		fmt.Fprintf(h, "|teacher=%s|cut=%d-%d|calib=%s|ridge=%g", tm.Dir, c.From, c.To, calibKey, r.RidgeOr())
+		key := hex.EncodeToString(h.Sum(nil)[:16])
+		f := Fitted{Cut: c, Teacher: teacher, Key: key, Tokens: tokens}
+		t, ok := b.fits.get(key)
+		if !ok {
+			start := time.Now()
+			if t, err = b.fit(head, layers[:i+1], tm, c.To, windows, r.RidgeOr()); err != nil {
+				return nil, fmt.Errorf("repair of layers %d–%d after slots[%d]: %w", c.From, c.To-1, i, err)
+			}
+			f.Elapsed = time.Since(start)
+			b.fits.put(key, t)
+		}
+		f.T = t
+		ml, err := b.repairedMLP(key, mlp, t)
+		if err != nil {
+			return nil, fmt.Errorf("repair of slots[%d]: %w", i, err)
+		}
+		layers[i] = engine.Compose(layers[i], ml)
+		keys[i] = keys[i] + "+repair:" + key
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// mlpSource is the model a recipe's MLP comes from (a merge's base).
+func mlpSource(pt plan.Part) string {
+	if pt.Take != nil {
+		return pt.Take.Model
+	}
+	return pt.Merge.BaseModel()
+}
+
+// fit captures, on the calibration windows, the last prefix layer's MLP
+// output M and the residual R it is added to, and the teacher's hidden
+// state H entering its layer `to` (its output when to = L), and solves for
+// T with M·T ≈ H − R.
+func (b *Builder) fit(head *engine.Head, prefix []*engine.Layer, teacher *model.Model, to int, windows [][]int, ridge float64) ([]float64, error) {
+	cfg := b.Family.Base().Config
+	d := cfg.HiddenSize
+	net := engine.NewNet(cfg, head, prefix)
+	layers := make([]int, to)
+	for i := range layers {
+		layers[i] = i
+	}
+	tnet, err := b.Loader.Net(teacher, layers)
+	if err != nil {
+		return nil, err
+	}
+	var ms, ys []float32
+	for wi, w := range windows {
+		var hidden []float32
+		if err := tnet.Trace([][]int{w}, func(l int, x []float32) {
+			if l == to {
+				hidden = append([]float32(nil), x...)
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("window %d: %w", wi, err)
+		}
+		if err := net.Capture([][]int{w}, len(prefix)-1, func(r, m []float32) {
+			ms = append(ms, m...)
+			for k := range r {
+				ys = append(ys, hidden[k]-r[k])
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("window %d: %w", wi, err)
+		}
+	}
+	return repair.Fit(ms, ys, len(ms)/d, d, ridge)
+}
+
+// repairedMLP is the recipe's MLP sub-block with T folded into down_proj,
+// packed (cached under the fit's key).
+func (b *Builder) repairedMLP(key string, mlp plan.Part, t []float64) (*engine.Layer, error) {
+	if l, ok := b.cache.Get("repair", key); ok {
+		return l.(*engine.Layer), nil
+	}
+	ts, err := b.RepairedMLPTensors(mlp, t)
+	if err != nil {
+		return nil, err
+	}
+	l, err := engine.NewMLPLayer(b.Family.Base().Config, ts)
+	if err != nil {
+		return nil, err
+	}
+	b.cache.Put("repair", key, l)
+	return l, nil
+}
+
+// RepairedMLPTensors are a recipe's MLP tensors with T folded into
+// down_proj (rounded to BF16 when the family is BF16, as the build writes
+// them).
+func (b *Builder) RepairedMLPTensors(mlp plan.Part, t []float64) (engine.Tensors, error) {
+	cfg := b.Family.Base().Config
+	ts := engine.Tensors{}
+	for _, role := range []string{model.MLPNorm, model.Gate, model.Up, model.Down} {
+		v, err := b.PartTensor(mlp, role)
+		if err != nil {
+			return nil, err
+		}
+		ts[role] = v
+	}
+	down, _, err := repair.Fold(ts[model.Down], nil, t, cfg.HiddenSize, cfg.IntermediateSize)
+	if err != nil {
+		return nil, err
+	}
+	if b.bf16 {
+		bf16.Round(down)
+	}
+	ts[model.Down] = down
+	return ts, nil
+}
+
+// tokensKey identifies calibration windows by their tokens.
+func tokensKey(windows [][]int) string {
+	h := sha256.New()
+	var buf [8]byte
+	for _, w := range windows {
+		binary.LittleEndian.PutUint64(buf[:], uint64(len(w)))
+		h.Write(buf[:])
+		for _, t := range w {
+			binary.LittleEndian.PutUint64(buf[:], uint64(t))
+			h.Write(buf[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
