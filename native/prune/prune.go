@@ -21,13 +21,17 @@ import (
 var Methods = []string{"shortgpt", "angular", "sleb", "last"}
 
 // AllMethods lists every method Baseline accepts.
-var AllMethods = append(append([]string(nil), Methods...), "laco")
+var AllMethods = append(append([]string(nil), Methods...), "laco", "blockpruner")
 
 // Result is a baseline's choice and the scores behind it.
 type Result struct {
-	Method  string    `json:"method"`
-	Removed []int     `json:"removed"`
-	Scores  []float64 `json:"scores,omitempty"` // per layer (shortgpt: BI; angular: distance of the block starting there; sleb: NLL of each removal in the first step)
+	Method  string `json:"method"`
+	Removed []int  `json:"removed"`
+	// RemovedAttn and RemovedMLP are the sub-blocks BlockPruner removes
+	// (a layer in both is in Removed too).
+	RemovedAttn []int     `json:"removed_attn,omitempty"`
+	RemovedMLP  []int     `json:"removed_mlp,omitempty"`
+	Scores      []float64 `json:"scores,omitempty"` // per layer (shortgpt: BI; angular: distance of the block starting there; sleb: NLL of each removal in the first step)
 }
 
 // Run applies a method to net (the base, all its layers) on calibration
@@ -54,8 +58,8 @@ func Run(method string, net *engine.Net, windows [][]int, n int) (*Result, error
 		}
 		return r, nil
 	}
-	if method == "laco" {
-		return nil, fmt.Errorf("laco merges layers instead of dropping them: it needs the model's weights (use Baseline)")
+	if method == "laco" || method == "blockpruner" {
+		return nil, fmt.Errorf("%s works on the model's weights and sub-blocks, not a layer list (use Baseline)", method)
 	}
 	return nil, fmt.Errorf("unknown pruning method %q (%v)", method, Methods)
 }
@@ -63,8 +67,11 @@ func Run(method string, net *engine.Net, windows [][]int, n int) (*Result, error
 // Baseline applies any method of AllMethods to the family member alias on
 // calibration windows, removing n layers, and returns its plan.
 func Baseline(method string, b *stitch.Builder, models map[string]string, alias string, windows [][]int, n int, laco LaCoOptions) (*Result, *plan.Plan, error) {
-	if method == "laco" {
+	switch method {
+	case "laco":
 		return LaCo(b, models, alias, windows, n, laco)
+	case "blockpruner":
+		return BlockPruner(b, models, alias, windows, n)
 	}
 	m, ok := b.Family.Model(alias)
 	if !ok {

@@ -37,6 +37,17 @@ type Space struct {
 	// (removal, and each kept layer taken whole from one model: no merge)
 	// or "" / "full" (removal, selection and merging).
 	Kind string `json:"kind,omitempty"`
+
+	// Blocks is block granularity: each layer's attention and MLP
+	// sub-blocks are removed and sourced separately (Config.MLPRemoved,
+	// Config.MLPSubset), and instead of exactly Remove layers a config
+	// removes at least RemoveParams parameters (AttnParams and MLPParams
+	// per sub-block), restoring none it could keep.
+	Blocks                bool
+	RemoveParams          int64
+	AttnParams, MLPParams int64
+	// Repair, when set, is given to every candidate plan that has a cut.
+	Repair *plan.Repair
 }
 
 // SpaceKinds are the values of Space.Kind (and search --space).
@@ -64,6 +75,9 @@ func (s *Space) Validate() error {
 	case len(s.FineTunes) == 0:
 		return fmt.Errorf("the family has no fine-tune: a search needs a base and at least one fine-tune")
 	}
+	if err := s.validateBlocks(); err != nil {
+		return err
+	}
 	for _, m := range s.Methods {
 		if !ExtensionMethods[m] {
 			return fmt.Errorf("merge method %q cannot be searched (task_arithmetic, ties, linear, slerp)", m)
@@ -90,10 +104,14 @@ func (s *Space) narrow(c *Config) *Config {
 		for i := range c.Subset {
 			c.Subset[i], c.Lambda[i] = 0, 0
 		}
+		clear(c.MLPSubset)
 	case s.selectionOnly():
 		for i := range c.Subset {
 			c.Subset[i] &= -c.Subset[i] // the lowest set bit
 			c.Lambda[i] = 0
+		}
+		for i := range c.MLPSubset {
+			c.MLPSubset[i] &= -c.MLPSubset[i]
 		}
 	}
 	return c
@@ -108,6 +126,10 @@ type Config struct {
 	Lambda  []float64   `json:"lambda"`            // per source layer, merge scale in [0, 1]
 	Method  []int       `json:"method,omitempty"`  // extension: index into Space.Methods per layer
 	Weight  [][]float64 `json:"weights,omitempty"` // extension: per layer, per fine-tune
+	// Block granularity: Removed and Subset are then the attention's, and
+	// these the MLP's, per source layer.
+	MLPRemoved []bool   `json:"mlp_removed,omitempty"`
+	MLPSubset  []uint32 `json:"mlp_subset,omitempty"`
 }
 
 // Key identifies a config for deduplication: λ only counts where a merge
@@ -136,6 +158,13 @@ func (c *Config) Key() string {
 		}
 		b.WriteByte('|')
 	}
+	for i := range c.MLPRemoved {
+		if c.MLPRemoved[i] {
+			b.WriteString("mx|")
+		} else {
+			fmt.Fprintf(&b, "m%x|", c.MLPSubset[i])
+		}
+	}
 	return b.String()
 }
 
@@ -155,6 +184,10 @@ func (c *Config) Clone() *Config {
 	}
 	for _, w := range c.Weight {
 		n.Weight = append(n.Weight, append([]float64(nil), w...))
+	}
+	if c.MLPRemoved != nil {
+		n.MLPRemoved = append([]bool(nil), c.MLPRemoved...)
+		n.MLPSubset = append([]uint32(nil), c.MLPSubset...)
 	}
 	return n
 }
@@ -177,6 +210,9 @@ func (s *Space) Random(r *rand.Rand) *Config {
 			c.Subset[i] = uint32(r.IntN(1 << len(s.FineTunes)))
 			c.Lambda[i] = r.Float64()
 		}
+	}
+	if s.Blocks {
+		s.randomBlocks(c, r)
 	}
 	s.extend(c, r)
 	return c
@@ -204,7 +240,7 @@ func (s *Space) extend(c *Config, r *rand.Rand) {
 // Neighbor changes one thing: swaps a removed and a kept layer, flips one
 // fine-tune of a layer, or moves one λ.
 func (s *Space) Neighbor(c *Config, r *rand.Rand) *Config {
-	n := c.Clone()
+	n := s.Complete(c).Clone()
 	if (len(s.Methods) > 0 && n.Method == nil) || (s.Weights && n.Weight == nil) {
 		s.extend(n, r)
 	}
@@ -224,6 +260,23 @@ func (s *Space) Neighbor(c *Config, r *rand.Rand) *Config {
 		move = 0
 	case s.selectionOnly() && move == 2: // no λ: change a layer's model instead
 		move = 1
+	}
+	switch {
+	case s.Blocks && move == 0:
+		s.swapBlock(n, r)
+		return n
+	case s.Blocks && move == 1 && r.IntN(2) == 1: // the MLP's source
+		i := r.IntN(s.Layers)
+		if s.selectionOnly() {
+			k := r.IntN(len(s.FineTunes) + 1)
+			n.MLPSubset[i] = 0
+			if k > 0 {
+				n.MLPSubset[i] = 1 << (k - 1)
+			}
+		} else {
+			n.MLPSubset[i] ^= 1 << r.IntN(len(s.FineTunes))
+		}
+		return n
 	}
 	switch move {
 	case 0:
@@ -310,6 +363,23 @@ func (s *Space) Features(c *Config) []float64 {
 			}
 		}
 	}
+	if s.Blocks {
+		b := s.Complete(c)
+		for i := 0; i < s.Layers; i++ {
+			rem := 0.0
+			if b.MLPRemoved[i] {
+				rem = 1
+			}
+			f = append(f, rem)
+			for k := 0; k < K; k++ {
+				bit := 0.0
+				if !b.MLPRemoved[i] && b.MLPSubset[i]&(1<<k) != 0 {
+					bit = 1
+				}
+				f = append(f, bit)
+			}
+		}
+	}
 	return f
 }
 
@@ -333,9 +403,23 @@ func (s *Space) Genotype(c *Config) *plan.Genotype {
 // Plan turns a config into a layer plan: the paper's genotype, or with the
 // extensions the same shape (kept layers in order, embeddings and head from
 // the first and last kept layer's choice) with the searched methods and
-// weights.
+// weights; in block granularity each kept layer's attention and MLP have
+// their own recipe or none. A space with a Repair gives it to every plan
+// with a cut to repair.
 func (s *Space) Plan(c *Config, models map[string]string) (*plan.Plan, error) {
-	if !s.extended() {
+	p, err := s.plan(c, models)
+	if err != nil {
+		return nil, err
+	}
+	if s.Repair != nil && len(p.Repairable(s.Layers)) > 0 {
+		r := *s.Repair
+		p.Repair = &r
+	}
+	return p, nil
+}
+
+func (s *Space) plan(c *Config, models map[string]string) (*plan.Plan, error) {
+	if !s.extended() && !s.Blocks {
 		return s.Genotype(c).Plan(models)
 	}
 	if c.Method == nil && len(s.Methods) > 0 || c.Weight == nil && s.Weights {
@@ -350,63 +434,31 @@ func (s *Space) Plan(c *Config, models map[string]string) (*plan.Plan, error) {
 			}
 		}
 	}
+	c = s.Complete(c)
 	p := &plan.Plan{Version: plan.Version, Models: models}
 	var first, last *plan.Outer
 	for i := 0; i < s.Layers; i++ {
-		if c.Removed[i] {
+		attnKept, mlpKept := !c.Removed[i], !s.Blocks || !c.MLPRemoved[i]
+		if !attnKept && !mlpKept || !s.Blocks && c.Removed[i] {
 			continue
 		}
-		var sub []string
-		var w []float64
-		for k, ft := range s.FineTunes {
-			if c.Subset[i]&(1<<k) != 0 {
-				sub = append(sub, ft)
-				if c.Weight != nil {
-					w = append(w, c.Weight[i][k])
-				}
-			}
-		}
-		method := "task_arithmetic"
-		if c.Method != nil {
-			method = s.Methods[c.Method[i]]
-		}
-		lam := c.Lambda[i]
-		var m *plan.Merge
-		switch {
-		case len(sub) == 1 && method == "slerp":
-			m = &plan.Merge{Method: "slerp", Models: sub, Params: plan.Params{T: &lam}}
-		case len(sub) >= 2 && method == "linear":
-			m = &plan.Merge{Method: "linear", Models: sub, Params: plan.Params{Weights: w}}
-		case len(sub) >= 2 && method == "ties":
-			m = &plan.Merge{Method: "ties", Models: sub, Params: plan.Params{Lambda: &lam, Density: plan.Ptr(0.5), Weights: w}}
-		case len(sub) >= 2:
-			m = &plan.Merge{Method: "task_arithmetic", Models: sub, Params: plan.Params{Lambda: &lam, Weights: w}}
-		}
-		if m != nil && m.Weights != nil {
-			var sum float64
-			for _, x := range m.Weights {
-				sum += x
-			}
-			if sum == 0 { // all weights 0 would divide by 0 in a linear merge
-				for j := range m.Weights {
-					m.Weights[j] = 1
-				}
-			}
-		}
-		var o *plan.Outer
 		var slot plan.Slot
+		var o *plan.Outer
 		switch {
-		case m != nil:
-			mm := *m
-			m.Layer = i
-			slot.Merge = m
-			o = &plan.Outer{Merge: &mm}
-		case len(sub) == 1:
-			slot.Take = &plan.Take{Model: sub[0], Layer: i}
-			o = &plan.Outer{Model: sub[0]}
+		case !s.Blocks:
+			slot, o = s.recipe(c, i, c.Subset[i])
+		case !attnKept:
+			slot, o = s.recipe(c, i, c.MLPSubset[i])
+			slot.Attn = &plan.Part{None: true}
+		case !mlpKept:
+			slot, o = s.recipe(c, i, c.Subset[i])
+			slot.MLP = &plan.Part{None: true}
 		default:
-			slot.Take = &plan.Take{Model: plan.BaseAlias, Layer: i}
-			o = &plan.Outer{Model: plan.BaseAlias}
+			slot, o = s.recipe(c, i, c.Subset[i])
+			if c.MLPSubset[i] != c.Subset[i] {
+				m, _ := s.recipe(c, i, c.MLPSubset[i])
+				slot.MLP = &plan.Part{Take: m.Take, Merge: m.Merge}
+			}
 		}
 		if first == nil {
 			first = o
@@ -414,8 +466,67 @@ func (s *Space) Plan(c *Config, models map[string]string) (*plan.Plan, error) {
 		last = o
 		p.Slots = append(p.Slots, slot)
 	}
+	if len(p.Slots) == 0 {
+		return nil, fmt.Errorf("the configuration removes every layer")
+	}
 	p.Embed, p.Head = first, last
 	return p, plan.Validate(p, nil)
+}
+
+// recipe is layer i's slot for the fine-tunes in subset sub (the base's
+// layer for none, a fine-tune's for one, a merge for more), and the outer
+// source that goes with it.
+func (s *Space) recipe(c *Config, i int, subset uint32) (plan.Slot, *plan.Outer) {
+	var sub []string
+	var w []float64
+	for k, ft := range s.FineTunes {
+		if subset&(1<<k) != 0 {
+			sub = append(sub, ft)
+			if c.Weight != nil {
+				w = append(w, c.Weight[i][k])
+			}
+		}
+	}
+	method := "task_arithmetic"
+	if c.Method != nil {
+		method = s.Methods[c.Method[i]]
+	}
+	lam := c.Lambda[i]
+	var m *plan.Merge
+	switch {
+	case len(sub) == 1 && method == "slerp":
+		m = &plan.Merge{Method: "slerp", Models: sub, Params: plan.Params{T: &lam}}
+	case len(sub) >= 2 && method == "linear":
+		m = &plan.Merge{Method: "linear", Models: sub, Params: plan.Params{Weights: w}}
+	case len(sub) >= 2 && method == "ties":
+		m = &plan.Merge{Method: "ties", Models: sub, Params: plan.Params{Lambda: &lam, Density: plan.Ptr(0.5), Weights: w}}
+	case len(sub) >= 2:
+		m = &plan.Merge{Method: "task_arithmetic", Models: sub, Params: plan.Params{Lambda: &lam, Weights: w}}
+	}
+	if m != nil && m.Weights != nil {
+		var sum float64
+		for _, x := range m.Weights {
+			sum += x
+		}
+		if sum == 0 { // all weights 0 would divide by 0 in a linear merge
+			for j := range m.Weights {
+				m.Weights[j] = 1
+			}
+		}
+	}
+	var slot plan.Slot
+	switch {
+	case m != nil:
+		mm := *m
+		m.Layer = i
+		slot.Merge = m
+		return slot, &plan.Outer{Merge: &mm}
+	case len(sub) == 1:
+		slot.Take = &plan.Take{Model: sub[0], Layer: i}
+		return slot, &plan.Outer{Model: sub[0]}
+	}
+	slot.Take = &plan.Take{Model: plan.BaseAlias, Layer: i}
+	return slot, &plan.Outer{Model: plan.BaseAlias}
 }
 
 // WarmStart is the reference's initial design: three removal heuristics
@@ -453,7 +564,7 @@ func (s *Space) WarmStart() []*Config {
 	var out []*Config
 	seen := map[string]bool{}
 	add := func(c *Config) {
-		c = s.narrow(c)
+		c = s.narrow(s.Complete(c))
 		if k := c.Key(); !seen[k] {
 			seen[k] = true
 			out = append(out, c)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -18,24 +19,38 @@ const (
 	KindBestDrop = "best-drop" // the base with its best single layer dropped
 	KindDense    = "dense"     // a whole member of the family
 	KindPareto   = "pareto"    // a plan of the search's Pareto set (held-out report)
+	// KindBlockPruner is BlockPruner's greedy sub-block removal.
+	KindBlockPruner = "blockpruner"
 )
 
 // Row is a report row: the search's winner or a baseline.
 type Row struct {
-	Kind      string     `json:"kind"`
-	Model     string     `json:"model,omitempty"`   // dense: the member
-	Removed   []int      `json:"removed,omitempty"` // the layers a baseline takes out
-	Trial     int        `json:"trial,omitempty"`   // search: the winning trial
-	Plan      *plan.Plan `json:"plan,omitempty"`    // nil for dense rows
-	Retention []float64  `json:"retention"`
-	Objective float64    `json:"objective"`
+	Kind    string `json:"kind"`
+	Model   string `json:"model,omitempty"`   // dense: the member
+	Removed []int  `json:"removed,omitempty"` // the layers a baseline takes out
+	// RemovedAttn and RemovedMLP are the sub-blocks BlockPruner takes out.
+	RemovedAttn []int      `json:"removed_attn,omitempty"`
+	RemovedMLP  []int      `json:"removed_mlp,omitempty"`
+	Trial       int        `json:"trial,omitempty"` // search: the winning trial
+	Plan        *plan.Plan `json:"plan,omitempty"`  // nil for dense rows
+	Retention   []float64  `json:"retention"`
+	Objective   float64    `json:"objective"`
 	// CI are the per-task 95 % bootstrap intervals of Retention.
 	CI []Interval `json:"ci,omitempty"`
 }
 
-// Name is the row's display name.
+// Name is the row's display name ("+ repair" when its plan is repaired).
 func (r Row) Name() string {
+	if r.Plan != nil && r.Plan.Repair != nil {
+		return r.name() + " + repair"
+	}
+	return r.name()
+}
+
+func (r Row) name() string {
 	switch r.Kind {
+	case KindBlockPruner:
+		return fmt.Sprintf("BlockPruner (drops attn %v, mlp %v)", r.RemovedAttn, r.RemovedMLP)
 	case search.KindSearch:
 		return fmt.Sprintf("search best (trial %d)", r.Trial)
 	case KindShortGPT:
@@ -105,6 +120,10 @@ func (s *Session) readCalibration() [][]int {
 // evaluated.
 func (s *Session) Prune(kind string, n int) (Row, error) {
 	key := fmt.Sprintf("%s/%d", kind, n)
+	if s.Repair != nil {
+		rj, _ := json.Marshal(s.Repair)
+		key += "/" + string(rj)
+	}
 	s.mu.Lock()
 	r, ok := s.pruned[key]
 	s.mu.Unlock()
@@ -134,7 +153,8 @@ func (s *Session) prune(kind string, n int) (Row, error) {
 		return Row{}, err
 	}
 	p.Name = kind
-	return Row{Kind: kind, Removed: r.Removed, Plan: p}, nil
+	p = WithRepair(p, s.Repair, s.Family.Base().Config.NumHiddenLayers)
+	return Row{Kind: kind, Removed: r.Removed, RemovedAttn: r.RemovedAttn, RemovedMLP: r.RemovedMLP, Plan: p}, nil
 }
 
 // Baselines are the rows a search is compared with, evaluated at budget
@@ -143,7 +163,11 @@ func (s *Session) prune(kind string, n int) (Row, error) {
 // evaluated), and every member of the family whole. A baseline that cannot
 // be built (e.g. no calibration text) is left out with the reason in skipped.
 func (s *Session) Baselines(ctx context.Context, n, budget, batch int) (rows []Row, skipped []string, err error) {
-	for _, k := range []string{KindShortGPT, KindLaCo} {
+	kinds := []string{KindShortGPT, KindLaCo}
+	if s.Blocks {
+		kinds = append(kinds, KindBlockPruner)
+	}
+	for _, k := range kinds {
 		r, err := s.Prune(k, n)
 		if err != nil {
 			skipped = append(skipped, err.Error())
@@ -155,7 +179,7 @@ func (s *Session) Baselines(ctx context.Context, n, budget, batch int) (rows []R
 		L := s.Family.Base().Config.NumHiddenLayers
 		drops := make([]Row, L)
 		for l := range drops {
-			drops[l] = Row{Kind: KindBestDrop, Removed: []int{l}, Plan: prune.Plan(s.Family.Dirs, L, []int{l}, fmt.Sprintf("drop-%d", l))}
+			drops[l] = Row{Kind: KindBestDrop, Removed: []int{l}, Plan: WithRepair(prune.Plan(s.Family.Dirs, L, []int{l}, fmt.Sprintf("drop-%d", l)), s.Repair, L)}
 		}
 		if err := s.ScoreRows(ctx, drops, budget, batch); err != nil {
 			return nil, skipped, err

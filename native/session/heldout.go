@@ -98,7 +98,7 @@ func (s *Session) HeldOut(ctx context.Context, specs []task.Spec, rows []Row, bu
 	h := &Session{Family: s.Family, Specs: specs, Runner: &Local{Family: s.Family, Specs: specs}, Objective: s.Objective}
 	out := make([]Row, len(rows))
 	for i, r := range rows {
-		out[i] = Row{Kind: r.Kind, Model: r.Model, Removed: r.Removed, Trial: r.Trial, Plan: r.Plan}
+		out[i] = Row{Kind: r.Kind, Model: r.Model, Removed: r.Removed, RemovedAttn: r.RemovedAttn, RemovedMLP: r.RemovedMLP, Trial: r.Trial, Plan: r.Plan}
 	}
 	if err := h.ScoreRows(ctx, out, budget, batch); err != nil {
 		return nil, fmt.Errorf("held-out tasks: %w", err)

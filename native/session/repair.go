@@ -10,6 +10,41 @@ import (
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
+// CheckRepair refuses a repair template before any work: an unknown
+// method, a calibration file that cannot be read or gives fewer tokens
+// than the hidden size.
+func (f *Family) CheckRepair(r *plan.Repair) error {
+	p := &plan.Plan{Version: plan.Version, Slots: []plan.Slot{{Take: &plan.Take{Model: plan.BaseAlias, Layer: 0}}}, Repair: r}
+	if f.Base().Config.NumHiddenLayers > 1 {
+		if err := plan.Validate(p, f.Info()); err != nil {
+			return fmt.Errorf("--repair: %w", err)
+		}
+	}
+	w, err := f.Builder.Calibrate(r)
+	if err != nil {
+		return fmt.Errorf("--repair %s: %w", r.Calibration, err)
+	}
+	n := 0
+	for _, x := range w {
+		n += len(x)
+	}
+	if d := f.Base().Config.HiddenSize; n < d {
+		return fmt.Errorf("--repair %s: %d tokens in %d windows, fewer than the hidden size %d: give more text or raise --repair-samples", r.Calibration, n, len(w), d)
+	}
+	return nil
+}
+
+// WithRepair is p with the repair r when p has a cut to repair, else p.
+func WithRepair(p *plan.Plan, r *plan.Repair, layers int) *plan.Plan {
+	if r == nil || p == nil || len(p.Repairable(layers)) == 0 {
+		return p
+	}
+	q := *p
+	rr := *r
+	q.Repair = &rr
+	return &q
+}
+
 // CalibrationReader returns the function a stitch.Builder reads a repair's
 // calibration windows with: the file's documents (text, or JSONL with a
 // "text" field) tokenized and cut into windows of the repair's seq tokens

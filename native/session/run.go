@@ -17,6 +17,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/task"
+	"github.com/gptailor/gptailor/shared/plan"
 )
 
 // RunSpec is what a run directory remembers (search.json), so a search
@@ -40,7 +41,20 @@ type RunSpec struct {
 	// RunID names the run's jobs and results on a NATS server, so a
 	// resumed run finds the results its workers already published.
 	RunID string `json:"run_id,omitempty"`
+	// Granularity is "layer" (default) or "block": attention and MLP
+	// sub-blocks removed and sourced separately, under the same parameter
+	// budget.
+	Granularity string `json:"granularity,omitempty"`
+	// Repair, when set, is applied to every candidate with a cut and to
+	// the pruning baselines (like with like).
+	Repair *plan.Repair `json:"repair,omitempty"`
 }
+
+// Granularities are the values of RunSpec.Granularity (search --granularity).
+var Granularities = []string{"layer", "block"}
+
+// Blocks reports block granularity.
+func (s RunSpec) Blocks() bool { return s.Granularity == "block" }
 
 // SpaceName is the run's search space (full when unset).
 func (s RunSpec) SpaceName() string {
@@ -101,7 +115,26 @@ func (f *Family) RemoveFor(budget float64) (int, float64) {
 
 // Space is the search space a spec describes over this family.
 func (f *Family) Space(spec RunSpec) (*search.Space, error) {
-	sp := &search.Space{Layers: f.Base().Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:], Methods: spec.Methods, Weights: spec.Weights, Kind: spec.Space}
+	sp := &search.Space{Layers: f.Base().Config.NumHiddenLayers, Remove: spec.Remove, FineTunes: f.Names()[1:], Methods: spec.Methods, Weights: spec.Weights, Kind: spec.Space, Repair: spec.Repair}
+	switch spec.Granularity {
+	case "", "layer":
+	case "block":
+		base := f.Base()
+		sp.Blocks = true
+		sp.AttnParams, sp.MLPParams = base.SubBlockParams()
+		sp.RemoveParams = int64(spec.Remove) * base.LayerParams()
+		if spec.ParamBudget > 0 {
+			total := float64(base.Params())
+			sp.RemoveParams = int64(math.Ceil(total - spec.ParamBudget*total))
+		}
+	default:
+		return nil, fmt.Errorf("granularity %q: one of %s", spec.Granularity, strings.Join(Granularities, ", "))
+	}
+	if r := spec.Repair; r != nil {
+		if err := f.CheckRepair(r); err != nil {
+			return nil, err
+		}
+	}
 	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
@@ -161,6 +194,7 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 		return nil, err
 	}
 	s.Objective = spec.Objective
+	s.Repair, s.Blocks = spec.Repair, spec.Blocks()
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -268,7 +302,7 @@ func (s *Session) starts(space *search.Space, n int, logf func(string, ...any)) 
 	var out []*search.Config
 	seen := map[string]bool{}
 	add := func(removed []int) {
-		c := ConfigOf(space.Layers, removed)
+		c := space.Complete(ConfigOf(space.Layers, removed))
 		if k := c.Key(); !seen[k] {
 			seen[k] = true
 			out = append(out, c)

@@ -81,6 +81,11 @@ type Session struct {
 
 	// NoReuse turns budget reuse off (for measuring it).
 	NoReuse bool
+	// Repair, when set, repairs the pruning baselines (the search's spec
+	// sets it with its candidates' repair); Blocks adds BlockPruner to
+	// the baselines (block granularity).
+	Repair *plan.Repair
+	Blocks bool
 
 	mu     sync.Mutex
 	refRes map[int][]*task.Result    // the base's, by budget

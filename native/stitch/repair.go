@@ -239,4 +239,3 @@ func tokensKey(windows [][]int) string {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
-

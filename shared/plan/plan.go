@@ -30,8 +30,8 @@ type Plan struct {
 	Name    string            `json:"name,omitempty"`
 	Models  map[string]string `json:"models,omitempty"` // alias -> model directory; "base" is the base
 	Slots   []Slot            `json:"slots"`
-	Embed   *Outer            `json:"embed,omitempty"` // embeddings; nil: the base's
-	Head    *Outer            `json:"head,omitempty"`  // final norm and lm_head; nil: the base's
+	Embed   *Outer            `json:"embed,omitempty"`  // embeddings; nil: the base's
+	Head    *Outer            `json:"head,omitempty"`   // final norm and lm_head; nil: the base's
 	Repair  *Repair           `json:"repair,omitempty"` // a training-free repair at every cut; nil: none
 }
 

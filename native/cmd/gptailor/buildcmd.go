@@ -18,6 +18,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	dtype := fs.String("dtype", "", "f32, bf16 or f16 (default: each tensor's source dtype)")
 	force := fs.Bool("force", false, "replace a non-empty output directory")
 	shard := fs.Int64("shard-size", build.DefaultShardBytes, "largest shard in bytes")
+	repairOpt := repairFlags(fs, "repair the plan's cuts with ReplaceMe's linear map fitted on this calibration text (text or JSONL), folded into down_proj")
 	var fam memberFlags
 	fs.Var(&fam, "family", "alias=DIR of a family model (repeatable; overrides the plan's models)")
 	fs.Usage = func() {
@@ -48,6 +49,11 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	b, err := planBuilder(f)
 	if err != nil {
 		return fail(stderr, "build", err)
+	}
+	if r := repairOpt(); r != nil {
+		if p, err = withRepairFlag(p, r, f); err != nil {
+			return fail(stderr, "build", err)
+		}
 	}
 	var bar *progress.Bar
 	res, err := build.Build(b, p, build.Options{

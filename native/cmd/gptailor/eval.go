@@ -64,6 +64,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	maxWindows := fs.Int("windows", 0, "score only the first N windows (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
+	repairOpt := repairFlags(fs, "with --plan: repair its cuts with ReplaceMe's linear map fitted on this calibration text (text or JSONL)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) (--data FILE | --tasks FILE [--reference DIR|PLAN]) [--seq N] [--layers LIST] [--json]")
 		fs.PrintDefaults()
@@ -78,7 +79,10 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if err := kernel.SetCompute(*compute); err != nil { // before any weight is packed
 		return fail(stderr, "eval", err)
 	}
-	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam)
+	if repairOpt() != nil && *planPath == "" {
+		return fail(stderr, "eval", errors.New("--repair goes with --plan"))
+	}
+	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam, repairOpt())
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
@@ -127,7 +131,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 // openEvalNet builds the net to score: a model (optionally a layer list of
 // it) or a plan over its family. It returns the tokenizer's directory, the
 // name to report and the layer list (nil: all, or the plan's).
-func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags) (*engine.Net, string, string, []int, error) {
+func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *plan.Repair) (*engine.Net, string, string, []int, error) {
 	if planPath != "" {
 		if layerSpec != "" {
 			return nil, "", "", nil, errors.New("--layers goes with --model; a plan lists its own layers")
@@ -142,6 +146,11 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags) (*engine
 		b, err := planBuilder(f)
 		if err != nil {
 			return nil, "", "", nil, err
+		}
+		if repair != nil {
+			if p, err = withRepairFlag(p, repair, f); err != nil {
+				return nil, "", "", nil, err
+			}
 		}
 		net, err := b.Net(p)
 		if err != nil {
@@ -297,7 +306,7 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 		if strings.HasSuffix(reference, ".json") {
 			modelDir, planPath = "", reference
 		}
-		rnet, rtok, _, _, err := openEvalNet(modelDir, planPath, "", fam)
+		rnet, rtok, _, _, err := openEvalNet(modelDir, planPath, "", fam, nil)
 		if err != nil {
 			return fail(stderr, "eval", fmt.Errorf("reference: %w", err))
 		}

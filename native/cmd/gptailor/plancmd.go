@@ -14,8 +14,8 @@ import (
 
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/session"
-	"github.com/gptailor/gptailor/native/tokenizer"
 	"github.com/gptailor/gptailor/native/stitch"
+	"github.com/gptailor/gptailor/native/tokenizer"
 	"github.com/gptailor/gptailor/shared/mergekit"
 	"github.com/gptailor/gptailor/shared/plan"
 )

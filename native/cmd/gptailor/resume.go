@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -51,6 +52,9 @@ func resumeChanges(saved *session.RunSpec, given session.RunSpec, set map[string
 	fixed("reference", given.Objective.Reference != orDefault(saved.Objective.Reference, "base"), orDefault(saved.Objective.Reference, "base"), given.Objective.Reference)
 	fixed("aggregate", given.Objective.Aggregate != orDefault(saved.Objective.Aggregate, "mean"), orDefault(saved.Objective.Aggregate, "mean"), given.Objective.Aggregate)
 	fixed("space", given.SpaceName() != saved.SpaceName(), saved.SpaceName(), given.SpaceName())
+	fixed("granularity", orDefault(given.Granularity, "layer") != orDefault(saved.Granularity, "layer"), orDefault(saved.Granularity, "layer"), given.Granularity)
+	fixed("repair", !reflect.DeepEqual(given.Repair, saved.Repair), repairString(saved.Repair), repairString(given.Repair))
+	fixed("repair-samples", !reflect.DeepEqual(given.Repair, saved.Repair), repairString(saved.Repair), repairString(given.Repair))
 	fixed("tasks", session.AbsPath(given.Tasks) != session.AbsPath(saved.Tasks), saved.Tasks, given.Tasks)
 	if set["report-tasks"] && given.ReportTasks != saved.ReportTasks { // held-out tasks do not touch the journal
 		changes = append(changes, fmt.Sprintf("--report-tasks %s (was %q)", given.ReportTasks, saved.ReportTasks))

@@ -69,6 +69,8 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch", 0, "trials evaluated at once (default: the number of workers; 1 without): waves from overlapping Hyperband brackets; the journal depends on the seed and the batch only")
 	distOpts := distFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object (the result rows, held-out rows, rank correlations, samples, peak_rss_mb) instead of the tables")
+	granularity := fs.String("granularity", "layer", "layer (whole layers) or block: attention and MLP sub-blocks removed and sourced separately, removing at least the parameters of --remove layers (or --param-budget)")
+	repairOpt := repairFlags(fs, "apply ReplaceMe's linear repair, fitted on this calibration text (text or JSONL), to every candidate and to the pruning baselines")
 	scorerPath := fs.String("scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor search --family base=DIR --family [alias=]DIR ... --remove R --tasks FILE --run DIR [flags]")
@@ -114,7 +116,8 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		methodList = strings.Split(*methods, ",")
 	}
 	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Space: *spaceKind, Objective: session.Objective{Reference: *reference, Aggregate: *aggregate}, ReportTasks: absPathOrEmpty(*reportTasks), Tasks: *tasksPath, Settings: search.Settings{
-		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm, Batch: *batch}}
+		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm, Batch: *batch},
+		Granularity: *granularity, Repair: repairOpt()}
 	if err := spec.Settings.Validate(); err != nil {
 		return fail(stderr, "search", err)
 	}
@@ -355,8 +358,9 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	windows := fs.Int("windows", 8, "calibration windows")
 	seq := fs.Int("seq", 128, "calibration window length")
 	out := fs.String("o", "", "write the plan here (default: stdout)")
+	repairOpt := repairFlags(fs, "give the plan ReplaceMe's linear repair, fitted on this calibration text (text or JSONL): a repaired baseline")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gptailor prune --model DIR --method shortgpt|angular|sleb|laco|last -n N [--data FILE] [-o PLAN.json]")
+		fmt.Fprintln(stderr, "usage: gptailor prune --model DIR --method "+strings.Join(prune.AllMethods, "|")+" -n N [--data FILE] [--repair CALIB] [-o PLAN.json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -407,13 +411,34 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "prune", err)
 	}
-	if *method == "laco" {
+	switch *method {
+	case "laco":
 		fmt.Fprintf(stderr, "laco collapses layers %v into the layers below them\n", res.Removed)
-	} else {
+	case "blockpruner":
+		fmt.Fprintf(stderr, "blockpruner removes the attention of layers %v and the MLP of layers %v\n", res.RemovedAttn, res.RemovedMLP)
+	default:
 		fmt.Fprintf(stderr, "%s removes layers %v\n", *method, res.Removed)
 	}
 	if len(res.Scores) > 0 {
 		fmt.Fprintf(stderr, "scores: %v\n", res.Scores)
+	}
+	if r := repairOpt(); r != nil {
+		q := session.WithRepair(p, r, f.Base().Config.NumHiddenLayers)
+		if q == p {
+			return fail(stderr, "prune", fmt.Errorf("--repair: the %s plan removes no layer after a kept one: nothing to repair", *method))
+		}
+		b, err := planBuilder(f)
+		if err != nil {
+			return fail(stderr, "prune", err)
+		}
+		fits, err := b.Repairs(q)
+		if err != nil {
+			return fail(stderr, "prune", err)
+		}
+		for _, ft := range fits {
+			fmt.Fprintf(stderr, "repair: layers %d–%d after slot %d fitted on %d tokens in %v\n", ft.Cut.From, ft.Cut.To-1, ft.Cut.Slot, ft.Tokens, ft.Elapsed.Round(time.Millisecond))
+		}
+		p = q
 	}
 	b, _ := plan.Marshal(p)
 	return writeOut(*out, append(b, '\n'), stdout, stderr, "prune")
