@@ -38,6 +38,7 @@ type SearchRequest struct {
 	Seed        uint64   `json:"seed"`
 	WarmStart   bool     `json:"warm_start"`
 	Batch       int      `json:"batch"`
+	Granularity string   `json:"granularity"` // layer (default) or block
 }
 
 var runName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -90,7 +91,7 @@ func (s *Server) spec(req SearchRequest) (session.RunSpec, string, error) {
 	for _, m := range s.ses.Family.Models {
 		members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
 	}
-	spec := session.RunSpec{Family: members, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space, Objective: objectiveOf(req), Tasks: s.cfg.TasksPath, Settings: st, RunID: session.NewRunID()}
+	spec := session.RunSpec{Family: members, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space, Objective: objectiveOf(req), Tasks: s.cfg.TasksPath, Settings: st, RunID: session.NewRunID(), Granularity: req.Granularity}
 	if req.ParamBudget != 0 {
 		if !(req.ParamBudget > 0 && req.ParamBudget <= 1) {
 			return spec, "", fmt.Errorf("param_budget %v: must be between 0 and 1", req.ParamBudget)

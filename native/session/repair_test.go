@@ -9,6 +9,8 @@ import (
 
 	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
@@ -111,5 +113,41 @@ func TestRepairBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in %v", w, err)
 		}
+	}
+}
+
+// BenchmarkRepair is the cost of fitting and folding one cut's repair (no
+// cache): the teacher's forward pass to the end of the cut, the plan's to
+// the kept layer, MᵀM over the calibration tokens, the Cholesky solve and
+// the fold. GPTAILOR_TRACE_FAMILY=DIR runs it on a synthetic family
+// (e.g. the 135M shape); the default is the stories family.
+func BenchmarkRepair(b *testing.B) {
+	f, err := OpenFamily(traceFamily(), FamilyOptions{CacheBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	L := f.Base().Config.NumHiddenLayers
+	calib := filepath.Join(repoData, "calibration.jsonl")
+	for _, run := range []int{1, 4} {
+		if run >= L-1 {
+			continue
+		}
+		var removed []int
+		for i := L/2 - run/2; len(removed) < run; i++ {
+			removed = append(removed, i)
+		}
+		p := prune.Plan(f.Dirs, L, removed, "bench")
+		p.Repair = &plan.Repair{Method: "linear", Calibration: calib, Samples: 32}
+		b.Run(fmt.Sprintf("cut=%d-layers", run), func(b *testing.B) {
+			for b.Loop() {
+				sb := stitch.New(f.Family, -1)
+				sb.Calibrate = f.Builder.Calibrate
+				fits, err := sb.Repairs(p)
+				if err != nil || len(fits) != 1 {
+					b.Fatalf("%v %d fits", err, len(fits))
+				}
+			}
+		})
 	}
 }
