@@ -142,6 +142,11 @@ func TestPoolMatchesLocal(t *testing.T) {
 	startWorker(t, url, "w2", "base", "code", "docs", "math")
 	remote.Runner = openPool(t, url, remote, "run1", PoolOptions{})
 	ts := targets(local)
+	// A repaired plan: its calibration text travels through the object
+	// store (the job names the object, and the worker fetches it).
+	rp := *ts[3].Plan
+	rp.Repair = &plan.Repair{Method: "linear", Calibration: filepath.Join("..", "..", "testdata", "calibration.jsonl"), Samples: 8}
+	ts = append(ts, session.Target{Plan: &rp})
 	got := make([]*session.Evaluation, len(ts))
 	var wg sync.WaitGroup
 	errs := make([]error, len(ts))

@@ -52,6 +52,7 @@ type Pool struct {
 	refused map[string][]string // job id -> refusal reasons
 	seen    map[string]bool     // workers heard from (each join is said once)
 	stored  int                 // results arrived from workers (not found already stored)
+	shipped map[string]string   // calibration file path -> its object name
 }
 
 // OpenPool prepares run on a NATS server: the stream, consumer and
@@ -204,16 +205,9 @@ func (p *Pool) publishManifest(ctx context.Context, specs []task.Spec) error {
 		if s.Type == "kl" {
 			return fmt.Errorf("task %s: kl tasks need their reference model on every worker, which distributed runs do not ship yet: run it without --workers/--nats", s.Name)
 		}
-		b, err := os.ReadFile(s.Path)
+		name, err := ship(ctx, obs, s.Path)
 		if err != nil {
 			return fmt.Errorf("task %s: %w", s.Name, err)
-		}
-		h := sha256.Sum256(b)
-		name := hex.EncodeToString(h[:]) + "/" + filepath.Base(s.Path)
-		if _, err := obs.GetInfo(ctx, name); err != nil {
-			if _, err := obs.PutBytes(ctx, name, b); err != nil {
-				return fmt.Errorf("task %s: storing its file: %w", s.Name, err)
-			}
 		}
 		s.Path = name
 		m.Tasks = append(m.Tasks, s)
@@ -228,6 +222,60 @@ func (p *Pool) publishManifest(ctx context.Context, specs []task.Spec) error {
 	}
 	_, err = kv.Put(ctx, p.run, b)
 	return err
+}
+
+// ship stores a file in the object store under its content hash (once)
+// and returns the object's name.
+func ship(ctx context.Context, obs jetstream.ObjectStore, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	name := hex.EncodeToString(h[:]) + "/" + filepath.Base(path)
+	if _, err := obs.GetInfo(ctx, name); err != nil {
+		if _, err := obs.PutBytes(ctx, name, b); err != nil {
+			return "", fmt.Errorf("storing %s: %w", path, err)
+		}
+	}
+	return name, nil
+}
+
+// ObjectPrefix marks a file a job names by its object in FilesBucket (a
+// repair's calibration text): the worker fetches it.
+const ObjectPrefix = "nats-object:"
+
+// shipRepair returns the job as workers get it: a repaired plan's
+// calibration file is shipped and named by its object.
+func (p *Pool) shipRepair(ctx context.Context, j session.Job) (session.Job, error) {
+	pl := j.Target.Plan
+	if pl == nil || pl.Repair == nil {
+		return j, nil
+	}
+	path := pl.Repair.Calibration
+	p.mu.Lock()
+	name, ok := p.shipped[path]
+	p.mu.Unlock()
+	if !ok {
+		obs, err := p.js.ObjectStore(ctx, FilesBucket)
+		if err != nil {
+			return j, err
+		}
+		if name, err = ship(ctx, obs, path); err != nil {
+			return j, fmt.Errorf("repair calibration: %w", err)
+		}
+		p.mu.Lock()
+		if p.shipped == nil {
+			p.shipped = map[string]string{}
+		}
+		p.shipped[path] = name
+		p.mu.Unlock()
+	}
+	q, r := *pl, *pl.Repair
+	r.Calibration = ObjectPrefix + name
+	q.Repair = &r
+	j.Target.Plan = &q
+	return j, nil
 }
 
 func (p *Pool) logf(format string, a ...any) {
@@ -265,7 +313,11 @@ func (p *Pool) Run(ctx context.Context, j session.Job) ([]*task.Result, error) {
 	}
 	p.mu.Unlock()
 	if !ok {
-		b, err := json.Marshal(jobMsg{Run: p.run, Fingerprint: p.fingerprint, Job: j})
+		wj, err := p.shipRepair(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(jobMsg{Run: p.run, Fingerprint: p.fingerprint, Job: wj})
 		if err != nil {
 			return nil, err
 		}

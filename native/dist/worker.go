@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gptailor/gptailor/native/atomicfile"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
 )
@@ -181,9 +182,24 @@ func (w *Worker) handle(ctx context.Context, js jetstream.JetStream, msg jetstre
 		msg.NakWithDelay(time.Second)
 		return
 	}
-	if p := jm.Job.Target.Plan; p != nil { // the models by this machine's paths
+	if p := jm.Job.Target.Plan; p != nil { // the models (and files) by this machine's paths
 		q := *p
 		q.Models = w.Family.Dirs
+		if r := q.Repair; r != nil && strings.HasPrefix(r.Calibration, ObjectPrefix) {
+			obs, err := js.ObjectStore(ctx, FilesBucket)
+			var local string
+			if err == nil {
+				local, err = w.fetch(ctx, obs, strings.TrimPrefix(r.Calibration, ObjectPrefix))
+			}
+			if err != nil {
+				w.logf("run %s: repair calibration: %v", jm.Run, err)
+				msg.NakWithDelay(time.Second)
+				return
+			}
+			rr := *r
+			rr.Calibration = local
+			q.Repair = &rr
+		}
 		jm.Job.Target.Plan = &q
 	}
 	crashHook(jm.Job.Trial, delivered)
@@ -247,18 +263,9 @@ func (w *Worker) tasks(ctx context.Context, js jetstream.JetStream, run string) 
 		return nil, err
 	}
 	for i, s := range man.Tasks {
-		local := filepath.Join(w.Files, filepath.FromSlash(s.Path))
-		if _, err := os.Stat(local); err != nil {
-			b, err := obs.GetBytes(ctx, s.Path)
-			if err != nil {
-				return nil, fmt.Errorf("task %s: fetching %s: %w", s.Name, s.Path, err)
-			}
-			if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-				return nil, err
-			}
-			if err := os.WriteFile(local, b, 0o644); err != nil {
-				return nil, err
-			}
+		local, err := w.fetch(ctx, obs, s.Path)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", s.Name, err)
 		}
 		man.Tasks[i].Path = local
 	}
@@ -266,6 +273,23 @@ func (w *Worker) tasks(ctx context.Context, js jetstream.JetStream, run string) 
 	w.manifests[run] = &man
 	w.mu.Unlock()
 	return man.Tasks, nil
+}
+
+// fetch copies an object of FilesBucket to the worker's files directory
+// (once) and returns the local path.
+func (w *Worker) fetch(ctx context.Context, obs jetstream.ObjectStore, name string) (string, error) {
+	local := filepath.Join(w.Files, filepath.FromSlash(name))
+	if _, err := os.Stat(local); err == nil {
+		return local, nil
+	}
+	b, err := obs.GetBytes(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("fetching %s: %w", name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+		return "", err
+	}
+	return local, atomicfile.Write(local, b, 0o644)
 }
 
 // CrashEnv lets the tests kill a worker process in the middle of a job:

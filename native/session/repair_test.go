@@ -139,12 +139,26 @@ func BenchmarkRepair(b *testing.B) {
 		}
 		p := prune.Plan(f.Dirs, L, removed, "bench")
 		p.Repair = &plan.Repair{Method: "linear", Calibration: calib, Samples: 32}
-		b.Run(fmt.Sprintf("cut=%d-layers", run), func(b *testing.B) {
-			for b.Loop() {
+		if _, err := f.Builder.Net(p); err != nil { // layers read and packed before timing
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("cut=%d-layers/cold", run), func(b *testing.B) {
+			for b.Loop() { // a fresh builder over the same packed layers: nothing fitted yet
 				sb := stitch.New(f.Family, -1)
-				sb.Calibrate = f.Builder.Calibrate
-				fits, err := sb.Repairs(p)
-				if err != nil || len(fits) != 1 {
+				sb.Loader, sb.Calibrate = f.Builder.Loader, f.Builder.Calibrate
+				if fits, err := sb.Repairs(p); err != nil || len(fits) != 1 {
+					b.Fatalf("%v %d fits", err, len(fits))
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("cut=%d-layers/teacher-cached", run), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				// another ridge is another fit; the teacher's states are kept
+				i++
+				p.Repair.Ridge = plan.Ptr(plan.DefaultRidge * (1 + float64(i)*1e-9))
+				fits, err := f.Builder.Repairs(p)
+				if err != nil || len(fits) != 1 || fits[0].Elapsed == 0 {
 					b.Fatalf("%v %d fits", err, len(fits))
 				}
 			}

@@ -26,39 +26,42 @@ type Fitted struct {
 	Elapsed time.Duration
 }
 
-// fits keeps fitted maps by key (T is hidden² float64: 2.6 MB at the 135M
-// shape, 32 MB at 1B), bounded in bytes, oldest dropped first.
-type fits struct {
+// fifo keeps values by key, bounded in bytes, oldest dropped first: the
+// fitted maps (T is hidden² float64: 2.6 MB at the 135M shape, 32 MB at
+// 1B) and the teachers' hidden states on calibration text (tokens × hidden
+// float32: 9.4 MB for 4,096 tokens at the 135M shape).
+type fifo[T any] struct {
 	mu    sync.Mutex
 	max   int64
+	size  func(T) int64
 	bytes int64
 	order []string
-	m     map[string][]float64
+	m     map[string]T
 }
 
-func (f *fits) get(k string) ([]float64, bool) {
+func (f *fifo[T]) get(k string) (T, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.m[k]
 	return t, ok
 }
 
-func (f *fits) put(k string, t []float64) {
+func (f *fifo[T]) put(k string, t T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.m == nil {
-		f.m = map[string][]float64{}
+		f.m = map[string]T{}
 	}
 	if _, ok := f.m[k]; ok {
 		return
 	}
 	f.m[k] = t
 	f.order = append(f.order, k)
-	f.bytes += int64(len(t)) * 8
+	f.bytes += f.size(t)
 	for f.bytes > f.max && len(f.order) > 1 {
 		old := f.order[0]
 		f.order = f.order[1:]
-		f.bytes -= int64(len(f.m[old])) * 8
+		f.bytes -= f.size(f.m[old])
 		delete(f.m, old)
 	}
 }
@@ -119,7 +122,7 @@ func (b *Builder) repair(p *plan.Plan, head *engine.Head, layers []*engine.Layer
 		t, ok := b.fits.get(key)
 		if !ok {
 			start := time.Now()
-			if t, err = b.fit(head, layers[:i+1], tm, c.To, windows, r.RidgeOr()); err != nil {
+			if t, err = b.fit(head, layers[:i+1], tm, c.To, windows, calibKey, r.RidgeOr()); err != nil {
 				return nil, fmt.Errorf("repair of layers %d–%d after slots[%d]: %w", c.From, c.To-1, i, err)
 			}
 			f.Elapsed = time.Since(start)
@@ -149,10 +152,43 @@ func mlpSource(pt plan.Part) string {
 // output M and the residual R it is added to, and the teacher's hidden
 // state H entering its layer `to` (its output when to = L), and solves for
 // T with M·T ≈ H − R.
-func (b *Builder) fit(head *engine.Head, prefix []*engine.Layer, teacher *model.Model, to int, windows [][]int, ridge float64) ([]float64, error) {
+func (b *Builder) fit(head *engine.Head, prefix []*engine.Layer, teacher *model.Model, to int, windows [][]int, calibKey string, ridge float64) ([]float64, error) {
 	cfg := b.Family.Base().Config
 	d := cfg.HiddenSize
 	net := engine.NewNet(cfg, head, prefix)
+	hidden, err := b.teacherHidden(teacher, to, windows, calibKey)
+	if err != nil {
+		return nil, err
+	}
+	var ms, ys []float32
+	row := 0
+	for lo := 0; lo < len(windows); lo += group {
+		ws := windows[lo:min(lo+group, len(windows))]
+		if err := net.Capture(ws, len(prefix)-1, func(r, m []float32) {
+			ms = append(ms, m...)
+			for k := range r {
+				ys = append(ys, hidden[row+k]-r[k])
+			}
+			row += len(r)
+		}); err != nil {
+			return nil, fmt.Errorf("windows %d–%d: %w", lo, lo+len(ws)-1, err)
+		}
+	}
+	return repair.Fit(ms, ys, len(ms)/d, d, ridge)
+}
+
+// group is how many calibration windows go through one forward pass:
+// larger GEMMs, bounded activations.
+const group = 8
+
+// teacherHidden is the teacher's dense hidden state entering its layer
+// `to` on the calibration windows (rows of every window in order), kept
+// for the candidates that cut at the same place.
+func (b *Builder) teacherHidden(teacher *model.Model, to int, windows [][]int, calibKey string) ([]float32, error) {
+	key := fmt.Sprintf("%s|%d|%s", teacher.Dir, to, calibKey)
+	if h, ok := b.hidden.get(key); ok {
+		return h, nil
+	}
 	layers := make([]int, to)
 	for i := range layers {
 		layers[i] = i
@@ -161,26 +197,19 @@ func (b *Builder) fit(head *engine.Head, prefix []*engine.Layer, teacher *model.
 	if err != nil {
 		return nil, err
 	}
-	var ms, ys []float32
-	for wi, w := range windows {
-		var hidden []float32
-		if err := tnet.Trace([][]int{w}, func(l int, x []float32) {
+	var hidden []float32
+	for lo := 0; lo < len(windows); lo += group {
+		ws := windows[lo:min(lo+group, len(windows))]
+		if err := tnet.Trace(ws, func(l int, x []float32) {
 			if l == to {
-				hidden = append([]float32(nil), x...)
+				hidden = append(hidden, x...)
 			}
 		}); err != nil {
-			return nil, fmt.Errorf("window %d: %w", wi, err)
-		}
-		if err := net.Capture([][]int{w}, len(prefix)-1, func(r, m []float32) {
-			ms = append(ms, m...)
-			for k := range r {
-				ys = append(ys, hidden[k]-r[k])
-			}
-		}); err != nil {
-			return nil, fmt.Errorf("window %d: %w", wi, err)
+			return nil, fmt.Errorf("teacher %s, windows %d–%d: %w", teacher.Name, lo, lo+len(ws)-1, err)
 		}
 	}
-	return repair.Fit(ms, ys, len(ms)/d, d, ridge)
+	b.hidden.put(key, hidden)
+	return hidden, nil
 }
 
 // repairedMLP is the recipe's MLP sub-block with T folded into down_proj,

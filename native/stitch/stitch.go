@@ -29,7 +29,8 @@ type Builder struct {
 	// holds the family's tokenizer); nil: plans with a repair are refused.
 	Calibrate func(r *plan.Repair) ([][]int, error)
 
-	fits fits // fitted repair maps
+	fits   fifo[[]float64] // fitted repair maps
+	hidden fifo[[]float32] // teachers' hidden states on calibration text
 
 	cache *engine.LayerCache // source and merged layers and heads, one bound
 	// bf16: every model stores its weights as BF16, so the nets' merged
@@ -45,7 +46,9 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, bf16: allBF16(f), fits: fits{max: 256 << 20}}
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, bf16: allBF16(f),
+		fits:   fifo[[]float64]{max: 256 << 20, size: func(t []float64) int64 { return int64(len(t)) * 8 }},
+		hidden: fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }}}
 }
 
 func allBF16(f *model.Family) bool {
