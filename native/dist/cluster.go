@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gptailor/gptailor/native/atomicfile"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/session"
 )
@@ -82,8 +85,12 @@ type Cluster struct {
 	cmds []*exec.Cmd
 	sub  *nats.Subscription
 
-	mu    sync.Mutex
-	heard map[string]Heartbeat
+	mu      sync.Mutex
+	heard   map[string]Heartbeat
+	exited  []chan struct{} // per local worker, closed when it has exited
+	alive   int             // local workers running
+	closing bool
+	gone    chan struct{} // closed when every local worker has exited and no worker is heard
 }
 
 // WorkerCommand makes the command of a local worker process (tests, whose
@@ -102,7 +109,7 @@ func Start(ctx context.Context, family []model.Member, o Options) (*Cluster, err
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{URL: o.URL, opts: o, heard: map[string]Heartbeat{}}
+	c := &Cluster{URL: o.URL, opts: o, heard: map[string]Heartbeat{}, gone: make(chan struct{})}
 	if c.URL == "" {
 		ns, url, err := StartServer(ServerOptions{Dir: o.Dir, Listen: o.Listen, Token: o.Token})
 		if err != nil {
@@ -158,6 +165,12 @@ func (c *Cluster) startWorkers(family []model.Member) error {
 		if err != nil {
 			return err
 		}
+		// The coordinator's crash-point hook (tests) is its own: a worker
+		// writing its files would count its points too.
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, atomicfile.CrashEnv+"=") })
 		cmd.Stdout = io.Discard
 		if c.opts.Log != nil {
 			cmd.Stderr = c.opts.Log
@@ -167,14 +180,54 @@ func (c *Cluster) startWorkers(family []model.Member) error {
 			return fmt.Errorf("starting worker %d: %w", i+1, err)
 		}
 		c.cmds = append(c.cmds, cmd)
+		done := make(chan struct{})
+		c.exited = append(c.exited, done)
+		c.alive++
+		go c.watch(i+1, cmd, done)
 	}
 	c.logf("dist: %d local workers, %d threads each", n, threads)
 	return nil
 }
 
+// watch waits for local worker i to exit and says so; when none is left
+// and no other worker has been heard for three heartbeats, the cluster is
+// gone: its pools stop waiting (a search ends with the reason instead of
+// waiting forever, and resumes later from its journal).
+func (c *Cluster) watch(i int, cmd *exec.Cmd, done chan struct{}) {
+	err := cmd.Wait()
+	close(done)
+	c.mu.Lock()
+	c.alive--
+	left, closing := c.alive, c.closing
+	c.mu.Unlock()
+	if closing {
+		return
+	}
+	if err == nil {
+		err = errors.New("exit status 0")
+	}
+	c.logf("dist: local worker %d exited (%v); %d left", i, err, left)
+	if left > 0 {
+		return
+	}
+	for {
+		time.Sleep(time.Second)
+		c.mu.Lock()
+		closing = c.closing
+		c.mu.Unlock()
+		if closing {
+			return
+		}
+		if len(c.Workers(3*2*time.Second)) == 0 {
+			close(c.gone)
+			return
+		}
+	}
+}
+
 // Pool opens run's pool on the cluster.
 func (c *Cluster) Pool(ctx context.Context, s *session.Session, run string) (*Pool, error) {
-	return OpenPool(ctx, c.NC, c.JS, s, run, PoolOptions{AckWait: c.opts.AckWait, Tries: c.opts.Tries, Log: c.opts.Log})
+	return OpenPool(ctx, c.NC, c.JS, s, run, PoolOptions{AckWait: c.opts.AckWait, Tries: c.opts.Tries, Log: c.opts.Log, Gone: c.gone})
 }
 
 // Batch is the number of trials to keep in flight: the local workers, or
@@ -204,14 +257,16 @@ func (c *Cluster) Workers(within time.Duration) []Heartbeat {
 // Close stops the local workers (an interrupt, then SIGKILL after 5 s),
 // the connection and the embedded server.
 func (c *Cluster) Close() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, cmd := range c.cmds {
+	for i, cmd := range c.cmds {
 		cmd.Process.Signal(os.Interrupt)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
+			done := c.exited[i]
 			select {
 			case <-done:
 			case <-time.After(5 * time.Second):

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
 )
@@ -32,6 +33,9 @@ type PoolOptions struct {
 	// trial (default 3).
 	Tries int
 	Log   io.Writer // notices (refusals, workers heard); nil: none
+	// Gone, when closed, says no worker is left to evaluate (every local
+	// worker has exited): Run returns search.ErrEvaluatorGone.
+	Gone <-chan struct{}
 }
 
 // Pool runs a session's jobs on the workers attached to a NATS server: it
@@ -53,6 +57,7 @@ type Pool struct {
 	seen    map[string]bool     // workers heard from (each join is said once)
 	stored  int                 // results arrived from workers (not found already stored)
 	shipped map[string]string   // calibration file path -> its object name
+	gone    <-chan struct{}
 }
 
 // OpenPool prepares run on a NATS server: the stream, consumer and
@@ -69,7 +74,7 @@ func OpenPool(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, s *ses
 	if err := Setup(ctx, js, o); err != nil {
 		return nil, err
 	}
-	p := &Pool{nc: nc, js: js, run: run, fingerprint: s.Family.Fingerprint, log: o.Log,
+	p := &Pool{nc: nc, js: js, run: run, fingerprint: s.Family.Fingerprint, log: o.Log, gone: o.Gone,
 		done: map[string]*resultMsg{}, waiting: map[string][]chan *resultMsg{}, refused: map[string][]string{}, seen: map[string]bool{}}
 	var err error
 	if p.results, err = js.KeyValue(ctx, ResultsBucket); err != nil {
@@ -330,6 +335,8 @@ func (p *Pool) Run(ctx context.Context, j session.Job) ([]*task.Result, error) {
 		case r = <-ch:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-p.gone:
+			return nil, fmt.Errorf("%w: every local worker has exited (see the log above) and no other worker is heard; --resume continues the run", search.ErrEvaluatorGone)
 		}
 	}
 	if r.Error != "" {

@@ -247,6 +247,9 @@ func (n *Net) applyRope(b *batch, cos, sin []float32) {
 	hd, half := c.HeadDim, c.HeadDim/2
 	qkvW := c.QDim() + 2*c.KVDim()
 	heads := c.NumAttentionHeads + c.NumKeyValueHeads // q heads then k heads are contiguous
+	// Queries carry the 1/√hd of the scores: one multiply per query value
+	// instead of one per score (exact when hd is a power of 4).
+	scale := float32(1 / math.Sqrt(float64(hd)))
 	for s, start := range b.starts {
 		for t := 0; t < b.lens[s]; t++ {
 			row := b.qkv[(start+t)*qkvW:]
@@ -257,6 +260,14 @@ func (n *Net) applyRope(b *batch, cos, sin []float32) {
 			cs, sn := cos[p*half:(p+1)*half], sin[p*half:(p+1)*half]
 			for h := 0; h < heads; h++ {
 				v := row[h*hd : (h+1)*hd]
+				if h < c.NumAttentionHeads {
+					for i := 0; i < half; i++ {
+						a, bb := v[i], v[i+half]
+						v[i] = (a*cs[i] - bb*sn[i]) * scale
+						v[i+half] = (bb*cs[i] + a*sn[i]) * scale
+					}
+					continue
+				}
 				for i := 0; i < half; i++ {
 					a, bb := v[i], v[i+half]
 					v[i] = a*cs[i] - bb*sn[i]
@@ -271,9 +282,12 @@ func (n *Net) applyRope(b *batch, cos, sin []float32) {
 // only multiplies the keys it can see, which skips most of the masked half.
 const queryChunk = 64
 
-// attention computes causal grouped-query attention. Work is split over
-// (sequence, kv head) pairs; each packs its keys and values once and runs
-// the scores S = Q·Kᵀ and outputs O = P·V as GEMMs on the packed kernels.
+// attention computes causal grouped-query attention. Keys and values are
+// packed once per (sequence, kv head); the work is split over (sequence,
+// query head, range of query rows) — the ranges cut where the causal
+// triangle's work halves when there are few sequences, so one long window
+// keeps every core busy — and runs the scores S = Q·Kᵀ (queries carry
+// 1/√hd, see applyRope) and outputs O = P·V as GEMMs on the packed kernels.
 func (n *Net) attention(b *batch) {
 	c := n.Cfg
 	hd := c.HeadDim
@@ -282,68 +296,84 @@ func (n *Net) attention(b *batch) {
 	qkvW := c.QDim() + 2*c.KVDim()
 	kOff, vOff := c.QDim(), c.QDim()+c.KVDim()
 	window := c.Window()
-	scale := float32(1 / math.Sqrt(float64(hd)))
 	maxLen := 0
 	for _, l := range b.lens {
 		maxLen = max(maxLen, l)
 	}
-	type job struct{ s, g int }
-	jobs := make(chan job, len(b.starts)*KV)
-	for s := range b.starts {
+	keys := make([]*kernel.Packed, len(b.starts)*KV)
+	vals := make([]*kernel.Packed, len(b.starts)*KV)
+	for s, start := range b.starts {
+		base := b.qkv[start*qkvW:]
 		for g := 0; g < KV; g++ {
-			jobs <- job{s, g}
+			keys[s*KV+g] = kernel.PackStrided(base[kOff+g*hd:], b.lens[s], hd, qkvW, 1) // K [T, hd]
+			vals[s*KV+g] = kernel.PackStrided(base[vOff+g*hd:], hd, b.lens[s], 1, qkvW) // Vᵀ [hd, T]
 		}
 	}
+	workers := runtime.GOMAXPROCS(0)
+	type job struct{ s, h, r0, r1 int }
+	var list []job
+	for s := range b.starts {
+		T := b.lens[s]
+		cut := T
+		if len(b.starts)*H < 4*workers && T > 2*queryChunk {
+			// rows [0, T/√2) hold half the causal work
+			cut = min(T, (int(float64(T)/math.Sqrt2)+queryChunk-1)/queryChunk*queryChunk)
+		}
+		for h := 0; h < H; h++ {
+			list = append(list, job{s, h, 0, cut})
+			if cut < T {
+				list = append(list, job{s, h, cut, T})
+			}
+		}
+	}
+	jobs := make(chan job, len(list))
+	for _, j := range list {
+		jobs <- j
+	}
 	close(jobs)
-	workers := min(runtime.GOMAXPROCS(0), len(b.starts)*KV)
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := 0; w < min(workers, len(list)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			scores := make([]float32, queryChunk*maxLen)
 			for j := range jobs {
-				start, T := b.starts[j.s], b.lens[j.s]
+				start := b.starts[j.s]
 				base := b.qkv[start*qkvW:]
-				keys := kernel.PackStrided(base[kOff+j.g*hd:], T, hd, qkvW, 1) // K [T, hd]
-				vals := kernel.PackStrided(base[vOff+j.g*hd:], hd, T, 1, qkvW) // Vᵀ [hd, T]
-				for h := j.g * group; h < (j.g+1)*group; h++ {
-					for r0 := 0; r0 < T; r0 += queryChunk {
-						r1 := min(r0+queryChunk, T)
-						rows := r1 - r0
-						kernel.MatMulTSerial(scores, r1, base[r0*qkvW+h*hd:], qkvW, rows, keys.View(r1, hd), false)
-						for i := 0; i < rows; i++ {
-							t := r0 + i
-							row := scores[i*r1 : (i+1)*r1]
-							lo := 0
-							if window > 0 && t-window+1 > 0 {
-								lo = t - window + 1
-							}
-							clear(row[:lo])
-							for u := lo; u <= t; u++ {
-								row[u] *= scale
-							}
-							if seg := b.seg[j.s]; seg != nil && seg[t] != 0 {
-								// A branch sees the prefix and itself only.
-								for u := lo; u < t; u++ {
-									if seg[u] != 0 && seg[u] != seg[t] {
-										row[u] = float32(math.Inf(-1))
-									}
-								}
-								kernel.Softmax(row[lo : t+1])
-								for u := lo; u < t; u++ {
-									if seg[u] != 0 && seg[u] != seg[t] {
-										row[u] = 0
-									}
-								}
-							} else {
-								kernel.Softmax(row[lo : t+1])
-							}
-							clear(row[t+1:])
+				g := j.h / group
+				kp, vp := keys[j.s*KV+g], vals[j.s*KV+g]
+				for r0 := j.r0; r0 < j.r1; r0 += queryChunk {
+					r1 := min(r0+queryChunk, j.r1)
+					rows := r1 - r0
+					kernel.MatMulTSerial(scores, r1, base[r0*qkvW+j.h*hd:], qkvW, rows, kp.View(r1, hd), false)
+					for i := 0; i < rows; i++ {
+						t := r0 + i
+						row := scores[i*r1 : (i+1)*r1]
+						lo := 0
+						if window > 0 && t-window+1 > 0 {
+							lo = t - window + 1
 						}
-						out := b.att[(start+r0)*c.QDim()+h*hd:]
-						kernel.MatMulTSerial(out, c.QDim(), scores, r1, rows, vals.View(hd, r1), false)
+						clear(row[:lo])
+						if seg := b.seg[j.s]; seg != nil && seg[t] != 0 {
+							// A branch sees the prefix and itself only.
+							for u := lo; u < t; u++ {
+								if seg[u] != 0 && seg[u] != seg[t] {
+									row[u] = float32(math.Inf(-1))
+								}
+							}
+							kernel.Softmax(row[lo : t+1])
+							for u := lo; u < t; u++ {
+								if seg[u] != 0 && seg[u] != seg[t] {
+									row[u] = 0
+								}
+							}
+						} else {
+							kernel.Softmax(row[lo : t+1])
+						}
+						clear(row[t+1:])
 					}
+					out := b.att[(start+r0)*c.QDim()+j.h*hd:]
+					kernel.MatMulTSerial(out, c.QDim(), scores, r1, rows, vp.View(hd, r1), false)
 				}
 			}
 		}()

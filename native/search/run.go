@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// ErrEvaluatorGone, wrapped in an evaluator's error, says the evaluation
+// machinery is gone (no worker left), not that the candidate failed: the
+// search stops without journaling the trial, so a resume evaluates it.
+var ErrEvaluatorGone = errors.New("no evaluator is left")
+
 // Evaluator scores one configuration at a budget (samples per task).
 type Evaluator interface {
 	// Tasks names the objectives, in cost order.
@@ -192,6 +197,9 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 		if err != nil {
 			if ctx.Err() != nil {
 				return t, ctx.Err()
+			}
+			if errors.Is(err, ErrEvaluatorGone) { // not the candidate's fault: stop, journal nothing
+				return t, err
 			}
 			t.Error, t.Objective = err.Error(), math.NaN()
 		} else {

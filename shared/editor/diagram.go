@@ -42,22 +42,29 @@ const (
 	stripW         = 6.0
 )
 
-// uses is which slots use a source block, by "model/layer".
+// uses is which slots use a source block, by "model/layer": every
+// sub-block's source counts (a slot taking its MLP from another model
+// draws a curve from there too).
 func uses(p *plan.Plan) map[string][]int {
 	out := map[string][]int{}
-	for i, s := range p.Slots {
-		switch {
-		case s.Take != nil:
-			k := fmt.Sprintf("%s/%d", s.Take.Model, s.Take.Layer)
+	add := func(k string, i int) {
+		if l := out[k]; len(l) == 0 || l[len(l)-1] != i {
 			out[k] = append(out[k], i)
-		case s.Merge != nil:
-			for _, m := range mergeModels(s.Merge) {
-				k := fmt.Sprintf("%s/%d", m, s.Merge.Layer)
-				out[k] = append(out[k], i)
-			}
-			for _, l := range s.Merge.Layers { // cross-layer merges
-				k := fmt.Sprintf("%s/%d", plan.BaseAlias, l)
-				out[k] = append(out[k], i)
+		}
+	}
+	for i, s := range p.Slots {
+		attn, mlp := s.Blocks()
+		for _, pt := range []plan.Part{attn, mlp} {
+			switch {
+			case pt.Take != nil:
+				add(fmt.Sprintf("%s/%d", pt.Take.Model, pt.Take.Layer), i)
+			case pt.Merge != nil:
+				for _, m := range mergeModels(pt.Merge) {
+					add(fmt.Sprintf("%s/%d", m, pt.Merge.Layer), i)
+				}
+				for _, l := range pt.Merge.Layers { // cross-layer merges
+					add(fmt.Sprintf("%s/%d", plan.BaseAlias, l), i)
+				}
 			}
 		}
 	}
@@ -240,14 +247,16 @@ func humanCount(n int64) string {
 // the layer's model joins the slot's merge (a take becomes a
 // task-arithmetic merge of the two models at λ 1 on the dropped layer; a
 // merge gains the model). It returns an error naming the problem instead
-// of making an invalid plan.
+// of making an invalid plan. A plain drop replaces the whole slot, sub-block
+// overrides included.
 func Drop(p *plan.Plan, slot int, model string, layer int, add bool) error {
 	if slot < 0 || slot >= len(p.Slots) {
 		return fmt.Errorf("slot %d: the plan has %d slots", slot, len(p.Slots))
 	}
 	s := &p.Slots[slot]
 	if !add {
-		s.Take, s.Merge = &plan.Take{Model: model, Layer: layer}, nil
+		// the whole layer: sub-block overrides go too
+		s.Take, s.Merge, s.Attn, s.MLP = &plan.Take{Model: model, Layer: layer}, nil, nil, nil
 		return nil
 	}
 	if model == plan.BaseAlias {

@@ -131,3 +131,27 @@ func TestDropAndMove(t *testing.T) {
 		t.Error("a move past the end was accepted")
 	}
 }
+
+// A slot taking its MLP from another model draws a curve from that model's
+// block too, and says so in its label.
+func TestDiagramSubBlocks(t *testing.T) {
+	p, err := plan.Parse([]byte(`{"slots":[{"take":["code",0],"mlp":["math",0]},{"take":["base",1],"attn":"none"},{"take":["base",4]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg := Diagram(p, fam, nil, -1)
+	links := map[string]bool{}
+	for _, e := range elements(t, svg) {
+		if e[""] == "path" && e["class"] == "link" {
+			links[e["data-from-model"]+"/"+e["data-from-layer"]+">"+e["data-to-slot"]] = true
+		}
+	}
+	for _, w := range []string{"code/0>0", "math/0>0", "base/1>1", "base/4>2"} {
+		if !links[w] {
+			t.Errorf("no link %s in %v", w, links)
+		}
+	}
+	if !strings.Contains(svg, "slot 0: code[0] · mlp: math[0]") || !strings.Contains(svg, "slot 1: base[1] · attn: none") {
+		t.Error("slot labels do not name the sub-blocks")
+	}
+}

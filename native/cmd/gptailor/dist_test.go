@@ -241,3 +241,33 @@ func TestDistributedBadInput(t *testing.T) {
 	}
 
 }
+
+// When every local worker has died (here each one that takes trial 3),
+// the search stops with the reason instead of waiting forever, journals
+// no failure for the trial nobody could run, and --resume finishes it.
+func TestSearchStopsWhenEveryWorkerIsGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes")
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	t.Setenv(dist.CrashEnv, "3!")
+	code, _, e := subprocess(t, 0, distSearchArgs(run, "--workers", "2", "--ack-wait", "1s")...)
+	if code != 1 || !strings.Contains(e, "every local worker has exited") || !strings.Contains(e, "--resume continues the run") {
+		t.Fatalf("exit %d, want 1 with the reason:\n%s", code, e)
+	}
+	if f := failures(t, run); len(f) > 0 {
+		t.Errorf("failed trials journaled: %q", f)
+	}
+	for _, tr := range readJournal(t, run) {
+		if tr.Index == 3 {
+			t.Error("trial 3 journaled though no worker ran it")
+		}
+	}
+	os.Unsetenv(dist.CrashEnv)
+	if code, _, e := subprocess(t, 0, distSearchArgs(run, "--resume", "--workers", "2")...); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, e)
+	}
+	if n, f := len(readJournal(t, run)), failures(t, run); n != 24 || len(f) > 0 {
+		t.Errorf("after resuming: %d trials, failures %q", n, f)
+	}
+}
