@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/gptailor/gptailor/native/parallel"
+
+	"github.com/gptailor/gptailor/native/f16"
 )
 
 // File is one open safetensors file. Only the header is read at Open; tensor
@@ -162,34 +164,12 @@ func ToFloat32(dt DType, raw []byte) ([]float32, error) {
 		out := make([]float32, len(raw)/2)
 		parallel.For(len(out), 1<<18, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				out[i] = HalfToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
+				out[i] = f16.ToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
 			}
 		})
 		return out, nil
 	}
 	return nil, fmt.Errorf("dtype %s cannot be read as float32 (F32, F16 and BF16 can)", dt)
-}
-
-// HalfToFloat32 converts an IEEE 754 binary16 value to float32 exactly.
-func HalfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case exp == 0:
-		if man == 0 {
-			return math.Float32frombits(sign)
-		}
-		// subnormal: value = man * 2^-24
-		f := float32(man) * (1.0 / (1 << 24))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
 }
 
 // Checkpoint is the set of tensors of a model directory: one file or the

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/gptailor/gptailor/internal/testenv"
-	"github.com/gptailor/gptailor/native/bf16"
 )
 
 func header(json string) []byte {
@@ -71,43 +70,6 @@ func TestRoundTripAllDtypes(t *testing.T) {
 	}
 }
 
-func TestHalfConversions(t *testing.T) {
-	cases := []struct {
-		h uint16
-		f float32
-	}{
-		{0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, float32(math.Pow(2, -24))},
-		{0x0400, float32(math.Pow(2, -14))}, {0x3555, 0.333251953125}, {0x8000, float32(math.Copysign(0, -1))},
-	}
-	for _, c := range cases {
-		if got := HalfToFloat32(c.h); got != c.f {
-			t.Errorf("HalfToFloat32(%#04x) = %g, want %g", c.h, got, c.f)
-		}
-		if got := Float32ToHalf(c.f); got != c.h {
-			t.Errorf("Float32ToHalf(%g) = %#04x, want %#04x", c.f, got, c.h)
-		}
-	}
-	if !math.IsInf(float64(HalfToFloat32(0x7c00)), 1) || !math.IsNaN(float64(HalfToFloat32(0x7e00))) {
-		t.Error("inf/NaN")
-	}
-	// Every finite half survives half -> float32 -> half.
-	for h := 0; h < 1<<16; h++ {
-		if h&0x7c00 == 0x7c00 {
-			continue
-		}
-		if got := Float32ToHalf(HalfToFloat32(uint16(h))); got != uint16(h) {
-			t.Fatalf("round trip %#04x -> %#04x", h, got)
-		}
-	}
-	if Float32ToHalf(70000) != 0x7c00 || Float32ToHalf(1+1.0/4096) != 0x3c00 {
-		t.Error("overflow or tie rounding wrong")
-	}
-	if bf16.FromFloat32(1.00390625) != 0x3f80 || bf16.FromFloat32(1.01171875) != 0x3f82 {
-		t.Error("bf16 ties to even")
-	}
-}
-
-// Each malformed file gets an error naming the problem and the tensor.
 func TestBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	good := `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`

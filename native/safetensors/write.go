@@ -8,6 +8,8 @@ import (
 	"math"
 
 	st "github.com/nlpodyssey/safetensors"
+
+	"github.com/gptailor/gptailor/native/f16"
 )
 
 // Tensor is one tensor to write.
@@ -64,48 +66,9 @@ func FromFloat32(dt DType, v []float32) ([]byte, error) {
 	case F16:
 		b := make([]byte, 2*len(v))
 		for i, x := range v {
-			binary.LittleEndian.PutUint16(b[2*i:], Float32ToHalf(x))
+			binary.LittleEndian.PutUint16(b[2*i:], f16.FromFloat32(x))
 		}
 		return b, nil
 	}
 	return nil, fmt.Errorf("dtype %s cannot be written from float32 (F32, F16 and BF16 can)", dt)
-}
-
-// Float32ToHalf rounds to the nearest IEEE binary16, ties to even, with
-// overflow to infinity and gradual underflow.
-func Float32ToHalf(x float32) uint16 {
-	b := math.Float32bits(x)
-	sign := uint16(b>>16) & 0x8000
-	exp := int((b >> 23) & 0xff)
-	man := b & 0x7fffff
-	if exp == 0xff {
-		if man != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		if e < -10 {
-			return sign
-		}
-		man |= 0x800000
-		shift := uint32(14 - e)
-		half := man >> shift
-		rem := man & (1<<shift - 1)
-		mid := uint32(1) << (shift - 1)
-		if rem > mid || (rem == mid && half&1 == 1) {
-			half++
-		}
-		return sign | uint16(half)
-	}
-	half := uint32(e)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
-		half++ // may carry into the exponent, which is correct (up to inf)
-	}
-	return sign | uint16(half)
 }
