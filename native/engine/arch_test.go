@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
 )
@@ -261,6 +262,10 @@ func TestArchitecturesAgainstReference(t *testing.T) {
 			net, err := NewLoader().Net(m, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// 16-bit checkpoints stay 16-bit where the kernel reads such panels.
+			if half := c.dt != safetensors.F32 && kernel.HalfWeights(); net.Layers[0].QKV.Half() != half || net.Layers[1].Down.Half() != half {
+				t.Errorf("%s weights with kernel %s: 16-bit panels %v, want %v", c.dt, kernel.Active(), net.Layers[0].QKV.Half(), half)
 			}
 			seqs := [][]int{{1, 5, 9, 2, 36, 7, 7, 0, 11, 30, 4, 8, 19, 22}, {3, 4}}
 			got, err := net.LogProbs(seqs)

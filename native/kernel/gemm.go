@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/gptailor/gptailor/native/bf16"
+	"github.com/gptailor/gptailor/native/f16"
 	"github.com/gptailor/gptailor/native/parallel"
 )
 
@@ -35,9 +36,10 @@ const (
 
 // Packed is a weight matrix W [N,K] laid out for a micro-kernel: panels of
 // nr rows of W, each stored k-major ([K][nr]), zero-padded to a whole
-// panel, as float32 (data) or as bfloat16 (half: the exact 16-bit values of
-// a BF16 checkpoint, half the memory, widened inside the kernel). Packing
-// happens once per layer; every GEMM then streams it.
+// panel, as float32 (data) or in 16 bits (half: the exact values of a BF16
+// checkpoint as bfloat16, or of an F16 one as binary16 (f16), half the
+// memory, widened inside the kernel). Packing happens once per layer; every
+// GEMM then streams it.
 //
 // For the BF16 dot-product kernel (--compute bf16) the panels hold pairs
 // of k: per pair, nr columns × (W[k], W[k+1]) as bfloat16 (pairs).
@@ -46,8 +48,9 @@ type Packed struct {
 	nr     int       // panel width of the implementation it was packed for
 	stride int       // steps per panel: k steps (K, or more for a View), or k pairs
 	pairs  bool      // half holds k pairs (for VDPBF16PS)
+	f16    bool      // half holds binary16, not bfloat16
 	data   []float32 // ceil(N/nr) * stride * nr, or nil when half holds the values
-	half   []uint16  // bfloat16 panels, same layout (×2 with pairs)
+	half   []uint16  // 16-bit panels, same layout (×2 with pairs)
 }
 
 // View is the leading n×k block of p, sharing its memory (n <= N, k <= K).
@@ -55,14 +58,16 @@ func (p *Packed) View(n, k int) *Packed {
 	if n > p.N || k > p.K || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernel.Packed.View(%d, %d) of a %d×%d matrix", n, k, p.N, p.K))
 	}
-	return &Packed{N: n, K: k, nr: p.nr, stride: p.stride, pairs: p.pairs, data: p.data, half: p.half}
+	return &Packed{N: n, K: k, nr: p.nr, stride: p.stride, pairs: p.pairs, f16: p.f16, data: p.data, half: p.half}
 }
 
 // Pack lays out W (row-major [N,K]) for MatMulT with the active kernel.
 // When the kernel reads 16-bit panels (HalfWeights) and every value of W
 // is a bfloat16 number — the low 16 bits of each float32 are zero, as for
-// weights read from a BF16 checkpoint — the panels hold bfloat16: half the
-// memory, the same products (widening bfloat16 to float32 is exact).
+// weights read from a BF16 checkpoint — the panels hold bfloat16; when
+// every value is a binary16 number (weights of an F16 checkpoint) they
+// hold binary16: half the memory, the same products (widening either to
+// float32 is exact).
 func Pack(w []float32, n, k int) *Packed {
 	if len(w) != n*k {
 		panic(fmt.Sprintf("kernel.Pack: len(w) = %d, want %d×%d", len(w), n, k))
@@ -70,14 +75,27 @@ func Pack(w []float32, n, k int) *Packed {
 	if active.pairs {
 		return packPairs(w, n, k, active.nr)
 	}
-	return packFor(active, w, n, k, k, 1, active.half && bf16.Exact(w))
+	switch {
+	case active.half && bf16.Exact(w):
+		return packFor(active, w, n, k, k, 1, formatBF16)
+	case active.half && f16.Exact(w):
+		return packFor(active, w, n, k, k, 1, formatF16)
+	}
+	return packFor(active, w, n, k, k, 1, formatF32)
 }
+
+// Panel formats.
+const (
+	formatF32 = iota
+	formatBF16
+	formatF16
+)
 
 // PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs],
 // in float32 (activations: attention's keys and values, which stay float32
 // with every kernel).
 func PackStrided(src []float32, n, k, rs, cs int) *Packed {
-	return packFor(active, src, n, k, rs, cs, false)
+	return packFor(active, src, n, k, rs, cs, formatF32)
 }
 
 // packPairs lays W out for the BF16 dot-product kernel: each value rounded
@@ -99,16 +117,18 @@ func packPairs(w []float32, n, k, nr int) *Packed {
 	return p
 }
 
-// HalfWeights says whether the active kernel keeps bfloat16 weights in 16 bits.
+// HalfWeights says whether the active kernel keeps bfloat16 and binary16
+// weights in 16 bits.
 func HalfWeights() bool { return active.half }
 
-// Half says whether p holds bfloat16 panels.
+// Half says whether p holds 16-bit panels (bfloat16 or binary16).
 func (p *Packed) Half() bool { return p.half != nil }
 
-func packFor(im *impl, src []float32, n, k, rs, cs int, half bool) *Packed {
+func packFor(im *impl, src []float32, n, k, rs, cs int, format int) *Packed {
 	nr := im.nr
 	panels := (n + nr - 1) / nr
-	p := &Packed{N: n, K: k, nr: nr, stride: k}
+	p := &Packed{N: n, K: k, nr: nr, stride: k, f16: format == formatF16}
+	half := format != formatF32
 	if half {
 		p.half = make([]uint16, panels*k*nr)
 	} else {
@@ -125,7 +145,11 @@ func packFor(im *impl, src []float32, n, k, rs, cs int, half bool) *Packed {
 				if half {
 					dst := p.half[pi*k*nr : (pi+1)*k*nr]
 					for c := 0; c < k; c++ {
-						dst[c*nr+j] = uint16(math.Float32bits(src[base+c*cs]) >> 16)
+						if p.f16 {
+							dst[c*nr+j] = f16.FromFloat32(src[base+c*cs])
+						} else {
+							dst[c*nr+j] = uint16(math.Float32bits(src[base+c*cs]) >> 16)
+						}
 					}
 					continue
 				}
@@ -159,7 +183,7 @@ func (p *Packed) Row(r int, dst []float32) {
 	case p.half != nil:
 		src := p.half[pi*p.stride*p.nr:]
 		for k := range dst {
-			dst[k] = math.Float32frombits(uint32(src[k*p.nr+j]) << 16)
+			dst[k] = p.widen(src[k*p.nr+j])
 		}
 	default:
 		src := p.data[pi*p.stride*p.nr:]
@@ -167,6 +191,14 @@ func (p *Packed) Row(r int, dst []float32) {
 			dst[k] = src[k*p.nr+j]
 		}
 	}
+}
+
+// widen is a 16-bit panel value as float32 (exact).
+func (p *Packed) widen(h uint16) float32 {
+	if p.f16 {
+		return f16.ToFloat32(h)
+	}
+	return math.Float32frombits(uint32(h) << 16)
 }
 
 // Bytes is the memory the packed matrix holds.
@@ -404,7 +436,7 @@ func storeTile(t *[maxMR][maxNR]float32, rows, nr int, c []float32, ldc int, acc
 
 // microKernelGo is the portable micro-kernel for any tile: a rows×nr tile
 // of C (+)= A·B over kc steps of an A panel of mr rows and the W panel at
-// element offset boff (float32 or bfloat16 widened exactly).
+// element offset boff (float32, or bfloat16 or binary16 widened exactly).
 func microKernelGo(mr int) func(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
 	return func(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
 		nr := w.nr
@@ -415,7 +447,7 @@ func microKernelGo(mr int) func(rows, kc int, a []float32, w *Packed, boff int, 
 			if w.half != nil {
 				src := w.half[boff+kk*nr : boff+kk*nr+nr]
 				for j, h := range src {
-					bw[j] = math.Float32frombits(uint32(h) << 16)
+					bw[j] = w.widen(h)
 				}
 				bv = bw[:nr]
 			} else {

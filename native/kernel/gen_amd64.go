@@ -337,8 +337,9 @@ func main() {
 	w("\tMOVSD X0, ret+16(FP)")
 	w("\tRET")
 
-	avx512Kernels(w, false)
-	avx512Kernels(w, true)
+	avx512Kernels(w, "f32")
+	avx512Kernels(w, "bf16")
+	avx512Kernels(w, "f16")
 	dpbf16Kernels(w)
 	fmaPeak(w, "AVX2", "Y")
 	fmaPeak(w, "AVX512", "Z")
@@ -357,20 +358,24 @@ func main() {
 // (rows = 1..12, two ZMM accumulators a row: up to 24 of the 32 registers)
 // over A panels of 12 rows (k-major) and W panels of 32 columns (k-major).
 // Per k step: two W vectors, one broadcast per row, two FMAs per row. With
-// bf16 the W panel holds bfloat16 (64 bytes a k step), widened exactly to
-// float32 in the register (zero-extend, shift left 16): half the memory and
-// the same arithmetic as the float32 kernel.
-func avx512Kernels(w func(string, ...any), bf16 bool) {
+// format bf16 the W panel holds bfloat16 (64 bytes a k step), widened
+// exactly to float32 in the register (zero-extend, shift left 16); with f16
+// it holds IEEE binary16, widened exactly by VCVTPH2PS (AVX-512F): half the
+// memory and the same arithmetic as the float32 kernel.
+func avx512Kernels(w func(string, ...any), format string) {
 	const mr, nr = 12, 32
 	suffix, bstep := "x32", 4*nr
-	if bf16 {
-		suffix, bstep = "x32bf16", 2*nr
+	if format != "f32" {
+		suffix, bstep = "x32"+format, 2*nr
 	}
 	loadB := func(off int, dst int) {
-		if bf16 {
+		switch format {
+		case "bf16":
 			w("\tVPMOVZXWD %d(DI), Z%d", off, dst)
 			w("\tVPSLLD $16, Z%d, Z%d", dst, dst)
-		} else {
+		case "f16":
+			w("\tVCVTPH2PS %d(DI), Z%d", off, dst)
+		default:
 			w("\tVMOVUPS %d(DI), Z%d", off, dst)
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gptailor/gptailor/native/bf16"
+	"github.com/gptailor/gptailor/native/f16"
 )
 
 // eachKernel runs fn with every kernel of this build made active in turn;
@@ -49,7 +52,8 @@ func TestKernelsAtEdgeShapes(t *testing.T) {
 				for _, k := range []int{1, 15, 16, 17, 63, 64, 65, 600} {
 					acc := (m+n+k)%2 == 0
 					checkAgainstFloat64(t, m, n, k, acc, r)
-					checkBF16(t, m, n, k, acc, r)
+					checkHalf(t, m, n, k, acc, r, formatBF16)
+					checkHalf(t, m, n, k, acc, r, formatF16)
 				}
 			}
 		}
@@ -57,28 +61,44 @@ func TestKernelsAtEdgeShapes(t *testing.T) {
 	})
 }
 
-// checkBF16 multiplies BF16 weights packed 16-bit (where the kernel keeps
-// them so) and compares with the same weights packed as float32 by the
-// portable kernel: widening is exact, so only summation order differs.
-func checkBF16(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand) {
+// checkHalf multiplies BF16 (or F16) weights packed 16-bit (where the
+// kernel keeps them so) and compares with the same weights packed as
+// float32 by the portable kernel: widening is exact, so only summation
+// order differs.
+func checkHalf(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand, format int) {
 	t.Helper()
 	if ComputeBF16() {
 		return // the float64 check covers the bfloat16 compute kernel
 	}
 	a := randSlice(r, m*k)
 	w := randSlice(r, n*k)
-	for i := range w {
-		w[i] = roundBF16(w[i : i+1])[0]
+	name := "bf16"
+	if format == formatF16 {
+		name = "f16"
+		f16.Round(w)
+		w[0] += 1.0 / 1024 // 1 + 2⁻¹⁰ and the like: binary16, not bfloat16
+		f16.Round(w[:1])
+	} else {
+		for i := range w {
+			w[i] = roundBF16(w[i : i+1])[0]
+		}
 	}
 	c0 := randSlice(r, m*n)
 	p := Pack(w, n, k)
-	if HalfWeights() != p.Half() || (p.half != nil && p.Bytes() != int64(len(p.half))*2) {
-		t.Fatalf("%s: BF16 packing in 16 bits = %v, kernel says %v", active.name, p.half != nil, HalfWeights())
+	if HalfWeights() != p.Half() || (p.half != nil && p.Bytes() != int64(len(p.half))*2) || (p.Half() && p.f16 != (format == formatF16 && !bf16.Exact(w))) {
+		t.Fatalf("%s: %s packing in 16 bits = %v (binary16 %v), kernel says %v", active.name, name, p.half != nil, p.f16, HalfWeights())
+	}
+	row := make([]float32, k)
+	p.Row(n-1, row)
+	for c := range row {
+		if row[c] != w[(n-1)*k+c] {
+			t.Fatalf("%s %s: Row(%d)[%d] = %g, want %g", active.name, name, n-1, c, row[c], w[(n-1)*k+c])
+		}
 	}
 	got := append([]float32(nil), c0...)
 	MatMulT(got, n, a, k, m, p, accumulate)
 	ref := append([]float32(nil), c0...)
-	g := packFor(generic, w, n, k, k, 1, false)
+	g := packFor(generic, w, n, k, k, 1, formatF32)
 	matMulT(generic, 1, ref, n, a, k, m, g, accumulate)
 	u := math.Pow(2, -24)
 	for i := 0; i < m; i++ {
@@ -88,7 +108,7 @@ func checkBF16(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand) {
 				mag += math.Abs(float64(a[i*k+kk]) * float64(w[j*k+kk]))
 			}
 			if d := math.Abs(float64(got[i*n+j] - ref[i*n+j])); d > 2*float64(k+2)*u*(mag+math.Abs(float64(c0[i*n+j]))) {
-				t.Fatalf("%s bf16 m=%d n=%d k=%d: C[%d][%d] = %g, portable %g", active.name, m, n, k, i, j, got[i*n+j], ref[i*n+j])
+				t.Fatalf("%s %s m=%d n=%d k=%d: C[%d][%d] = %g, portable %g", active.name, name, m, n, k, i, j, got[i*n+j], ref[i*n+j])
 			}
 		}
 	}
@@ -158,8 +178,11 @@ func TestSelectRefusals(t *testing.T) {
 	if p := Pack([]float32{1, 1.1}, 1, 2); p.Half() {
 		t.Error("values that are not bfloat16 were packed in 16 bits")
 	}
-	if p := Pack([]float32{1, 1.5}, 1, 2); p.Half() != HalfWeights() {
-		t.Errorf("bfloat16 values: 16-bit panels %v, kernel %s", p.Half(), active.name)
+	if p := Pack([]float32{1, 1.5}, 1, 2); p.Half() != HalfWeights() || p.f16 {
+		t.Errorf("bfloat16 values: 16-bit panels %v (binary16 %v), kernel %s", p.Half(), p.f16, active.name)
+	}
+	if p := Pack([]float32{1, 1 + 1.0/1024}, 1, 2); p.Half() != HalfWeights() || p.Half() && !p.f16 {
+		t.Errorf("binary16 values: 16-bit panels %v (binary16 %v), kernel %s", p.Half(), p.f16, active.name)
 	}
 }
 
@@ -191,29 +214,33 @@ func BenchmarkGEMM(b *testing.B) {
 		if ok, _ := Runnable(name); !ok || (name == "generic" && testing.Short()) {
 			continue
 		}
-		for _, half := range []bool{false, true} {
+		for _, format := range []int{formatF32, formatBF16, formatF16} {
 			Select(name)
+			half := format != formatF32
 			if half && !HalfWeights() {
 				continue
 			}
 			for _, m := range []int{1, 8, 64, 256} {
 				n, k := 2048, 2048
-				tag := "f32"
-				if half {
-					tag = "bf16w"
-				}
+				tag := []string{"f32", "bf16w", "f16w"}[format]
 				b.Run(fmt.Sprintf("%s/%s/M=%d/N=%d/K=%d", name, tag, m, n, k), func(b *testing.B) {
 					Select(name)
 					r := rand.New(rand.NewPCG(1, 1))
 					a := randSlice(r, m*k)
 					wv := randSlice(r, n*k)
 					var w *Packed
-					if half {
+					switch format {
+					case formatBF16:
 						for i := range wv {
 							wv[i] = roundBF16(wv[i : i+1])[0]
 						}
+					case formatF16:
+						f16.Round(wv)
 					}
 					w = Pack(wv, n, k)
+					if !ComputeBF16() && w.Half() != half {
+						b.Fatalf("%s weights packed 16-bit: %v", tag, w.Half())
+					}
 					c := make([]float32, m*n)
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {

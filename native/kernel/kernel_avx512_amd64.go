@@ -3,7 +3,8 @@ package kernel
 import "unsafe"
 
 // The AVX-512F micro-kernels of kernel_amd64.s (see gen_amd64.go): rows×32
-// tiles over 12-row A panels and 32-column W panels, float32 or bfloat16.
+// tiles over 12-row A panels and 32-column W panels, float32, bfloat16 or
+// binary16.
 
 //go:noescape
 func kern1x32(k int, a, b, c *float32, ldc int, acc int)
@@ -77,6 +78,46 @@ func kern12x32(k int, a, b, c *float32, ldc int, acc int)
 //go:noescape
 func kern12x32bf16(k int, a, b, c *float32, ldc int, acc int)
 
+//go:noescape
+func kern1x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern2x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern3x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern4x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern5x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern6x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern7x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern8x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern9x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern10x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern11x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern12x32f16(k int, a, b, c *float32, ldc int, acc int)
+
+var kerns512f16 = [13]func(k int, a, b, c *float32, ldc int, acc int){
+	nil, kern1x32f16, kern2x32f16, kern3x32f16, kern4x32f16, kern5x32f16, kern6x32f16, kern7x32f16, kern8x32f16, kern9x32f16, kern10x32f16, kern11x32f16, kern12x32f16,
+}
+
 var kerns512 = [13]func(k int, a, b, c *float32, ldc int, acc int){
 	nil, kern1x32, kern2x32, kern3x32, kern4x32, kern5x32, kern6x32, kern7x32, kern8x32, kern9x32, kern10x32, kern11x32, kern12x32,
 }
@@ -95,7 +136,11 @@ func microAVX512(rows, kc int, a []float32, w *Packed, boff int, c []float32, ld
 	}
 	if w.half != nil {
 		b := w.half[boff : boff+kc*32]
-		kerns512bf16[rows](kc, &a[0], (*float32)(unsafe.Pointer(&b[0])), &c[0], ldc, f)
+		ks := &kerns512bf16
+		if w.f16 {
+			ks = &kerns512f16
+		}
+		ks[rows](kc, &a[0], (*float32)(unsafe.Pointer(&b[0])), &c[0], ldc, f)
 		return
 	}
 	b := w.data[boff : boff+kc*32]

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/repair"
@@ -231,8 +230,8 @@ func (b *Builder) repairedMLP(key string, mlp plan.Part, t []float64) (*engine.L
 }
 
 // RepairedMLPTensors are a recipe's MLP tensors with T folded into
-// down_proj (rounded to BF16 when the family is BF16, as the build writes
-// them).
+// down_proj (rounded to BF16 or F16 when the family is stored so, as the
+// build writes them).
 func (b *Builder) RepairedMLPTensors(mlp plan.Part, t []float64) (engine.Tensors, error) {
 	cfg := b.Family.Base().Config
 	ts := engine.Tensors{}
@@ -247,8 +246,8 @@ func (b *Builder) RepairedMLPTensors(mlp plan.Part, t []float64) (engine.Tensors
 	if err != nil {
 		return nil, err
 	}
-	if b.bf16 {
-		bf16.Round(down)
+	if b.round != nil {
+		b.round(down)
 	}
 	ts[model.Down] = down
 	return ts, nil

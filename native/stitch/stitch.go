@@ -9,6 +9,7 @@ import (
 
 	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/f16"
 	"github.com/gptailor/gptailor/native/merge"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
@@ -33,12 +34,12 @@ type Builder struct {
 	hidden fifo[[]float32] // teachers' hidden states on calibration text
 
 	cache *engine.LayerCache // source and merged layers and heads, one bound
-	// bf16: every model stores its weights as BF16, so the nets' merged
-	// tensors are rounded to BF16 — exactly what build writes for them with
-	// its default dtype (the sources'), and half the memory in the kernels.
-	// (LayerTensor and MergeTensor stay float32: build --dtype f32 gets
-	// the unrounded merge.)
-	bf16 bool
+	// round, when every model stores its weights as BF16 (or every one as
+	// F16), rounds the nets' merged tensors to that type — exactly what
+	// build writes for them with its default dtype (the sources'), and half
+	// the memory in the kernels. (LayerTensor and MergeTensor stay float32:
+	// build --dtype f32 gets the unrounded merge.) nil: no rounding.
+	round func([]float32)
 }
 
 // New returns a builder whose packed layers — source layers and merged
@@ -46,19 +47,28 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, bf16: allBF16(f),
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, round: rounding(f),
 		fits:   fifo[[]float64]{max: 256 << 20, size: func(t []float64) int64 { return int64(len(t)) * 8 }},
 		hidden: fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }}}
 }
 
-func allBF16(f *model.Family) bool {
-	for _, m := range f.Models {
-		dt := m.Tensors.DTypes()
-		if len(dt) != 1 || dt[safetensors.BF16] == 0 {
-			return false
+// rounding is bf16.Round for a family stored all in BF16, f16.Round for
+// one all in F16, nil otherwise.
+func rounding(f *model.Family) func([]float32) {
+	for _, c := range []struct {
+		dt    safetensors.DType
+		round func([]float32)
+	}{{safetensors.BF16, bf16.Round}, {safetensors.F16, f16.Round}} {
+		all := true
+		for _, m := range f.Models {
+			dt := m.Tensors.DTypes()
+			all = all && len(dt) == 1 && dt[c.dt] > 0
+		}
+		if all {
+			return c.round
 		}
 	}
-	return true
+	return nil
 }
 
 // Info describes the family for plan validation and parameter counts.
@@ -180,9 +190,9 @@ func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) 
 	if err != nil {
 		return nil, err
 	}
-	if b.bf16 {
+	if b.round != nil {
 		for _, v := range t {
-			bf16.Round(v)
+			b.round(v)
 		}
 	}
 	l, err := engine.NewLayer(b.Family.Base().Config, t)
@@ -330,9 +340,9 @@ func (b *Builder) head(p *plan.Plan) (h *engine.Head, pinned bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if b.bf16 {
+	if b.round != nil {
 		for _, v := range [][]float32{t.Embed, t.FinalNorm, t.LMHead} {
-			bf16.Round(v)
+			b.round(v)
 		}
 	}
 	if h, err = engine.NewHead(b.Family.Base().Config, t); err != nil {

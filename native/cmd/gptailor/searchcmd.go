@@ -448,7 +448,7 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 // base (16-bit when the kernel keeps BF16 weights so and the base is BF16).
 func cacheFits(cacheMB int, base *model.Model) error {
 	per := int64(4)
-	if dt := base.Tensors.DTypes(); kernel.HalfWeights() && dt[safetensors.BF16] > 0 && dt[safetensors.F32] == 0 {
+	if dt := base.Tensors.DTypes(); kernel.HalfWeights() && dt[safetensors.BF16]+dt[safetensors.F16] > 0 && dt[safetensors.F32] == 0 {
 		per = 2
 	}
 	layer := base.LayerParams() * per
