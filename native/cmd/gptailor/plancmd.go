@@ -220,6 +220,19 @@ func showPlan(w io.Writer, p *plan.Plan, info *plan.Family) {
 		return o.Model
 	}
 	fmt.Fprintf(w, "embed  %s\nhead   %s\n", outer(p.Embed), outer(p.Head))
+	if r := p.Repair; r != nil {
+		fmt.Fprintf(w, "repair %s on %s (%d windows of %d tokens, ridge %g)", r.Method, r.Calibration, r.SamplesOr(), r.SeqOr(), r.RidgeOr())
+		if info != nil {
+			for _, c := range p.Cuts(info.Layers) {
+				if c.Slot < 0 {
+					fmt.Fprintf(w, "; layers %d–%d not repaired (before the first kept layer)", c.From, c.To-1)
+				} else {
+					fmt.Fprintf(w, "; layers %d–%d into slot %d", c.From, c.To-1, c.Slot)
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	if info != nil {
 		fmt.Fprintf(w, "params %s of the base's %s (%.1f%% removed)\n", human(p.ParamCount(info)), human(info.OuterParams+int64(info.Layers)*info.LayerParams), 100*p.FractionRemoved(info))
 	}

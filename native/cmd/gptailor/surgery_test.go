@@ -95,3 +95,20 @@ func TestSurgeryBadInput(t *testing.T) {
 		t.Errorf("build --repair of a plan without cuts: %d %s", code, errOut)
 	}
 }
+
+func TestPlanShowSubBlocksAndRepair(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "p.json")
+	doc := `{"models":{"base":"` + filepath.Join(repoData, "stories260K-base") + `","code":"` + filepath.Join(repoData, "stories260K-code") + `","math":"` + filepath.Join(repoData, "stories260K-math") + `"},
+	 "slots":[{"take":["base",0]},{"take":["code",1],"mlp":["math",1]},{"take":["base",2],"attn":"none"},{"take":["base",4]}],
+	 "repair":{"method":"linear","calibration":"calib.jsonl"}}`
+	os.WriteFile(p, []byte(doc), 0o644)
+	code, out, e := runCLI(t, "", "plan", "show", p)
+	if code != 0 {
+		t.Fatalf("%d %s", code, e)
+	}
+	for _, w := range []string{"code[1] · mlp: math[1]", "base[2] · attn: none", "repair linear on calib.jsonl (32 windows of 128 tokens", "layers 3–3 into slot 2", "(22.2% removed)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("plan show lacks %q:\n%s", w, out)
+		}
+	}
+}

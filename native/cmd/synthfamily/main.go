@@ -42,12 +42,12 @@ func main() {
 	heads := flag.Int("heads", 0, "attention heads")
 	kv := flag.Int("kv-heads", 0, "key/value heads")
 	vocab := flag.Int("vocab", 0, "vocabulary size")
-	dtype := flag.String("dtype", "f32", "stored dtype: f32 or bf16")
+	dtype := flag.String("dtype", "f32", "stored dtype: f32, bf16 or f16")
 	fts := flag.Int("finetunes", 2, "number of fine-tunes")
 	noise := flag.Float64("noise", 0.02, "fine-tune deviation relative to the weights' scale")
 	flag.Parse()
 	sh, ok := presets[*preset]
-	dt := map[string]safetensors.DType{"f32": safetensors.F32, "bf16": safetensors.BF16}[*dtype]
+	dt := map[string]safetensors.DType{"f32": safetensors.F32, "bf16": safetensors.BF16, "f16": safetensors.F16}[*dtype]
 	if *out == "" || !ok || dt == "" {
 		flag.Usage()
 		os.Exit(2)
@@ -85,7 +85,7 @@ func write(dir string, cfg *model.Config, dt safetensors.DType, k int, noise flo
 	c := map[string]any{"architectures": []string{arch}, "model_type": cfg.ModelType, "hidden_size": cfg.HiddenSize,
 		"intermediate_size": cfg.IntermediateSize, "num_hidden_layers": cfg.NumHiddenLayers, "num_attention_heads": cfg.NumAttentionHeads,
 		"num_key_value_heads": cfg.NumKeyValueHeads, "vocab_size": cfg.VocabSize, "max_position_embeddings": 2048,
-		"rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu", "torch_dtype": map[safetensors.DType]string{safetensors.F32: "float32", safetensors.BF16: "bfloat16"}[dt]}
+		"rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu", "torch_dtype": map[safetensors.DType]string{safetensors.F32: "float32", safetensors.BF16: "bfloat16", safetensors.F16: "float16"}[dt]}
 	b, _ := json.MarshalIndent(c, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
 		return err
