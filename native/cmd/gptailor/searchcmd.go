@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -177,7 +178,12 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if *paramBudget > 0 && !*resume {
 		var kept float64
 		spec.Remove, kept = fam2.RemoveFor(*paramBudget)
-		fmt.Fprintf(stderr, "--param-budget %.3g: removing %d of %d layers keeps %.1f%% of the parameters\n", *paramBudget, spec.Remove, base.Config.NumHiddenLayers, 100*kept)
+		if spec.Blocks() {
+			total := base.Params()
+			fmt.Fprintf(stderr, "--param-budget %.3g: removing sub-blocks of at least %s of the %s parameters\n", *paramBudget, human(int64(math.Ceil(float64(total)*(1-*paramBudget)))), human(total))
+		} else {
+			fmt.Fprintf(stderr, "--param-budget %.3g: removing %d of %d layers keeps %.1f%% of the parameters\n", *paramBudget, spec.Remove, base.Config.NumHiddenLayers, 100*kept)
+		}
 	}
 	if _, err := fam2.Space(spec); err != nil {
 		return fail(stderr, "search", err)
