@@ -82,8 +82,18 @@ func TestF16FamilyMergesAsBuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameScores(t, built, net)
+}
+
+// sameScores checks that the built model scores a stories sentence as the
+// plan's net does.
+func sameScores(t *testing.T, built, net *engine.Net) {
+	t.Helper()
 	seq := []int{1, 403, 407, 261, 378, 285, 40, 269, 29, 371, 43, 262, 300}
-	want, _ := net.LogProbs([][]int{seq})
+	want, err := net.LogProbs([][]int{seq})
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := built.LogProbs([][]int{seq})
 	if err != nil {
 		t.Fatal(err)

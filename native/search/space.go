@@ -327,18 +327,7 @@ func (s *Space) Features(c *Config) []float64 {
 	K := len(s.FineTunes)
 	f := make([]float64, 0, s.Layers*(2+K))
 	for i := 0; i < s.Layers; i++ {
-		rem := 0.0
-		if c.Removed[i] {
-			rem = 1
-		}
-		f = append(f, rem)
-		for k := 0; k < K; k++ {
-			bit := 0.0
-			if !c.Removed[i] && c.Subset[i]&(1<<k) != 0 {
-				bit = 1
-			}
-			f = append(f, bit)
-		}
+		f = removalFeatures(f, c.Removed[i], c.Subset[i], K)
 		lam := 0.0
 		if !c.Removed[i] && (popcount(c.Subset[i]) >= 2 || c.Method != nil && popcount(c.Subset[i]) == 1) {
 			lam = c.Lambda[i]
@@ -366,19 +355,26 @@ func (s *Space) Features(c *Config) []float64 {
 	if s.Blocks {
 		b := s.Complete(c)
 		for i := 0; i < s.Layers; i++ {
-			rem := 0.0
-			if b.MLPRemoved[i] {
-				rem = 1
-			}
-			f = append(f, rem)
-			for k := 0; k < K; k++ {
-				bit := 0.0
-				if !b.MLPRemoved[i] && b.MLPSubset[i]&(1<<k) != 0 {
-					bit = 1
-				}
-				f = append(f, bit)
-			}
+			f = removalFeatures(f, b.MLPRemoved[i], b.MLPSubset[i], K)
 		}
+	}
+	return f
+}
+
+// removalFeatures appends a (sub-)layer's removal bit and, kept, the bits
+// of its fine-tune subset.
+func removalFeatures(f []float64, removed bool, subset uint32, K int) []float64 {
+	rem := 0.0
+	if removed {
+		rem = 1
+	}
+	f = append(f, rem)
+	for k := 0; k < K; k++ {
+		bit := 0.0
+		if !removed && subset&(1<<k) != 0 {
+			bit = 1
+		}
+		f = append(f, bit)
 	}
 	return f
 }
