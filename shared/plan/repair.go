@@ -21,7 +21,7 @@ type Repair struct {
 
 // Repair defaults.
 const (
-	DefaultRepairSamples = 32
+	DefaultRepairSamples = 64 // 8,192 tokens: twice the hidden size of a 4096-wide model
 	DefaultRepairSeq     = 128
 	DefaultRidge         = 1e-4
 )

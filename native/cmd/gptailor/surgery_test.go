@@ -106,7 +106,7 @@ func TestPlanShowSubBlocksAndRepair(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("%d %s", code, e)
 	}
-	for _, w := range []string{"code[1] · mlp: math[1]", "base[2] · attn: none", "repair linear on calib.jsonl (32 windows of 128 tokens", "layers 3–3 into slot 2", "(22.2% removed)"} {
+	for _, w := range []string{"code[1] · mlp: math[1]", "base[2] · attn: none", "repair linear on calib.jsonl (64 windows of 128 tokens", "layers 3–3 into slot 2", "(22.2% removed)"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("plan show lacks %q:\n%s", w, out)
 		}
