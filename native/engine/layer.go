@@ -100,19 +100,17 @@ func NewLayer(cfg *model.Config, t Tensors) (*Layer, error) {
 			return nil, fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
 		}
 	}
-	d, inter := cfg.HiddenSize, cfg.IntermediateSize
+	d := cfg.HiddenSize
 	qkvRows := cfg.QDim() + 2*cfg.KVDim()
-	qkv := make([]float32, 0, qkvRows*d)
-	qkv = append(append(append(qkv, t[model.Q]...), t[model.K]...), t[model.V]...)
-	gu := make([]float32, 0, 2*inter*d)
-	gu = append(append(gu, t[model.Gate]...), t[model.Up]...)
+	// q/k/v and gate/up are packed as one matrix each, straight from their
+	// tensors (a 1B layer's gate+up concatenated would be 134 MB more).
 	l := &Layer{
 		AttnNorm: append([]float32(nil), t[model.AttnNorm]...),
-		QKV:      kernel.Pack(qkv, qkvRows, d),
+		QKV:      kernel.PackRows(d, t[model.Q], t[model.K], t[model.V]),
 		O:        kernel.Pack(t[model.O], d, cfg.QDim()),
 		MLPNorm:  append([]float32(nil), t[model.MLPNorm]...),
-		GateUp:   kernel.Pack(gu, 2*inter, d),
-		Down:     kernel.Pack(t[model.Down], d, inter),
+		GateUp:   kernel.PackRows(d, t[model.Gate], t[model.Up]),
+		Down:     kernel.Pack(t[model.Down], d, cfg.IntermediateSize),
 	}
 	if cfg.HasAttentionBias() {
 		l.QKVBias = append(append(append(make([]float32, 0, qkvRows), t[model.QBias]...), t[model.KBias]...), t[model.VBias]...)
@@ -149,13 +147,11 @@ func NewMLPLayer(cfg *model.Config, t Tensors) (*Layer, error) {
 			return nil, fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
 		}
 	}
-	d, inter := cfg.HiddenSize, cfg.IntermediateSize
-	gu := make([]float32, 0, 2*inter*d)
-	gu = append(append(gu, t[model.Gate]...), t[model.Up]...)
+	d := cfg.HiddenSize
 	return &Layer{
 		MLPNorm: append([]float32(nil), t[model.MLPNorm]...),
-		GateUp:  kernel.Pack(gu, 2*inter, d),
-		Down:    kernel.Pack(t[model.Down], d, inter),
+		GateUp:  kernel.PackRows(d, t[model.Gate], t[model.Up]),
+		Down:    kernel.Pack(t[model.Down], d, cfg.IntermediateSize),
 	}, nil
 }
 

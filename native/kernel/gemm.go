@@ -72,16 +72,50 @@ func Pack(w []float32, n, k int) *Packed {
 	if len(w) != n*k {
 		panic(fmt.Sprintf("kernel.Pack: len(w) = %d, want %d×%d", len(w), n, k))
 	}
-	if active.pairs {
-		return packPairs(w, n, k, active.nr)
+	if k == 0 {
+		return packFor(active, func(int) ([]float32, int) { return nil, 1 }, n, 0, formatF32)
+	}
+	return PackRows(k, w)
+}
+
+// PackRows packs the matrix whose rows are those of parts, in order (each
+// row-major with k columns) — as Pack of their concatenation, without
+// making it (q, k and v, or gate and up, packed as one matrix).
+func PackRows(k int, parts ...[]float32) *Packed {
+	n := 0
+	for _, p := range parts {
+		if k == 0 || len(p)%k != 0 {
+			panic(fmt.Sprintf("kernel.PackRows: a part of %d values is not whole rows of %d", len(p), k))
+		}
+		n += len(p) / k
+	}
+	row := func(r int) ([]float32, int) {
+		for _, p := range parts {
+			if rows := len(p) / k; r >= rows {
+				r -= rows
+				continue
+			}
+			return p[r*k:], 1
+		}
+		panic("kernel.PackRows: row out of range")
+	}
+	all := func(exact func([]float32) bool) bool {
+		for _, p := range parts {
+			if !exact(p) {
+				return false
+			}
+		}
+		return true
 	}
 	switch {
-	case active.half && bf16.Exact(w):
-		return packFor(active, w, n, k, k, 1, formatBF16)
-	case active.half && f16.Exact(w):
-		return packFor(active, w, n, k, k, 1, formatF16)
+	case active.pairs:
+		return packPairs(row, n, k, active.nr)
+	case active.half && all(bf16.Exact):
+		return packFor(active, row, n, k, formatBF16)
+	case active.half && all(f16.Exact):
+		return packFor(active, row, n, k, formatF16)
 	}
-	return packFor(active, w, n, k, k, 1, formatF32)
+	return packFor(active, row, n, k, formatF32)
 }
 
 // Panel formats.
@@ -95,13 +129,13 @@ const (
 // in float32 (activations: attention's keys and values, which stay float32
 // with every kernel).
 func PackStrided(src []float32, n, k, rs, cs int) *Packed {
-	return packFor(active, src, n, k, rs, cs, formatF32)
+	return packFor(active, func(r int) ([]float32, int) { return src[r*rs:], cs }, n, k, formatF32)
 }
 
 // packPairs lays W out for the BF16 dot-product kernel: each value rounded
 // to the nearest bfloat16 (ties to even), k taken in pairs, an odd K padded
 // with zero.
-func packPairs(w []float32, n, k, nr int) *Packed {
+func packPairs(row func(r int) ([]float32, int), n, k, nr int) *Packed {
 	kp := (k + 1) / 2
 	panels := (n + nr - 1) / nr
 	p := &Packed{N: n, K: k, nr: nr, stride: kp, pairs: true, half: make([]uint16, panels*kp*nr*2)}
@@ -109,8 +143,9 @@ func packPairs(w []float32, n, k, nr int) *Packed {
 		for r := lo; r < hi; r++ {
 			pi, j := r/nr, r%nr
 			dst := p.half[pi*kp*nr*2:]
+			src, cs := row(r)
 			for c := 0; c < k; c++ {
-				dst[(c/2)*nr*2+j*2+c%2] = bf16.FromFloat32(w[r*k+c])
+				dst[(c/2)*nr*2+j*2+c%2] = bf16.FromFloat32(src[c*cs])
 			}
 		}
 	})
@@ -124,7 +159,9 @@ func HalfWeights() bool { return active.half }
 // Half says whether p holds 16-bit panels (bfloat16 or binary16).
 func (p *Packed) Half() bool { return p.half != nil }
 
-func packFor(im *impl, src []float32, n, k, rs, cs int, format int) *Packed {
+// packFor packs n rows of k values for im; row(r) gives row r's values
+// as src[c*cs].
+func packFor(im *impl, row func(r int) ([]float32, int), n, k int, format int) *Packed {
 	nr := im.nr
 	panels := (n + nr - 1) / nr
 	p := &Packed{N: n, K: k, nr: nr, stride: k, f16: format == formatF16}
@@ -141,21 +178,21 @@ func packFor(im *impl, src []float32, n, k, rs, cs int, format int) *Packed {
 				if r >= n {
 					break
 				}
-				base := r * rs
+				src, cs := row(r)
 				if half {
 					dst := p.half[pi*k*nr : (pi+1)*k*nr]
 					for c := 0; c < k; c++ {
 						if p.f16 {
-							dst[c*nr+j] = f16.FromFloat32(src[base+c*cs])
+							dst[c*nr+j] = f16.FromFloat32(src[c*cs])
 						} else {
-							dst[c*nr+j] = uint16(math.Float32bits(src[base+c*cs]) >> 16)
+							dst[c*nr+j] = uint16(math.Float32bits(src[c*cs]) >> 16)
 						}
 					}
 					continue
 				}
 				dst := p.data[pi*k*nr : (pi+1)*k*nr]
 				for c := 0; c < k; c++ {
-					dst[c*nr+j] = src[base+c*cs]
+					dst[c*nr+j] = src[c*cs]
 				}
 			}
 		}

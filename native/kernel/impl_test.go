@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func checkHalf(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand, format 
 	got := append([]float32(nil), c0...)
 	MatMulT(got, n, a, k, m, p, accumulate)
 	ref := append([]float32(nil), c0...)
-	g := packFor(generic, w, n, k, k, 1, formatF32)
+	g := packFor(generic, func(r int) ([]float32, int) { return w[r*k:], 1 }, n, k, formatF32)
 	matMulT(generic, 1, ref, n, a, k, m, g, accumulate)
 	u := math.Pow(2, -24)
 	for i := 0; i < m; i++ {
@@ -306,6 +307,27 @@ func TestPackedRows(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	})
+}
+
+// PackRows of parts packs exactly what Pack of their concatenation packs,
+// in every format the active kernel chooses.
+func TestPackRowsEqualsPackOfConcatenation(t *testing.T) {
+	eachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(15, 16))
+		k := 37
+		for _, round := range []func([]float32){func([]float32) {}, func(v []float32) { copy(v, roundBF16(v)) }, f16.Round} {
+			a, b, c := randSlice(r, 5*k), randSlice(r, 40*k), randSlice(r, 3*k)
+			for _, v := range [][]float32{a, b, c} {
+				round(v)
+			}
+			want := Pack(append(append(append([]float32(nil), a...), b...), c...), 48, k)
+			got := PackRows(k, a, b, c)
+			if got.N != want.N || got.K != want.K || got.f16 != want.f16 || got.pairs != want.pairs ||
+				!slices.Equal(got.data, want.data) || !slices.Equal(got.half, want.half) {
+				t.Fatalf("%s: PackRows differs from Pack of the concatenation (16-bit %v/%v)", active.name, got.Half(), want.Half())
 			}
 		}
 	})
