@@ -65,6 +65,22 @@ func (f *fifo[T]) put(k string, t T) {
 	}
 }
 
+// RepairStats counts the repairs of the nets built: cuts repaired, fits
+// computed for them (the others came from the cache) and the time those
+// fits took.
+type RepairStats struct {
+	Cuts    int     `json:"cuts"`
+	Fits    int     `json:"fits"`
+	Seconds float64 `json:"seconds"`
+}
+
+// RepairStats returns the builder's repair counts so far.
+func (b *Builder) RepairStats() RepairStats {
+	b.statsMu.Lock()
+	defer b.statsMu.Unlock()
+	return b.stats
+}
+
 // Repairs computes the repair of every repairable cut of p (from the cache
 // when fitted before): what build folds into the weights it writes.
 func (b *Builder) Repairs(p *plan.Plan) ([]Fitted, error) {
@@ -127,6 +143,13 @@ func (b *Builder) repair(p *plan.Plan, head *engine.Head, layers []*engine.Layer
 			f.Elapsed = time.Since(start)
 			b.fits.put(key, t)
 		}
+		b.statsMu.Lock()
+		b.stats.Cuts++
+		if f.Elapsed > 0 {
+			b.stats.Fits++
+			b.stats.Seconds += f.Elapsed.Seconds()
+		}
+		b.statsMu.Unlock()
 		f.T = t
 		ml, err := b.repairedMLP(key, mlp, t)
 		if err != nil {

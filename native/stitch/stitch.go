@@ -6,6 +6,7 @@ package stitch
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/engine"
@@ -30,8 +31,10 @@ type Builder struct {
 	// holds the family's tokenizer); nil: plans with a repair are refused.
 	Calibrate func(r *plan.Repair) ([][]int, error)
 
-	fits   fifo[[]float64] // fitted repair maps
-	hidden fifo[[]float32] // teachers' hidden states on calibration text
+	fits    fifo[[]float64] // fitted repair maps
+	hidden  fifo[[]float32] // teachers' hidden states on calibration text
+	statsMu sync.Mutex
+	stats   RepairStats
 
 	cache *engine.LayerCache // source and merged layers and heads, one bound
 	// round, when every model stores its weights as BF16 (or every one as

@@ -268,6 +268,10 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		sum := searchSummary{Run: *runDir, Trials: len(out.Trials), Seconds: time.Since(start).Seconds(), Objective: spec.Objective.String(),
 			Tasks: ses.Tasks(), Rows: out.Rows, HeldOutTasks: out.HeldOutTasks, HeldOut: out.HeldOut, Correlations: search.RankCorrelations(out.Trials),
 			SamplesEvaluated: evaluated, SamplesReused: reused, PeakRSSMB: sysmem.PeakRSSMB(), CachePeakMB: int(cachePeak >> 20), Kernel: kernel.Active()}
+		if spec.Repair != nil {
+			rs := fam2.Builder.RepairStats()
+			sum.Repair = &rs
+		}
 		b, err := json.Marshal(sum)
 		if err != nil {
 			return fail(stderr, "search", fmt.Errorf("--json: %w", err))
@@ -277,6 +281,14 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		printSearch(stdout, ses.Tasks(), spec.Objective, out, time.Since(start), *runDir)
 		if evaluated+reused > 0 {
 			fmt.Fprintf(stdout, "\nsamples: %d evaluated, %d reused from the same plan at a lower budget or a duplicate (%.0f%% saved)\n", evaluated, reused, 100*float64(reused)/float64(evaluated+reused))
+		}
+		if spec.Repair != nil {
+			rs := fam2.Builder.RepairStats()
+			fmt.Fprintf(stdout, "\nrepair: %d cuts repaired, %d fits computed in %.1f s (%.2f s per fit; the others came from the cache)", rs.Cuts, rs.Fits, rs.Seconds, rs.Seconds/float64(max(rs.Fits, 1)))
+			if len(out.Trials) > 0 {
+				fmt.Fprintf(stdout, ", %.2f s per trial", rs.Seconds/float64(len(out.Trials)))
+			}
+			fmt.Fprintln(stdout)
 		}
 		fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
 			sysmem.PeakRSSMB(), cachePeak>>20, *cacheMB, kernel.Active())
@@ -487,4 +499,7 @@ type searchSummary struct {
 	PeakRSSMB        int                        `json:"peak_rss_mb"`
 	CachePeakMB      int                        `json:"cache_peak_mb"`
 	Kernel           string                     `json:"kernel"`
+	// Repair counts the cuts repaired in this process, the fits computed
+	// for them and their time (with --repair).
+	Repair *stitch.RepairStats `json:"repair,omitempty"`
 }

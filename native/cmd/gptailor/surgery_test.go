@@ -33,6 +33,9 @@ func TestBlockSearchWithRepair(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	if r := sum.Repair; r == nil || r.Fits == 0 || r.Cuts < r.Fits || r.Seconds <= 0 {
+		t.Errorf("repair stats %+v", sum.Repair)
+	}
 	kinds := map[string]string{}
 	for _, r := range sum.Rows {
 		kinds[r.Kind] = r.Name()
