@@ -430,6 +430,14 @@ func onChange(_ js.Value, args []js.Value) any {
 				}
 			}
 		})
+	case "attn", "mlp": // attn:slot / mlp:slot — a sub-block's recipe
+		trial := clonePlan(current)
+		if err := editor.SetSubBlock(trial, atoi(parts[1]), parts[0], t.Get("value").String()); err != nil {
+			status = err.Error()
+			render()
+			return nil
+		}
+		edit(func() { current = trial })
 	case "weight": // weight:slot:k
 		w, err := strconv.ParseFloat(t.Get("value").String(), 64)
 		if err != nil {

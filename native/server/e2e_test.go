@@ -163,6 +163,9 @@ func TestEndToEndInChromium(t *testing.T) {
 	poll("λ edited", `document.getElementById("slot-recipe").textContent.includes("λ=0.25")`)
 	setValue(`input[data-action="weight:1:1"]`, "0.4")
 	poll("weight edited", `document.getElementById("slot-recipe").textContent.includes("weights=[1 0.4]")`)
+	// Sub-blocks: the merge's MLP taken from code's layer 1 instead.
+	setValue("#panel-mlp", "take:code")
+	poll("MLP from another model", `document.getElementById("slot-recipe").textContent.endsWith("· mlp: code[1]") && document.querySelector('#diagram path.link[data-from-model="code"][data-from-layer="1"][data-to-slot="1"]') != null`)
 	drag("docs", 4, 1, true) // another layer cannot join the merge: refused, said
 	poll("refused drop", `document.getElementById("status").textContent.includes("cannot join it")`)
 	planFile := filepath.Join(t.TempDir(), "three.json")

@@ -155,3 +155,34 @@ func TestDiagramSubBlocks(t *testing.T) {
 		t.Error("slot labels do not name the sub-blocks")
 	}
 }
+
+func TestSetSubBlock(t *testing.T) {
+	p, _ := plan.Parse([]byte(`{"slots":[{"take":["code",1]},{"take":["base",2]}]}`))
+	if err := SetSubBlock(p, 0, "mlp", "take:math"); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Slots[0].Describe(); got != "code[1] · mlp: math[1]" {
+		t.Errorf("slot 0: %s", got)
+	}
+	if err := SetSubBlock(p, 0, "attn", "none"); err == nil || !strings.Contains(err.Error(), "set the mlp back") {
+		t.Errorf("both overrides: %v", err)
+	}
+	if err := SetSubBlock(p, 1, "attn", "none"); err != nil || p.Slots[1].Describe() != "base[2] · attn: none" {
+		t.Errorf("attn none: %v %s", err, p.Slots[1].Describe())
+	}
+	if err := SetSubBlock(p, 0, "mlp", "slot"); err != nil || p.Slots[0].Split() {
+		t.Errorf("back to the slot: %v %+v", err, p.Slots[0])
+	}
+	for _, bad := range [][2]string{{"mlp", "weird"}, {"ffn", "none"}} {
+		if err := SetSubBlock(p, 0, bad[0], bad[1]); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if err := plan.Validate(p, fam); err != nil {
+		t.Error(err)
+	}
+	panel := SlotPanel(p, fam, 1)
+	if !strings.Contains(panel, `data-action="attn:1"`) || !strings.Contains(panel, `<option value="none" selected="selected">`) {
+		t.Errorf("panel lacks the sub-block selects:\n%s", panel)
+	}
+}

@@ -46,6 +46,7 @@ func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
 			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), plan.Sig3(w), i, k)
 		}
 	}
+	subBlockControls(&b, s, fam, i)
 	if err := plan.Validate(p, fam); err != nil {
 		if ps, ok := err.(plan.Problems); ok {
 			prefix := fmt.Sprintf("slots[%d]", i)
@@ -57,6 +58,89 @@ func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
 		}
 	}
 	return b.String()
+}
+
+// subBlockControls writes the slot's sub-block selects (data-action
+// attn:i and mlp:i; values "slot", "none" or "take:MODEL": that model's
+// sub-block of the slot's source layer).
+func subBlockControls(b *strings.Builder, s plan.Slot, fam *plan.Family, i int) {
+	if fam != nil && fam.NoSubBlocks != "" {
+		return
+	}
+	cur := func(pt *plan.Part) string {
+		switch {
+		case pt == nil:
+			return "slot"
+		case pt.None:
+			return "none"
+		case pt.Take != nil:
+			return "take:" + pt.Take.Model
+		}
+		return "merge"
+	}
+	var models []string
+	if fam != nil {
+		models = fam.Models
+	}
+	for _, sb := range []struct {
+		key, label string
+		pt         *plan.Part
+	}{{"attn", "attention", s.Attn}, {"mlp", "MLP", s.MLP}} {
+		c := cur(sb.pt)
+		fmt.Fprintf(b, `<label>%s <select id="panel-%s" data-action="%s:%d">`, sb.label, sb.key, sb.key, i)
+		opts := [][2]string{{"slot", "as the slot"}, {"none", "none (skipped)"}}
+		for _, m := range models {
+			opts = append(opts, [2]string{"take:" + m, m + "'s"})
+		}
+		if c == "merge" {
+			opts = append(opts, [2]string{"merge", "a merge (edit the JSON)"})
+		}
+		for _, o := range opts {
+			sel := ""
+			if o[0] == c {
+				sel = ` selected="selected"`
+			}
+			fmt.Fprintf(b, `<option value="%s"%s>%s</option>`, html.EscapeString(o[0]), sel, html.EscapeString(o[1]))
+		}
+		b.WriteString(`</select></label><br>`)
+	}
+}
+
+// SetSubBlock sets slot i's attention or MLP sub-block ("attn" or "mlp")
+// to value: "slot" (the slot's own recipe), "none" (skipped) or
+// "take:MODEL" (that model's sub-block of the slot's source layer). The
+// other sub-block's override is kept when the result is a valid slot.
+func SetSubBlock(p *plan.Plan, i int, which, value string) error {
+	if i < 0 || i >= len(p.Slots) {
+		return fmt.Errorf("slot %d: the plan has %d slots", i, len(p.Slots))
+	}
+	s := &p.Slots[i]
+	var pt *plan.Part
+	switch {
+	case value == "slot":
+	case value == "none":
+		pt = &plan.Part{None: true}
+	case strings.HasPrefix(value, "take:"):
+		layer := plan.Part{Take: s.Take, Merge: s.Merge}.SourceLayer()
+		pt = &plan.Part{Take: &plan.Take{Model: strings.TrimPrefix(value, "take:"), Layer: layer}}
+	default:
+		return fmt.Errorf("slot %d %s: %q is not slot, none or take:MODEL", i, which, value)
+	}
+	next := *s
+	switch which {
+	case "attn":
+		next.Attn = pt
+	case "mlp":
+		next.MLP = pt
+	default:
+		return fmt.Errorf("slot %d: no sub-block %q (attn or mlp)", i, which)
+	}
+	if next.Attn != nil && next.MLP != nil {
+		other := map[string]string{"attn": "mlp", "mlp": "attn"}[which]
+		return fmt.Errorf("slot %d: set the %s back to \"as the slot\" first — a slot overrides one sub-block (take the other one as the slot's layer)", i, other)
+	}
+	*s = next
+	return nil
 }
 
 func num(v *float64, def float64) string {
