@@ -26,6 +26,10 @@ func searchForm(resume bool, name string) map[string]any {
 		"space": val("space"), "reference": val("reference"), "aggregate": val("aggregate"),
 		"min_budget": int(num("min-budget")), "max_budget": int(num("max-budget")), "eta": num("eta"),
 		"seed": int(num("seed")), "batch": int(num("batch")), "param_budget": num("param-budget"),
+		"granularity": val("granularity"),
+	}
+	if r := val("repair"); r != "" {
+		req["repair"] = r
 	}
 	if m := val("methods"); m != "" {
 		var ms []string

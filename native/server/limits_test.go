@@ -212,6 +212,8 @@ func TestSearchStartValidated(t *testing.T) {
 		`{"remove":1,"trials":-5}`:                             "trials -5: must be 0 (no limit) or more",
 		`{"remove":7}`:                                         "remove",
 		`{"remove":1,"min_budget":-1,"optimizer":"annealing"}`: "min budget -1",
+		`{"remove":1,"granularity":"head"}`:                    `granularity \"head\": one of layer, block`,
+		`{"remove":1,"repair":"/nonexistent/calib.txt"}`:       "repair calibration /nonexistent/calib.txt: stat",
 	} {
 		e := call(t, c, "s", protocol.SearchStart, json.RawMessage(req))
 		if e.Type != protocol.ReplyError || !strings.Contains(string(e.Payload), want) {

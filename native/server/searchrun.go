@@ -13,6 +13,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/shared/plan"
 	"github.com/gptailor/gptailor/shared/protocol"
 )
 
@@ -39,6 +40,10 @@ type SearchRequest struct {
 	WarmStart   bool     `json:"warm_start"`
 	Batch       int      `json:"batch"`
 	Granularity string   `json:"granularity"` // layer (default) or block
+	// Repair is a calibration file on the server's machine: every candidate
+	// and pruning baseline gets a linear repair fitted on it ("": none).
+	Repair        string `json:"repair"`
+	RepairSamples int    `json:"repair_samples"`
 }
 
 var runName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -92,6 +97,9 @@ func (s *Server) spec(req SearchRequest) (session.RunSpec, string, error) {
 		members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
 	}
 	spec := session.RunSpec{Family: members, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space, Objective: objectiveOf(req), Tasks: s.cfg.TasksPath, Settings: st, RunID: session.NewRunID(), Granularity: req.Granularity}
+	if req.Repair != "" {
+		spec.Repair = &plan.Repair{Method: "linear", Calibration: session.AbsPath(req.Repair), Samples: req.RepairSamples}
+	}
 	if req.ParamBudget != 0 {
 		if !(req.ParamBudget > 0 && req.ParamBudget <= 1) {
 			return spec, "", fmt.Errorf("param_budget %v: must be between 0 and 1", req.ParamBudget)

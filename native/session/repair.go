@@ -17,19 +17,19 @@ func (f *Family) CheckRepair(r *plan.Repair) error {
 	p := &plan.Plan{Version: plan.Version, Slots: []plan.Slot{{Take: &plan.Take{Model: plan.BaseAlias, Layer: 0}}}, Repair: r}
 	if f.Base().Config.NumHiddenLayers > 1 {
 		if err := plan.Validate(p, f.Info()); err != nil {
-			return fmt.Errorf("--repair: %w", err)
+			return fmt.Errorf("repair: %w", err)
 		}
 	}
 	w, err := f.Builder.Calibrate(r)
 	if err != nil {
-		return fmt.Errorf("--repair %s: %w", r.Calibration, err)
+		return fmt.Errorf("repair calibration %s: %w", r.Calibration, err)
 	}
 	n := 0
 	for _, x := range w {
 		n += len(x)
 	}
 	if d := f.Base().Config.HiddenSize; n < d {
-		return fmt.Errorf("--repair %s: %d tokens in %d windows, fewer than the hidden size %d: give more text or raise --repair-samples", r.Calibration, n, len(w), d)
+		return fmt.Errorf("repair calibration %s: %d tokens in %d windows, fewer than the hidden size %d: give more text or more samples (--repair-samples)", r.Calibration, n, len(w), d)
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ func TestSurgeryBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"search", "--family", base, "--family", filepath.Join(repoData, "stories260K-code"), "--tasks", tasks, "--run", filepath.Join(dir, "a"), "--granularity", "head"}, `granularity "head": one of layer, block`},
-		{[]string{"search", "--family", base, "--family", filepath.Join(repoData, "stories260K-code"), "--tasks", tasks, "--run", filepath.Join(dir, "b"), "--repair", filepath.Join(dir, "missing.txt")}, "--repair " + filepath.Join(dir, "missing.txt") + ": stat"},
+		{[]string{"search", "--family", base, "--family", filepath.Join(repoData, "stories260K-code"), "--tasks", tasks, "--run", filepath.Join(dir, "b"), "--repair", filepath.Join(dir, "missing.txt")}, "repair calibration " + filepath.Join(dir, "missing.txt") + ": stat"},
 		{[]string{"search", "--family", base, "--family", filepath.Join(repoData, "stories260K-code"), "--tasks", tasks, "--run", filepath.Join(dir, "c"), "--repair", tiny}, "6 tokens in 1 windows, fewer than the hidden size 64"},
 		{[]string{"eval", "--model", base, "--data", tiny, "--repair", tiny}, "--repair goes with --plan"},
 	} {
