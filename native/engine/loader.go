@@ -14,7 +14,6 @@ import (
 type Loader struct {
 	Cache *LayerCache
 	mu    sync.Mutex
-	heads map[string]*Head
 }
 
 // NewLoader returns an empty loader whose layers are never evicted.
@@ -22,7 +21,7 @@ func NewLoader() *Loader { return NewLoaderWithCache(NewLayerCache(-1)) }
 
 // NewLoaderWithCache returns a loader keeping its source layers in c.
 func NewLoaderWithCache(c *LayerCache) *Loader {
-	return &Loader{Cache: c, heads: map[string]*Head{}}
+	return &Loader{Cache: c}
 }
 
 // Layer returns layer i of m, reading it when it is not cached. The layer
@@ -46,18 +45,26 @@ func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 	return ly, nil
 }
 
-// Head returns m's head, reading it on first use.
+// Head returns m's head, reading it when it is not cached. Heads live in
+// the same byte-bounded cache as the layers (a 1B model's is 0.5 GB: four
+// members' heads kept outside the bound were 2 GB of a search's peak); the
+// head is pinned until the net it goes into is collected (LayerCache.Adopt
+// with pinnedHead) or the caller unpins it (UnpinHead).
 func (l *Loader) Head(m *model.Model) (*Head, error) {
-	l.mu.Lock()
+	key := "member\x00" + m.Dir
+	if h, ok := l.Cache.Get("head", key); ok {
+		return h.(*Head), nil
+	}
+	l.mu.Lock() // one read at a time: two nets asking at once share it
 	defer l.mu.Unlock()
-	if h, ok := l.heads[m.Dir]; ok {
-		return h, nil
+	if h, ok := l.Cache.Get("head", key); ok {
+		return h.(*Head), nil
 	}
 	h, err := LoadHead(m)
 	if err != nil {
 		return nil, err
 	}
-	l.heads[m.Dir] = h
+	l.Cache.Put("head", key, h)
 	return h, nil
 }
 
@@ -77,14 +84,16 @@ func (l *Loader) Net(m *model.Model, layers []int) (*Net, error) {
 	for k, i := range layers {
 		if i < 0 || i >= m.Config.NumHiddenLayers {
 			l.Cache.Unpin(ls)
+			l.Cache.UnpinHead(h)
 			return nil, fmt.Errorf("model %s: layer %d out of range [0, %d)", m.Name, i, m.Config.NumHiddenLayers)
 		}
 		if ls[k], err = l.Layer(m, i); err != nil {
 			l.Cache.Unpin(ls)
+			l.Cache.UnpinHead(h)
 			return nil, err
 		}
 	}
 	net := NewNet(m.Config, h, ls)
-	l.Cache.Adopt(net, false)
+	l.Cache.Adopt(net, true)
 	return net, nil
 }

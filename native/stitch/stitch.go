@@ -326,14 +326,27 @@ func (b *Builder) HeadTensors(p *plan.Plan) (*engine.HeadTensors, error) {
 	return &h, nil
 }
 
-// head returns the plan's head: the base's (shared, loaded once) or one
-// built from its embed/head sources, kept in the layer cache (a merged
+// head returns the plan's head: a member's (shared with its dense nets) or
+// one built from its embed/head sources, kept in the layer cache (a merged
 // head of a 1B model is 0.5 GB: an unbounded map of them was the largest
 // leak of a long search) and pinned until the caller's net adopts it.
 func (b *Builder) head(p *plan.Plan) (h *engine.Head, pinned bool, err error) {
-	if p.Embed == nil && p.Head == nil {
-		h, err = b.Loader.Head(b.Family.Base())
-		return h, false, err
+	// One member's embeddings and head together are that member's head,
+	// shared with its dense nets.
+	member := ""
+	switch {
+	case p.Embed == nil && p.Head == nil:
+		member = b.Family.Base().Name
+	case p.Embed != nil && p.Head != nil && p.Embed.Merge == nil && p.Head.Merge == nil && p.Embed.Model == p.Head.Model:
+		member = p.Embed.Model
+	}
+	if member != "" {
+		m, err := b.model(member)
+		if err != nil {
+			return nil, false, err
+		}
+		h, err = b.Loader.Head(m)
+		return h, err == nil, err
 	}
 	key := p.OuterHash(p.Embed) + "/" + p.OuterHash(p.Head)
 	if w, ok := b.cache.Get("head", key); ok {

@@ -231,10 +231,11 @@ func TestBoundedCacheRereadsSourceLayers(t *testing.T) {
 	}
 	st := small.Cache().Stats("source")
 	_, peak := small.Cache().Bytes()
-	// While a net runs its four layers are pinned: the cache holds them all,
-	// over its bound; once the net is gone the bound holds again.
-	if peak > 4*one || peak <= 2*one+1 {
-		t.Errorf("peak %d with a net of 4 layers of %d bytes pinned", peak, one)
+	// While a net runs its four layers and its head are pinned: the cache
+	// holds them all, over its bound; once the net is gone the bound holds
+	// again.
+	if head := ref.Head.Bytes(); peak > 4*one+head || peak <= 2*one+1 {
+		t.Errorf("peak %d with a net of 4 layers of %d bytes and a head of %d pinned", peak, one, head)
 	}
 	settle(t, small)
 	small.Net(q0(p)) // any Put evicts what is no longer pinned
@@ -308,5 +309,37 @@ func TestChunkedMergeIsExact(t *testing.T) {
 				t.Fatalf("%s: entry %d = %v in slices, %v whole", m.Method, i, parts[i], whole[i])
 			}
 		}
+	}
+}
+
+// A plan whose embeddings and head are one member's uses that member's
+// head, the one its dense net has — held once, in the bounded cache.
+func TestMemberHeadsShared(t *testing.T) {
+	f := openStories(t)
+	defer f.Close()
+	b := New(f, -1)
+	code, _ := f.Model("code")
+	dense, err := b.Loader.Net(code, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := plan.Parse([]byte(`{"slots":[{"take":["code",0]},{"take":["base",2]}],"embed":"code","head":{"model":"code"}}`))
+	net, err := b.Net(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net.Head != dense.Head {
+		t.Error("the plan built its own copy of code's head")
+	}
+	q, _ := plan.Parse([]byte(`{"slots":[{"take":["code",0]}],"embed":"code","head":"base"}`))
+	mixed, err := b.Net(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mixed.Head == dense.Head {
+		t.Error("code's embeddings with the base's head share code's head")
+	}
+	if st := b.Cache().Stats("head"); st.Misses < 2 || st.Hits < 1 {
+		t.Errorf("heads not in the cache: %+v", st)
 	}
 }
