@@ -83,37 +83,30 @@ func (l *Layer) weights() []Weights {
 }
 
 // NewLayer packs a layer's tensors. It checks every shape against cfg.
+// Without attention tensors it is NewMLPLayer.
 func NewLayer(cfg *model.Config, t Tensors) (*Layer, error) {
-	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O, model.MLPNorm, model.Gate, model.Up, model.Down}
-	if cfg.HasAttentionBias() {
-		roles = append(roles, model.QBias, model.KBias, model.VBias)
-	}
 	if t[model.AttnNorm] == nil && t[model.Q] == nil && t[model.O] == nil {
 		return NewMLPLayer(cfg, t)
 	}
-	for _, r := range roles {
-		want := 1
-		for _, d := range cfg.ExpectedShape(r) {
-			want *= d
-		}
-		if len(t[r]) != want {
-			return nil, fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
-		}
+	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O}
+	if cfg.HasAttentionBias() {
+		roles = append(roles, model.QBias, model.KBias, model.VBias)
+	}
+	if err := checkShapes(cfg, t, roles); err != nil {
+		return nil, err
+	}
+	l, err := NewMLPLayer(cfg, t)
+	if err != nil {
+		return nil, err
 	}
 	d := cfg.HiddenSize
-	qkvRows := cfg.QDim() + 2*cfg.KVDim()
-	// q/k/v and gate/up are packed as one matrix each, straight from their
-	// tensors (a 1B layer's gate+up concatenated would be 134 MB more).
-	l := &Layer{
-		AttnNorm: append([]float32(nil), t[model.AttnNorm]...),
-		QKV:      kernel.PackRows(d, t[model.Q], t[model.K], t[model.V]),
-		O:        kernel.Pack(t[model.O], d, cfg.QDim()),
-		MLPNorm:  append([]float32(nil), t[model.MLPNorm]...),
-		GateUp:   kernel.PackRows(d, t[model.Gate], t[model.Up]),
-		Down:     kernel.Pack(t[model.Down], d, cfg.IntermediateSize),
-	}
+	// q/k/v (and gate/up) are packed as one matrix each, straight from
+	// their tensors (a 1B layer's gate+up concatenated would be 134 MB more).
+	l.AttnNorm = append([]float32(nil), t[model.AttnNorm]...)
+	l.QKV = kernel.PackRows(d, t[model.Q], t[model.K], t[model.V])
+	l.O = kernel.Pack(t[model.O], d, cfg.QDim())
 	if cfg.HasAttentionBias() {
-		l.QKVBias = append(append(append(make([]float32, 0, qkvRows), t[model.QBias]...), t[model.KBias]...), t[model.VBias]...)
+		l.QKVBias = append(append(append(make([]float32, 0, cfg.QDim()+2*cfg.KVDim()), t[model.QBias]...), t[model.KBias]...), t[model.VBias]...)
 	}
 	// A zero output projection makes its sub-block add exactly nothing:
 	// how build writes a sub-block a plan skips. Skip it here too.
@@ -124,6 +117,20 @@ func NewLayer(cfg *model.Config, t Tensors) (*Layer, error) {
 		l.MLPNorm, l.GateUp, l.Down = nil, nil, nil
 	}
 	return l, nil
+}
+
+// checkShapes checks the tensors of roles against cfg's shapes.
+func checkShapes(cfg *model.Config, t Tensors, roles []string) error {
+	for _, r := range roles {
+		want := 1
+		for _, d := range cfg.ExpectedShape(r) {
+			want *= d
+		}
+		if len(t[r]) != want {
+			return fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
+		}
+	}
+	return nil
 }
 
 func allZero(v []float32) bool {
@@ -138,14 +145,8 @@ func allZero(v []float32) bool {
 // NewMLPLayer packs only the MLP sub-block of a layer's tensors: the layer
 // skips attention.
 func NewMLPLayer(cfg *model.Config, t Tensors) (*Layer, error) {
-	for _, r := range []string{model.MLPNorm, model.Gate, model.Up, model.Down} {
-		want := 1
-		for _, d := range cfg.ExpectedShape(r) {
-			want *= d
-		}
-		if len(t[r]) != want {
-			return nil, fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
-		}
+	if err := checkShapes(cfg, t, []string{model.MLPNorm, model.Gate, model.Up, model.Down}); err != nil {
+		return nil, err
 	}
 	d := cfg.HiddenSize
 	return &Layer{
