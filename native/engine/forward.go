@@ -114,12 +114,15 @@ func (n *Net) newBatch(seqs []Seq) (*batch, error) {
 		b.key = batchKey(seqs)
 	}
 	d := c.HiddenSize
-	b.x = make([]float32, b.rows*d)
-	b.xn = make([]float32, b.rows*d)
-	b.qkv = make([]float32, b.rows*(c.QDim()+2*c.KVDim()))
-	b.att = make([]float32, b.rows*c.QDim())
-	b.gu = make([]float32, b.rows*2*c.IntermediateSize)
-	b.h = make([]float32, b.rows*c.IntermediateSize)
+	// Every buffer is written in full before it is read (the embeddings
+	// fill x; every GEMM and norm writes all its rows), so they come from
+	// a pool: a search's batches would otherwise be most of its garbage.
+	b.x = kernel.GetFloats(b.rows * d)
+	b.xn = kernel.GetFloats(b.rows * d)
+	b.qkv = kernel.GetFloats(b.rows * (c.QDim() + 2*c.KVDim()))
+	b.att = kernel.GetFloats(b.rows * c.QDim())
+	b.gu = kernel.GetFloats(b.rows * 2 * c.IntermediateSize)
+	b.h = kernel.GetFloats(b.rows * c.IntermediateSize)
 	r := 0
 	for i, s := range seqs {
 		for t, tok := range s.Tokens {
@@ -131,6 +134,15 @@ func (n *Net) newBatch(seqs []Seq) (*batch, error) {
 		}
 	}
 	return b, nil
+}
+
+// release returns the batch's buffers to the pool; the batch is not used
+// after.
+func (b *batch) release() {
+	for _, v := range [][]float32{b.x, b.xn, b.qkv, b.att, b.gu, b.h} {
+		kernel.PutFloats(v)
+	}
+	b.x, b.xn, b.qkv, b.att, b.gu, b.h = nil, nil, nil, nil, nil, nil
 }
 
 // rmsNorm writes w ⊙ x / rms(x) for each row.
@@ -309,6 +321,12 @@ func (n *Net) attention(b *batch) {
 			vals[s*KV+g] = kernel.PackStrided(base[vOff+g*hd:], hd, b.lens[s], 1, qkvW) // Vᵀ [hd, T]
 		}
 	}
+	defer func() {
+		for i := range keys {
+			keys[i].Recycle()
+			vals[i].Recycle()
+		}
+	}()
 	workers := runtime.GOMAXPROCS(0)
 	type job struct{ s, h, r0, r1 int }
 	var list []job
@@ -336,7 +354,8 @@ func (n *Net) attention(b *batch) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			scores := make([]float32, queryChunk*maxLen)
+			scores := kernel.GetFloats(queryChunk * maxLen)
+			defer kernel.PutFloats(scores)
 			for j := range jobs {
 				start := b.starts[j.s]
 				base := b.qkv[start*qkvW:]
@@ -396,6 +415,7 @@ func (n *Net) Rows(seqs []Seq, rows []Row, fn func(i int, logits []float32)) err
 	if err != nil {
 		return err
 	}
+	defer b.release()
 	for i, r := range rows {
 		if r.Seq < 0 || r.Seq >= len(seqs) || r.Row < 0 || r.Row >= b.lens[r.Seq] {
 			return fmt.Errorf("row %d (%d, %d) is outside the batch", i, r.Seq, r.Row)
@@ -413,8 +433,10 @@ func (n *Net) Rows(seqs []Seq, rows []Row, fn func(i int, logits []float32)) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a := make([]float32, logitRows*d)
-			logits := make([]float32, logitRows*V)
+			a := kernel.GetFloats(logitRows * d)
+			logits := kernel.GetFloats(logitRows * V)
+			defer kernel.PutFloats(a)
+			defer kernel.PutFloats(logits)
 			for lo := range chunks {
 				hi := min(lo+logitRows, len(rows))
 				for i, r := range rows[lo:hi] {
@@ -489,6 +511,7 @@ func (n *Net) Logits(seq []int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer b.release()
 	n.hidden(b)
 	d, V := n.Cfg.HiddenSize, n.Cfg.VocabSize
 	out := make([]float32, V)
@@ -534,6 +557,7 @@ func (n *Net) Capture(seqs [][]int, k int, fn func(r, m []float32)) error {
 	if err != nil {
 		return err
 	}
+	defer b.release()
 	maxPos := 0
 	for _, l := range b.lens {
 		maxPos = max(maxPos, l)
@@ -563,6 +587,7 @@ func (n *Net) Trace(seqs [][]int, fn func(layer int, x []float32)) error {
 	if err != nil {
 		return err
 	}
+	defer b.release()
 	n.hiddenTrace(b, fn)
 	return nil
 }

@@ -123,13 +123,14 @@ const (
 	formatF32 = iota
 	formatBF16
 	formatF16
+	formatPooled // float32 in memory from GetFloats (padding cleared)
 )
 
 // PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs],
 // in float32 (activations: attention's keys and values, which stay float32
-// with every kernel).
+// with every kernel), in pooled memory: Recycle gives it back.
 func PackStrided(src []float32, n, k, rs, cs int) *Packed {
-	return packFor(active, func(r int) ([]float32, int) { return src[r*rs:], cs }, n, k, formatF32)
+	return packFor(active, func(r int) ([]float32, int) { return src[r*rs:], cs }, n, k, formatPooled)
 }
 
 // packPairs lays W out for the BF16 dot-product kernel: each value rounded
@@ -165,10 +166,19 @@ func packFor(im *impl, row func(r int) ([]float32, int), n, k int, format int) *
 	nr := im.nr
 	panels := (n + nr - 1) / nr
 	p := &Packed{N: n, K: k, nr: nr, stride: k, f16: format == formatF16}
-	half := format != formatF32
-	if half {
+	half := format == formatBF16 || format == formatF16
+	switch {
+	case half:
 		p.half = make([]uint16, panels*k*nr)
-	} else {
+	case format == formatPooled:
+		p.data = GetFloats(panels * k * nr)
+		if last := n - (panels-1)*nr; last < nr && panels > 0 { // zero the last panel's padding rows
+			dst := p.data[(panels-1)*k*nr:]
+			for c := 0; c < k; c++ {
+				clear(dst[c*nr+last : (c+1)*nr])
+			}
+		}
+	default:
 		p.data = make([]float32, panels*k*nr)
 	}
 	work := func(plo, phi int) {
