@@ -33,13 +33,3 @@ func Repo() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
-
-// Demo is the demo family shipped in testdata/ as (alias, directory)
-// pairs, for the aliases asked (base, code, docs, math).
-func Demo(aliases ...string) [][2]string {
-	var out [][2]string
-	for _, a := range aliases {
-		out = append(out, [2]string{a, filepath.Join(Repo(), "testdata", "stories260K-"+a)})
-	}
-	return out
-}

@@ -14,22 +14,13 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gptailor/gptailor/internal/testenv"
-	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/internal/demo"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
 var repoData = filepath.Join("..", "..", "testdata")
-
-func members(aliases ...string) []model.Member {
-	var ms []model.Member
-	for _, d := range testenv.Demo(aliases...) {
-		ms = append(ms, model.Member{Alias: d[0], Dir: d[1]})
-	}
-	return ms
-}
 
 func openSession(t *testing.T, aliases ...string) *session.Session {
 	return openSessionTB(t, aliases...)
@@ -40,7 +31,7 @@ func openSessionTB(t testing.TB, aliases ...string) *session.Session {
 	if len(aliases) == 0 {
 		aliases = []string{"base", "code", "docs", "math"}
 	}
-	f, err := session.OpenFamily(members(aliases...), session.FamilyOptions{})
+	f, err := session.OpenFamily(demo.Members(aliases...), session.FamilyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +65,7 @@ func startWorkerTB(b *testing.B, url string) {
 
 func startWorkerNamed(t testing.TB, url, name string, aliases ...string) (stop func()) {
 	t.Helper()
-	f, err := session.OpenFamily(members(aliases...), session.FamilyOptions{})
+	f, err := session.OpenFamily(demo.Members(aliases...), session.FamilyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

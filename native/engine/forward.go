@@ -169,14 +169,7 @@ func (n *Net) hidden(b *batch) { n.hiddenTrace(b, nil) }
 func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 	c := n.Cfg
 	d := c.HiddenSize
-	maxPos := 0
-	for i, l := range b.lens {
-		maxPos = max(maxPos, l)
-		for _, p := range b.pos[i] {
-			maxPos = max(maxPos, p+1)
-		}
-	}
-	cos, sin := n.rope(maxPos)
+	cos, sin := n.ropeFor(b)
 	var keys []string
 	first := 0
 	if p := n.Prefix; p != nil && p.Cache != nil && trace == nil && len(p.LayerKeys) == len(n.Layers) {
@@ -202,12 +195,7 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 		if trace != nil {
 			trace(li, b.x)
 		}
-		if l.HasAttn() {
-			n.attnBlock(b, l, cos, sin)
-		}
-		if l.HasMLP() {
-			n.mlpBlock(b, l, b.x, true)
-		}
+		n.layer(b, l, cos, sin)
 		if keys != nil {
 			n.Prefix.Cache.put(keys[li], b.x)
 		}
@@ -216,6 +204,29 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 		trace(len(n.Layers), b.x)
 	}
 	rmsNorm(b.xn, b.x, n.Head.FinalNorm, d, c.RMSNormEps)
+}
+
+// ropeFor returns the rope tables covering every position of the batch.
+func (n *Net) ropeFor(b *batch) (cos, sin []float32) {
+	maxPos := 0
+	for i, l := range b.lens {
+		maxPos = max(maxPos, l)
+		for _, p := range b.pos[i] {
+			maxPos = max(maxPos, p+1)
+		}
+	}
+	return n.rope(maxPos)
+}
+
+// layer runs one decoder layer on the residual stream b.x: the sub-blocks
+// it has, each added in place.
+func (n *Net) layer(b *batch, l *Layer, cos, sin []float32) {
+	if l.HasAttn() {
+		n.attnBlock(b, l, cos, sin)
+	}
+	if l.HasMLP() {
+		n.mlpBlock(b, l, b.x, true)
+	}
 }
 
 // attnBlock adds the layer's attention output to the residual stream b.x.
@@ -558,19 +569,12 @@ func (n *Net) Capture(seqs [][]int, k int, fn func(r, m []float32)) error {
 		return err
 	}
 	defer b.release()
-	maxPos := 0
-	for _, l := range b.lens {
-		maxPos = max(maxPos, l)
+	cos, sin := n.ropeFor(b)
+	for _, l := range n.Layers[:k] {
+		n.layer(b, l, cos, sin)
 	}
-	cos, sin := n.rope(maxPos)
-	for li := 0; li <= k; li++ {
-		l := n.Layers[li]
-		if l.HasAttn() {
-			n.attnBlock(b, l, cos, sin)
-		}
-		if li < k && l.HasMLP() {
-			n.mlpBlock(b, l, b.x, true)
-		}
+	if l := n.Layers[k]; l.HasAttn() {
+		n.attnBlock(b, l, cos, sin)
 	}
 	m := make([]float32, len(b.x))
 	n.mlpBlock(b, n.Layers[k], m, false)

@@ -17,17 +17,11 @@ import (
 // Scores are the first step's NLL per sub-block (attention of layer 0, its
 // MLP, attention of layer 1, ...).
 func BlockPruner(b *stitch.Builder, models map[string]string, alias string, windows [][]int, n int) (*Result, *plan.Plan, error) {
-	m, ok := b.Family.Model(alias)
-	if !ok {
-		return nil, nil, fmt.Errorf("blockpruner: model %q is not in the family", alias)
+	m, err := memberFor("blockpruner", b, alias, windows, n)
+	if err != nil {
+		return nil, nil, err
 	}
 	L := m.Config.NumHiddenLayers
-	if n < 0 || n >= L {
-		return nil, nil, fmt.Errorf("cannot remove %d of %d layers", n, L)
-	}
-	if len(windows) == 0 {
-		return nil, nil, fmt.Errorf("blockpruner needs calibration text")
-	}
 	net, err := b.Loader.Net(m, nil)
 	if err != nil {
 		return nil, nil, err

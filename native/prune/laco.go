@@ -98,17 +98,11 @@ func LaCo(b *stitch.Builder, models map[string]string, alias string, windows [][
 	if opt.Combine < 2 || opt.Interval < 1 || opt.Lowest < 0 {
 		return nil, nil, fmt.Errorf("laco: need combine >= 2, interval >= 1 and lowest >= 0 (have %d, %d, %d)", opt.Combine, opt.Interval, opt.Lowest)
 	}
-	m, ok := b.Family.Model(alias)
-	if !ok {
-		return nil, nil, fmt.Errorf("laco: model %q is not in the family", alias)
+	m, err := memberFor("laco", b, alias, windows, n)
+	if err != nil {
+		return nil, nil, err
 	}
 	L := m.Config.NumHiddenLayers
-	if n < 0 || n >= L {
-		return nil, nil, fmt.Errorf("cannot remove %d of %d layers", n, L)
-	}
-	if len(windows) == 0 {
-		return nil, nil, fmt.Errorf("laco needs calibration text")
-	}
 	slots := make([]lacoSlot, L)
 	for i := range slots {
 		slots[i] = lacoSlot{bottom: i, coef: map[int]float64{i: 1}}

@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/shared/plan"
 )
@@ -86,6 +87,23 @@ func Baseline(method string, b *stitch.Builder, models map[string]string, alias 
 		return nil, nil, err
 	}
 	return r, Plan(models, m.Config.NumHiddenLayers, r.Removed, fmt.Sprintf("%s-%d", method, n)), nil
+}
+
+// memberFor is the family member a weight-based method (LaCo,
+// BlockPruner) prunes, after checking the removal count and that there is
+// calibration text.
+func memberFor(method string, b *stitch.Builder, alias string, windows [][]int, n int) (*model.Model, error) {
+	m, ok := b.Family.Model(alias)
+	if !ok {
+		return nil, fmt.Errorf("%s: model %q is not in the family", method, alias)
+	}
+	if L := m.Config.NumHiddenLayers; n < 0 || n >= L {
+		return nil, fmt.Errorf("cannot remove %d of %d layers", n, L)
+	}
+	if len(windows) == 0 {
+		return nil, fmt.Errorf("%s needs calibration text", method)
+	}
+	return m, nil
 }
 
 // states returns, per window, the hidden states entering each layer and

@@ -14,11 +14,8 @@ import (
 // method, a calibration file that cannot be read or gives fewer tokens
 // than the hidden size.
 func (f *Family) CheckRepair(r *plan.Repair) error {
-	p := &plan.Plan{Version: plan.Version, Slots: []plan.Slot{{Take: &plan.Take{Model: plan.BaseAlias, Layer: 0}}}, Repair: r}
-	if f.Base().Config.NumHiddenLayers > 1 {
-		if err := plan.Validate(p, f.Info()); err != nil {
-			return fmt.Errorf("repair: %w", err)
-		}
+	if ps := r.Check(); len(ps) > 0 {
+		return fmt.Errorf("repair: %w", ps)
 	}
 	w, err := f.Builder.Calibrate(r)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gptailor/gptailor/internal/testenv"
+	"github.com/gptailor/gptailor/internal/demo"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/task"
@@ -15,14 +15,6 @@ import (
 )
 
 var repoData = filepath.Join("..", "..", "testdata")
-
-func demo(aliases ...string) []model.Member {
-	var ms []model.Member
-	for _, d := range testenv.Demo(aliases...) {
-		ms = append(ms, model.Member{Alias: d[0], Dir: d[1]})
-	}
-	return ms
-}
 
 // Task weights reach the objective: with weights 2,1,1,1 it is
 // (2r₀+r₁+r₂+r₃)/5, and the costs' plain mean is 1 − that.
@@ -73,7 +65,7 @@ func TestJobIDIsTheRecipe(t *testing.T) {
 // canonical directories and fingerprint; another family (a member fewer,
 // or another alias) has another fingerprint.
 func TestCanonicalPathsAndFingerprint(t *testing.T) {
-	a, err := OpenFamily(demo("base", "code", "docs", "math"), FamilyOptions{})
+	a, err := OpenFamily(demo.Members("base", "code", "docs", "math"), FamilyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +75,7 @@ func TestCanonicalPathsAndFingerprint(t *testing.T) {
 	if err := os.Symlink(abs, link); err != nil {
 		t.Fatal(err)
 	}
-	ms := demo("base", "code", "docs", "math")
+	ms := demo.Members("base", "code", "docs", "math")
 	ms[0].Dir = link
 	b, err := OpenFamily(ms, FamilyOptions{})
 	if err != nil {
@@ -96,7 +88,7 @@ func TestCanonicalPathsAndFingerprint(t *testing.T) {
 	if a.Fingerprint != b.Fingerprint {
 		t.Error("one family, two fingerprints")
 	}
-	for _, other := range [][]model.Member{demo("base", "code", "docs"), {{Alias: "base", Dir: ms[1].Dir}, ms[1], ms[2], ms[3]}} {
+	for _, other := range [][]model.Member{demo.Members("base", "code", "docs"), {{Alias: "base", Dir: ms[1].Dir}, ms[1], ms[2], ms[3]}} {
 		c, err := OpenFamily(other, FamilyOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +157,7 @@ func TestDiagnostics(t *testing.T) {
 // demoSession opens the demo family members given, with the demo tasks.
 func demoSession(t *testing.T, o FamilyOptions, aliases ...string) (*Family, []task.Spec) {
 	t.Helper()
-	f, err := OpenFamily(demo(aliases...), o)
+	f, err := OpenFamily(demo.Members(aliases...), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,8 +130,14 @@ func (r *reader) repair(v any, path string) *Repair {
 	return rp
 }
 
-func (p *Plan) checkRepair(f *Family, add func(path, format string, args ...any), checkAlias func(path, a string)) {
-	r := p.Repair
+// Check lists the problems of the repair's own fields (method, file,
+// samples, seq, ridge), with their paths; the plan's checks add the
+// teacher and the cuts.
+func (r *Repair) Check() Problems {
+	var ps Problems
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
 	known := false
 	for _, m := range RepairMethods {
 		known = known || m == r.Method
@@ -150,6 +156,14 @@ func (p *Plan) checkRepair(f *Family, add func(path, format string, args ...any)
 	}
 	if r.Ridge != nil && *r.Ridge < 0 {
 		add("repair.ridge", "must be >= 0, is %g", *r.Ridge)
+	}
+	return ps
+}
+
+func (p *Plan) checkRepair(f *Family, add func(path, format string, args ...any), checkAlias func(path, a string)) {
+	r := p.Repair
+	for _, pr := range r.Check() {
+		add(pr.Path, "%s", pr.Message)
 	}
 	if r.Teacher != "" {
 		checkAlias("repair.teacher", r.Teacher)
