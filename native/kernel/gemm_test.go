@@ -125,3 +125,35 @@ func roundBF16(v []float32) []float32 {
 	}
 	return out
 }
+
+// A Slice of packed rows multiplies as those rows of W, for every kernel
+// and weight format.
+func TestPackedSlice(t *testing.T) {
+	eachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(51, 52))
+		const m, n, k = 13, 150, 37
+		a := randSlice(r, m*k)
+		w := randSlice(r, n*k)
+		for _, src := range [][]float32{w, roundBF16(w)} {
+			p := Pack(src, n, k)
+			full := make([]float32, m*n)
+			MatMulT(full, n, a, k, m, p, false)
+			pr := p.PanelRows()
+			for _, span := range [][2]int{{0, n}, {pr, n}, {2 * pr, 2*pr + 5}, {0, 1}, {4 * pr, n}} {
+				lo, hi := span[0], span[1]
+				if hi > n || lo >= hi {
+					continue
+				}
+				c := make([]float32, m*(hi-lo))
+				MatMulT(c, hi-lo, a, k, m, p.Slice(lo, hi), false)
+				for i := 0; i < m; i++ {
+					for j := lo; j < hi; j++ {
+						if got, want := c[i*(hi-lo)+j-lo], full[i*n+j]; got != want {
+							t.Fatalf("rows [%d, %d): C[%d][%d] = %g, the full product has %g", lo, hi, i, j, got, want)
+						}
+					}
+				}
+			}
+		}
+	})
+}

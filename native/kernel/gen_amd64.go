@@ -3,9 +3,11 @@
 // gen_amd64.go writes kernel_amd64.s: AVX2+FMA micro-kernels for C = A·Wᵀ
 // over packed operands, one per row count 1..6 (the 6×16 register tile of
 // the classic Haswell BLIS kernel: 12 accumulators, 2 B vectors, 2
-// broadcasts), plus dot and axpy for attention.
+// broadcasts), the vector routines of a forward pass (dot, axpy, exp,
+// softmax and log-sum-exp parts, SiLU·up, RMS norm), and with
+// gen_avx512.go the AVX-512 kernels.
 //
-//	go run gen_amd64.go && gofmt is not needed for .s files
+//	go run gen_amd64.go gen_avx512.go (gofmt is not needed for .s files)
 package main
 
 import (
@@ -85,7 +87,7 @@ func main() {
 			w("\tVFMADD231PS Y12, Y%d, Y%d", r, 2*i)
 			w("\tVFMADD231PS Y13, Y%d, Y%d", r, 2*i+1)
 		}
-		storeTile(w, fmt.Sprint(mr), mr, "Y", 32)
+		storeTile(w, fmt.Sprint(mr), mr, "Y", 32, 40)
 	}
 
 	// dot: sum a[i]*b[i] over n = len(a) (n may be any length).
@@ -309,25 +311,97 @@ func main() {
 	w("\tVZEROUPPER")
 	w("\tRET")
 
-	// sumF64: the sum of n float32 values accumulated in float64.
+	// siluMul: h[i] = g[i] / (1 + exp(−g[i])) · u[i] with the vector exp.
 	w("")
-	w("// func sumF64AVX2(x *float32, n int) float64 // n a multiple of 8")
-	w("TEXT ·sumF64AVX2(SB), NOSPLIT, $0-24")
+	w("// func siluMulAVX2(h, gate, up *float32, n int) // n a multiple of 8")
+	w("TEXT ·siluMulAVX2(SB), NOSPLIT, $0-32")
+	w("\tMOVQ h+0(FP), DI")
+	w("\tMOVQ gate+8(FP), SI")
+	w("\tMOVQ up+16(FP), DX")
+	w("\tMOVQ n+24(FP), CX")
+	for i := range consts {
+		w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
+	}
+	w("siluloop:")
+	w("\tCMPQ CX, $8")
+	w("\tJLT siludone")
+	w("\tVXORPS Y0, Y0, Y0")
+	w("\tVSUBPS (SI), Y0, Y0 // −g")
+	w("\tVMINPS Y3, Y0, Y0")
+	expBody("VMOVAPS Y8, Y2")
+	w("\tVADDPS Y14, Y2, Y2 // 1 + exp(−g)")
+	w("\tVMOVUPS (SI), Y1")
+	w("\tVDIVPS Y2, Y1, Y1")
+	w("\tVMULPS (DX), Y1, Y1")
+	w("\tVMOVUPS Y1, (DI)")
+	w("\tADDQ $32, SI")
+	w("\tADDQ $32, DI")
+	w("\tADDQ $32, DX")
+	w("\tSUBQ $8, CX")
+	w("\tJMP siluloop")
+	w("siludone:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+
+	// expShiftSumF64: the float64 sum of exp(x[i] − shift) (float32 exps,
+	// as expShiftSumAVX2 computes them), without storing them: log-sum-exp
+	// in one read of x. One float64 accumulator (Y8, where p0 was).
+	w("")
+	w("// func expShiftSumF64AVX2(x *float32, n int, shift float32) float64 // n a multiple of 8")
+	w("TEXT ·expShiftSumF64AVX2(SB), NOSPLIT, $0-32")
+	w("\tMOVQ x+0(FP), SI")
+	w("\tMOVQ n+8(FP), CX")
+	w("\tVBROADCASTSS shift+16(FP), Y3")
+	for i := range consts {
+		if i == 0 || i == 5 { // hi clamp, p0
+			continue
+		}
+		w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
+	}
+	w("\tVXORPD Y8, Y8, Y8")
+	w("esfloop:")
+	w("\tCMPQ CX, $8")
+	w("\tJLT esfdone")
+	w("\tVMOVUPS (SI), Y0")
+	w("\tVSUBPS Y3, Y0, Y0")
+	expBody("VBROADCASTSS expconst<>+20(SB), Y2")
+	w("\tVCVTPS2PD X2, Y0")
+	w("\tVEXTRACTF128 $1, Y2, X1")
+	w("\tVCVTPS2PD X1, Y1")
+	w("\tVADDPD Y0, Y8, Y8")
+	w("\tVADDPD Y1, Y8, Y8")
+	w("\tADDQ $32, SI")
+	w("\tSUBQ $8, CX")
+	w("\tJMP esfloop")
+	w("esfdone:")
+	w("\tVEXTRACTF128 $1, Y8, X1")
+	w("\tVADDPD X1, X8, X0")
+	w("\tVPERMILPD $1, X0, X1")
+	w("\tVADDSD X1, X0, X0")
+	w("\tVZEROUPPER")
+	w("\tMOVSD X0, ret+24(FP)")
+	w("\tRET")
+
+	// RMS norm of one row: the float64 sum of squares, then
+	// dst[i] = w[i] · (x[i] · s).
+	w("")
+	w("// func sumSqF64AVX2(x *float32, n int) float64 // n a multiple of 8")
+	w("TEXT ·sumSqF64AVX2(SB), NOSPLIT, $0-24")
 	w("\tMOVQ x+0(FP), SI")
 	w("\tMOVQ n+8(FP), CX")
 	w("\tVXORPD Y0, Y0, Y0")
 	w("\tVXORPD Y1, Y1, Y1")
-	w("sumloop:")
+	w("sqloop:")
 	w("\tCMPQ CX, $8")
-	w("\tJLT sumdone")
+	w("\tJLT sqdone")
 	w("\tVCVTPS2PD (SI), Y2")
 	w("\tVCVTPS2PD 16(SI), Y3")
-	w("\tVADDPD Y2, Y0, Y0")
-	w("\tVADDPD Y3, Y1, Y1")
+	w("\tVFMADD231PD Y2, Y2, Y0")
+	w("\tVFMADD231PD Y3, Y3, Y1")
 	w("\tADDQ $32, SI")
 	w("\tSUBQ $8, CX")
-	w("\tJMP sumloop")
-	w("sumdone:")
+	w("\tJMP sqloop")
+	w("sqdone:")
 	w("\tVADDPD Y1, Y0, Y0")
 	w("\tVEXTRACTF128 $1, Y0, X1")
 	w("\tVADDPD X1, X0, X0")
@@ -336,6 +410,28 @@ func main() {
 	w("\tVZEROUPPER")
 	w("\tMOVSD X0, ret+16(FP)")
 	w("\tRET")
+	w("")
+	w("// func mulScaleAVX2(dst, x, w *float32, s float32, n int) // n a multiple of 8")
+	w("TEXT ·mulScaleAVX2(SB), NOSPLIT, $0-40")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ x+8(FP), SI")
+	w("\tMOVQ w+16(FP), DX")
+	w("\tVBROADCASTSS s+24(FP), Y0")
+	w("\tMOVQ n+32(FP), CX")
+	w("msloop:")
+	w("\tCMPQ CX, $8")
+	w("\tJLT msdone")
+	w("\tVMULPS (SI), Y0, Y1")
+	w("\tVMULPS (DX), Y1, Y1")
+	w("\tVMOVUPS Y1, (DI)")
+	w("\tADDQ $32, SI")
+	w("\tADDQ $32, DI")
+	w("\tADDQ $32, DX")
+	w("\tSUBQ $8, CX")
+	w("\tJMP msloop")
+	w("msdone:")
+	w("\tVZEROUPPER")
+	w("\tRET")
 
 	avx512Kernels(w, "f32")
 	avx512Kernels(w, "bf16")
@@ -343,6 +439,7 @@ func main() {
 	dpbf16Kernels(w)
 	fmaPeak(w, "AVX2", "Y")
 	fmaPeak(w, "AVX512", "Z")
+	dpPeak(w)
 
 	out := "kernel_amd64.s"
 	if len(os.Args) > 2 && os.Args[1] == "-o" {
@@ -351,180 +448,6 @@ func main() {
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
-	}
-}
-
-// avx512Kernels writes the AVX-512F micro-kernels: a rows×32 tile of C
-// (rows = 1..12, two ZMM accumulators a row: up to 24 of the 32 registers)
-// over A panels of 12 rows (k-major) and W panels of 32 columns (k-major).
-// Per k step: two W vectors, one broadcast per row, two FMAs per row. With
-// format bf16 the W panel holds bfloat16 (64 bytes a k step), widened
-// exactly to float32 in the register (zero-extend, shift left 16); with f16
-// it holds IEEE binary16, widened exactly by VCVTPH2PS (AVX-512F): half the
-// memory and the same arithmetic as the float32 kernel.
-func avx512Kernels(w func(string, ...any), format string) {
-	const mr, nr = 12, 32
-	suffix, bstep := "x32", 4*nr
-	if format != "f32" {
-		suffix, bstep = "x32"+format, 2*nr
-	}
-	loadB := func(off int, dst int) {
-		switch format {
-		case "bf16":
-			w("\tVPMOVZXWD %d(DI), Z%d", off, dst)
-			w("\tVPSLLD $16, Z%d, Z%d", dst, dst)
-		case "f16":
-			w("\tVCVTPH2PS %d(DI), Z%d", off, dst)
-		default:
-			w("\tVMOVUPS %d(DI), Z%d", off, dst)
-		}
-	}
-	for rows := 1; rows <= mr; rows++ {
-		name := fmt.Sprintf("kern%d%s", rows, suffix)
-		w("")
-		w("// func %s(k int, a, b, c *float32, ldc int, acc int)", name)
-		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-		loadArgs(w, "k")
-		for i := 0; i < 2*rows; i++ {
-			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-		}
-		w("\tTESTQ CX, CX")
-		w("\tJZ store%s%d", suffix, rows)
-		w("\tMOVQ CX, R9")
-		w("\tSHRQ $1, R9")
-		w("\tJZ tail%s%d", suffix, rows)
-		w("loop%s%d:", suffix, rows)
-		w("\tPREFETCHT0 %d(DI)", 8*bstep)
-		w("\tPREFETCHT0 %d(DI)", 8*bstep+64)
-		for u := 0; u < 2; u++ {
-			b0, b1 := 24+2*u, 25+2*u
-			loadB(u*bstep, b0)
-			loadB(u*bstep+bstep/2, b1)
-			for i := 0; i < rows; i++ {
-				r := 28 + (2*u+i)%4
-				w("\tVBROADCASTSS %d(SI), Z%d", 4*(mr*u+i), r)
-				w("\tVFMADD231PS Z%d, Z%d, Z%d", b0, r, 2*i)
-				w("\tVFMADD231PS Z%d, Z%d, Z%d", b1, r, 2*i+1)
-			}
-		}
-		w("\tADDQ $%d, SI", 2*4*mr)
-		w("\tADDQ $%d, DI", 2*bstep)
-		w("\tDECQ R9")
-		w("\tJNZ loop%s%d", suffix, rows)
-		w("tail%s%d:", suffix, rows)
-		w("\tANDQ $1, CX")
-		w("\tJZ store%s%d", suffix, rows)
-		loadB(0, 24)
-		loadB(bstep/2, 25)
-		for i := 0; i < rows; i++ {
-			r := 28 + i%4
-			w("\tVBROADCASTSS %d(SI), Z%d", 4*i, r)
-			w("\tVFMADD231PS Z24, Z%d, Z%d", r, 2*i)
-			w("\tVFMADD231PS Z25, Z%d, Z%d", r, 2*i+1)
-		}
-		storeTile(w, fmt.Sprintf("%s%d", suffix, rows), rows, "Z", 64)
-	}
-}
-
-// storeTile writes a kernel's end: from label store<tag>, the rows×2
-// vector accumulators (registers 0..2·rows−1) are added to C when acc is
-// set (label put<tag> skips that), then stored, rows ldc apart.
-func storeTile(w func(string, ...any), tag string, rows int, reg string, width int) {
-	w("store%s:", tag)
-	w("\tMOVQ acc+40(FP), R9")
-	w("\tTESTQ R9, R9")
-	w("\tJZ put%s", tag)
-	w("\tMOVQ DX, R10")
-	for i := 0; i < rows; i++ {
-		w("\tVADDPS (R10), %s%d, %s%d", reg, 2*i, reg, 2*i)
-		w("\tVADDPS %d(R10), %s%d, %s%d", width, reg, 2*i+1, reg, 2*i+1)
-		if i < rows-1 {
-			w("\tADDQ R8, R10")
-		}
-	}
-	w("put%s:", tag)
-	for i := 0; i < rows; i++ {
-		w("\tVMOVUPS %s%d, (DX)", reg, 2*i)
-		w("\tVMOVUPS %s%d, %d(DX)", reg, 2*i+1, width)
-		if i < rows-1 {
-			w("\tADDQ R8, DX")
-		}
-	}
-	w("\tVZEROUPPER")
-	w("\tRET")
-}
-
-// fmaPeak writes a register-only FMA loop (14 independent accumulators
-// fed by two registers no FMA writes, 14 FMAs an iteration): the machine's
-// FMA ceiling for BenchmarkFMAPeak, so every kernel figure can be read as a
-// fraction of it.
-func fmaPeak(w func(string, ...any), name, reg string) {
-	w("")
-	w("// func fmaPeak%s(n int)", name)
-	w("TEXT ·fmaPeak%s(SB), NOSPLIT, $0-8", name)
-	w("\tMOVQ n+0(FP), CX")
-	for i := 0; i < 16; i++ {
-		w("\tVXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
-	}
-	w("peak%s:", name)
-	for i := 0; i < 14; i++ {
-		w("\tVFMADD231PS %s15, %s14, %s%d", reg, reg, reg, i)
-	}
-	w("\tDECQ CX")
-	w("\tJNZ peak%s", name)
-	w("\tVZEROUPPER")
-	w("\tRET")
-}
-
-// vdpbf16ps encodes VDPBF16PS zmm(src2), zmm(src1), zmm(dst) — dst.fp32[i]
-// += src1.bf16[2i]·src2.bf16[2i] + src1.bf16[2i+1]·src2.bf16[2i+1] — as
-// bytes: Go's assembler has no AVX512_BF16 mnemonics. EVEX.512.F3.0F38.W0
-// 52 /r with register operands; the test compares every kernel using it
-// with a float64 reference.
-func vdpbf16ps(dst, src1, src2 int) string {
-	inv := func(bit int) int { return 1 - bit }
-	p0 := inv(dst>>3&1)<<7 | inv(src2>>4&1)<<6 | inv(src2>>3&1)<<5 | inv(dst>>4&1)<<4 | 0b10
-	p1 := (^src1&0xf)<<3 | 1<<2 | 0b10
-	p2 := 0b10<<5 | inv(src1>>4&1)<<3
-	modrm := 0xc0 | (dst&7)<<3 | src2&7
-	return fmt.Sprintf("BYTE $0x62; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x52; BYTE $0x%02x // VDPBF16PS Z%d, Z%d, Z%d",
-		p0, p1, p2, modrm, src2, src1, dst)
-}
-
-// dpbf16Kernels writes the AVX-512 BF16 micro-kernels (--compute bf16): a
-// rows×32 tile over pairs of k. The A panel holds, per pair of k steps,
-// one 32-bit word per row (two bfloat16: k, k+1); the W panel holds per
-// pair 32 columns × 2 bfloat16 (128 bytes). One broadcast per row and two
-// VDPBF16PS per row and pair; float32 accumulators.
-func dpbf16Kernels(w func(string, ...any)) {
-	const mr = 12
-	for rows := 1; rows <= mr; rows++ {
-		name := fmt.Sprintf("kern%dx32dp", rows)
-		w("")
-		w("// func %s(kp int, a, b, c *float32, ldc int, acc int)", name)
-		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-		loadArgs(w, "kp")
-		for i := 0; i < 2*rows; i++ {
-			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-		}
-		w("\tTESTQ CX, CX")
-		w("\tJZ storedp%d", rows)
-		w("loopdp%d:", rows)
-		w("\tPREFETCHT0 1024(DI)")
-		w("\tPREFETCHT0 1088(DI)")
-		w("\tVMOVDQU32 (DI), Z24")
-		w("\tVMOVDQU32 64(DI), Z25")
-		for i := 0; i < rows; i++ {
-			r := 28 + i%4
-			w("\tVPBROADCASTD %d(SI), Z%d", 4*i, r)
-			w("\t" + vdpbf16ps(2*i, r, 24))
-			w("\t" + vdpbf16ps(2*i+1, r, 25))
-		}
-		w("\tADDQ $%d, SI", 4*mr)
-		w("\tADDQ $128, DI")
-		w("\tDECQ CX")
-		w("\tJNZ loopdp%d", rows)
-		storeTile(w, fmt.Sprintf("dp%d", rows), rows, "Z", 64)
 	}
 }
 

@@ -18,6 +18,9 @@ type impl struct {
 	needs string // the CPU features it needs, for messages
 	ok    bool   // this CPU has them
 	micro func(rows, kc int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool)
+	// direct, when set, is used instead of micro and reads A's rows in
+	// place (rows lda apart) rather than from packed panels.
+	direct func(rows, kc int, a []float32, lda int, w *Packed, boff int, c []float32, ldc int, acc bool)
 }
 
 // generic is the portable Go kernel, on every machine.

@@ -193,9 +193,9 @@ func TestAssemblyIsGenerated(t *testing.T) {
 		t.Skip("the generator writes amd64 assembly")
 	}
 	out := filepath.Join(t.TempDir(), "kernel_amd64.s")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "gen_amd64.go", "-o", out)
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "gen_amd64.go", "gen_avx512.go", "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run gen_amd64.go: %v\n%s", err, b)
+		t.Fatalf("go run gen_amd64.go gen_avx512.go: %v\n%s", err, b)
 	}
 	want, _ := os.ReadFile(out)
 	got, err := os.ReadFile("kernel_amd64.s")
@@ -255,9 +255,10 @@ func BenchmarkGEMM(b *testing.B) {
 }
 
 // BenchmarkFMAPeak is the ceiling: register-only FMAs on every core, with
-// AVX2 and with AVX-512 where the CPU has them.
+// AVX2 and with AVX-512 where the CPU has them, and VDPBF16PS (the
+// avx512bf16 kernel's instruction) where it has avx512_bf16.
 func BenchmarkFMAPeak(b *testing.B) {
-	for _, name := range []string{"avx512", "avx2"} {
+	for _, name := range []string{"avx512bf16", "avx512", "avx2"} {
 		if ok, _ := Runnable(name); !ok {
 			continue
 		}

@@ -35,7 +35,7 @@ func CPUFeatures() string {
 
 func archImpls() []*impl {
 	return []*impl{
-		{name: "avx512", mr: 12, nr: 32, kc: 640, half: true, needs: "avx512f", ok: cpu.X86.HasAVX512F, micro: microAVX512},
+		{name: "avx512", mr: 12, nr: 32, kc: 640, half: true, needs: "avx512f", ok: cpu.X86.HasAVX512F, direct: microAVX512},
 		{name: "avx512bf16", mr: 12, nr: 32, kc: 320, pairs: true, needs: "avx512f and avx512_bf16", ok: cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16, micro: microDPBF16},
 		{name: "avx2", mr: MR, nr: NR, kc: KC, needs: "avx2 and fma", ok: simdVector, micro: microAVX2},
 	}
@@ -160,7 +160,69 @@ func Softmax(x []float32) {
 }
 
 //go:noescape
-func sumF64AVX2(x *float32, n int) float64
+func expShiftSumF64AVX2(x *float32, n int, shift float32) float64
+
+//go:noescape
+func siluMulAVX2(h, gate, up *float32, n int)
+
+//go:noescape
+func sumSqF64AVX2(x *float32, n int) float64
+
+//go:noescape
+func mulScaleAVX2(dst, x, w *float32, s float32, n int)
+
+// LSEStep folds the block x into a running log-sum-exp: given the running
+// max m of the values seen so far and s, the float64 sum of exp(v − m)
+// over them, it returns both updated with x (start with m = −Inf, s = 0;
+// the log-sum-exp is m + log s). The output head scores a vocabulary in
+// blocks this way, never holding a whole row of logits.
+func LSEStep(x []float32, m, s float64) (float64, float64) {
+	n8 := len(x) &^ 7
+	if !HasSIMD || n8 == 0 {
+		return lseStepGo(x, m, s)
+	}
+	mx := maxAVX2(&x[0], n8)
+	for _, v := range x[n8:] {
+		mx = max(mx, v)
+	}
+	nm := max(m, float64(mx))
+	if nm != nm || math.IsInf(nm, 0) {
+		return lseFold(x, 0, m, s, mx, 0)
+	}
+	return lseFold(x, n8, m, s, mx, expShiftSumF64AVX2(&x[0], n8, float32(nm)))
+}
+
+// SiLUMul writes h[i] = silu(g[i]) · u[i], silu(g) = g / (1 + exp(-g)).
+func SiLUMul(h, g, u []float32) {
+	n8 := len(g) &^ 7
+	if HasSIMD && n8 > 0 {
+		_, _ = h[len(g)-1], u[len(g)-1]
+		siluMulAVX2(&h[0], &g[0], &u[0], n8)
+	} else {
+		n8 = 0
+	}
+	siluMulGo(h[n8:], g[n8:], u[n8:])
+}
+
+// RMSNorm writes dst[i] = w[i] · (x[i] / rms(x)), rms(x) = √(mean x² + eps),
+// the mean of squares accumulated in float64.
+func RMSNorm(dst, x, w []float32, eps float64) {
+	n8 := len(x) &^ 7
+	if !HasSIMD || n8 == 0 {
+		rmsNormGo(dst, x, w, eps)
+		return
+	}
+	_, _ = dst[len(x)-1], w[len(x)-1]
+	ss := sumSqF64AVX2(&x[0], n8)
+	for _, v := range x[n8:] {
+		ss += float64(v) * float64(v)
+	}
+	inv := rmsScale(ss, len(x), eps)
+	mulScaleAVX2(&dst[0], &x[0], &w[0], inv, n8)
+	for i := n8; i < len(x); i++ {
+		dst[i] = w[i] * (x[i] * inv)
+	}
+}
 
 // LogSumExp returns log(sum exp(x)) accumulated in float64. scratch must
 // hold len(x) values.
@@ -176,11 +238,8 @@ func LogSumExp(x, scratch []float32) float64 {
 	if mx != mx || mx > math.MaxFloat32 {
 		return logSumExpGo(x, scratch)
 	}
-	s := scratch[:len(x)]
-	copy(s, x)
-	expShiftSumAVX2(&s[0], n8, mx)
-	sum := sumF64AVX2(&s[0], n8)
-	for _, v := range s[n8:] {
+	sum := expShiftSumF64AVX2(&x[0], n8, mx)
+	for _, v := range x[n8:] {
 		sum += float64(expf(v - mx))
 	}
 	return float64(mx) + math.Log(sum)

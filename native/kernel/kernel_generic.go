@@ -32,4 +32,14 @@ func Softmax(x []float32) { softmaxGo(x) }
 // hold len(x) values.
 func LogSumExp(x, scratch []float32) float64 { return logSumExpGo(x, scratch) }
 
+// SiLUMul writes h[i] = silu(g[i]) · u[i], silu(g) = g / (1 + exp(-g)).
+func SiLUMul(h, g, u []float32) { siluMulGo(h, g, u) }
+
+// RMSNorm writes dst[i] = w[i] · (x[i] / rms(x)), rms(x) = √(mean x² + eps),
+// the mean of squares accumulated in float64.
+func RMSNorm(dst, x, w []float32, eps float64) { rmsNormGo(dst, x, w, eps) }
+
+// LSEStep folds x into a running log-sum-exp (see the amd64 version).
+func LSEStep(x []float32, m, s float64) (float64, float64) { return lseStepGo(x, m, s) }
+
 func fmaPeak(string, int) float64 { return 0 }

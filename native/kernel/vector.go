@@ -61,13 +61,60 @@ func logSumExpGo(x, scratch []float32) float64 {
 	return float64(mx) + math.Log(sum)
 }
 
-// SiLUMul writes h[i] = silu(g[i]) · u[i], silu(g) = g / (1 + exp(-g)).
-func SiLUMul(h, g, u []float32) {
-	for i, v := range g {
-		h[i] = -v
+// lseStepGo is LSEStep in Go.
+func lseStepGo(x []float32, m, s float64) (float64, float64) {
+	if len(x) == 0 {
+		return m, s
 	}
-	Exp(h[:len(g)])
-	for i, v := range g {
-		h[i] = v / (1 + h[i]) * u[i]
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
 	}
+	return lseFold(x, 0, m, s, mx, 0)
+}
+
+// lseFold finishes an LSEStep whose block max is mx, given the float64 sum
+// sum of exp(v − shift) over x[:done] for the new running max as shift
+// (float32). When the max is not finite the answer is its own: NaN for
+// NaN, +Inf for +Inf.
+func lseFold(x []float32, done int, m, s float64, mx float32, sum float64) (float64, float64) {
+	nm := max(m, float64(mx))
+	if nm != nm || math.IsInf(nm, 1) {
+		return nm, 1
+	}
+	if math.IsInf(nm, -1) { // every value so far is −Inf: nothing to add
+		return nm, s
+	}
+	if nm > m {
+		s *= math.Exp(m - nm)
+	}
+	shift := float32(nm)
+	for _, v := range x[done:] {
+		sum += float64(expf(v - shift))
+	}
+	return nm, s + sum
+}
+
+// siluMulGo writes h[i] = silu(g[i]) · u[i], silu(g) = g / (1 + exp(-g)).
+func siluMulGo(h, g, u []float32) {
+	for i, v := range g {
+		h[i] = v / (1 + expf(-v)) * u[i]
+	}
+}
+
+// rmsNormGo is RMSNorm in Go.
+func rmsNormGo(dst, x, w []float32, eps float64) {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	inv := rmsScale(ss, len(x), eps)
+	for i, v := range x {
+		dst[i] = w[i] * (v * inv)
+	}
+}
+
+// rmsScale is 1/√(ss/n + eps) as float32.
+func rmsScale(ss float64, n int, eps float64) float32 {
+	return float32(1 / math.Sqrt(ss/float64(n)+eps))
 }

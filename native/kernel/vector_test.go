@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -131,4 +132,97 @@ func TestLogSumExpLengths(t *testing.T) {
 			t.Fatalf("n=%d: LogSumExp = %.9g, want %.9g", n, got, want)
 		}
 	}
+}
+
+// SiLUMul (SIMD body, scalar tail) and RMSNorm against float64 for
+// lengths 1..70, with arguments that clamp the exp.
+func TestSiLUMulRMSNormLengths(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for n := 1; n <= 70; n++ {
+		g := make([]float32, n)
+		u := make([]float32, n)
+		w := make([]float32, n)
+		for i := range g {
+			g[i] = float32(r.NormFloat64() * 4)
+			u[i] = float32(r.NormFloat64())
+			w[i] = float32(1 + r.NormFloat64()/10)
+		}
+		if n > 3 {
+			g[0], g[1], g[2] = -100, 100, 0
+		}
+		h := make([]float32, n)
+		for _, silu := range []func(h, g, u []float32){SiLUMul, siluMulGo} {
+			silu(h, g, u)
+			for i := range h {
+				ref := float64(g[i]) / (1 + math.Exp(-float64(g[i]))) * float64(u[i])
+				if math.Abs(float64(h[i])-ref) > 1e-5*(1+math.Abs(ref)) {
+					t.Fatalf("n=%d: silu·u[%d] = %g, want %g", n, i, h[i], ref)
+				}
+			}
+		}
+		const eps = 1e-5
+		var ss float64
+		for _, v := range g {
+			ss += float64(v) * float64(v)
+		}
+		inv := 1 / math.Sqrt(ss/float64(n)+eps)
+		for _, norm := range []func(dst, x, w []float32, eps float64){RMSNorm, rmsNormGo} {
+			norm(h, g, w, eps)
+			for i, v := range g {
+				ref := float64(w[i]) * float64(v) * inv
+				if math.Abs(float64(h[i])-ref) > 1e-6*(1+math.Abs(ref)) {
+					t.Fatalf("n=%d: rmsnorm[%d] = %g, want %g", n, i, h[i], ref)
+				}
+			}
+		}
+	}
+}
+
+// LSEStep over blocks of a row gives the row's log-sum-exp, for every
+// kernel (SIMD bodies and scalar tails, blocks whose max rises and falls),
+// and NaN or +Inf in a block makes the result NaN or +Inf.
+func TestLSEStepBlocks(t *testing.T) {
+	eachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(41, 42))
+		for _, n := range []int{1, 7, 8, 9, 70, 1000, 49152} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 5)
+			}
+			if n > 100 {
+				x[n/2] = 40 // the max arrives mid-row
+			}
+			var mx float64 = math.Inf(-1)
+			for _, v := range x {
+				mx = max(mx, float64(v))
+			}
+			var sum float64
+			for _, v := range x {
+				sum += math.Exp(float64(v) - mx)
+			}
+			want := mx + math.Log(sum)
+			for _, block := range []int{1, 5, 8, 64, 2048, n} {
+				m, s := math.Inf(-1), 0.0
+				for lo := 0; lo < n; lo += block {
+					m, s = LSEStep(x[lo:min(lo+block, n)], m, s)
+				}
+				if got := m + math.Log(s); math.Abs(got-want) > 1e-6*(1+math.Abs(want)) {
+					t.Fatalf("n=%d block=%d: %.9g, want %.9g", n, block, got, want)
+				}
+			}
+		}
+		for _, c := range []struct {
+			bad  float32
+			want float64
+		}{{float32(math.NaN()), math.NaN()}, {float32(math.Inf(1)), math.Inf(1)}} {
+			x := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+			m, s := LSEStep(x[:5], math.Inf(-1), 0)
+			x[7] = c.bad
+			m, s = LSEStep(x[5:], m, s)
+			got := m + math.Log(s)
+			if !(math.IsNaN(c.want) && math.IsNaN(got)) && got != c.want {
+				t.Errorf("a block with %g: log-sum-exp %g, want %g", c.bad, got, c.want)
+			}
+		}
+	})
 }
