@@ -148,16 +148,7 @@ func (b *batch) release() {
 // rmsNorm writes w ⊙ x / rms(x) for each row.
 func rmsNorm(dst, src, w []float32, d int, eps float64) {
 	for r := 0; r+d <= len(src); r += d {
-		x := src[r : r+d]
-		var ss float64
-		for _, v := range x {
-			ss += float64(v) * float64(v)
-		}
-		inv := float32(1 / math.Sqrt(ss/float64(d)+eps))
-		o := dst[r : r+d]
-		for i, v := range x {
-			o[i] = w[i] * (v * inv)
-		}
+		kernel.RMSNorm(dst[r:r+d], src[r:r+d], w, eps)
 	}
 }
 
@@ -427,10 +418,8 @@ func (n *Net) Rows(seqs []Seq, rows []Row, fn func(i int, logits []float32)) err
 		return err
 	}
 	defer b.release()
-	for i, r := range rows {
-		if r.Seq < 0 || r.Seq >= len(seqs) || r.Row < 0 || r.Row >= b.lens[r.Seq] {
-			return fmt.Errorf("row %d (%d, %d) is outside the batch", i, r.Seq, r.Row)
-		}
+	if err := b.check(rows); err != nil {
+		return err
 	}
 	n.hidden(b)
 	d, V := n.Cfg.HiddenSize, n.Cfg.VocabSize
@@ -469,29 +458,6 @@ func (n *Net) Rows(seqs []Seq, rows []Row, fn func(i int, logits []float32)) err
 type Target struct {
 	Row
 	Token int
-}
-
-// TargetLogProbs returns log p(target.Token | the row's context) for each target.
-func (n *Net) TargetLogProbs(seqs []Seq, targets []Target) ([]float64, error) {
-	rows := make([]Row, len(targets))
-	for i, t := range targets {
-		if t.Token < 0 || t.Token >= n.Cfg.VocabSize {
-			return nil, fmt.Errorf("target %d: token id %d outside the vocabulary", i, t.Token)
-		}
-		rows[i] = t.Row
-	}
-	out := make([]float64, len(targets))
-	var pool sync.Pool
-	err := n.Rows(seqs, rows, func(i int, l []float32) {
-		sp, _ := pool.Get().(*[]float32)
-		if sp == nil {
-			s := make([]float32, len(l))
-			sp = &s
-		}
-		out[i] = float64(l[targets[i].Token]) - kernel.LogSumExp(l, *sp)
-		pool.Put(sp)
-	})
-	return out, err
 }
 
 // LogProbs returns, for every sequence s and position t < len(s)-1, the

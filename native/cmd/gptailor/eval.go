@@ -64,6 +64,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	maxWindows := fs.Int("windows", 0, "score only the first N windows (0: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the evaluation to this file")
 	repairOpt := repairFlags(fs, "with --plan: repair its cuts with ReplaceMe's linear map fitted on this calibration text (text or JSONL)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) (--data FILE | --tasks FILE [--reference DIR|PLAN]) [--seq N] [--layers LIST] [--json]")
@@ -81,6 +82,13 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	if repairOpt() != nil && *planPath == "" {
 		return fail(stderr, "eval", errors.New("--repair goes with --plan"))
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
+		defer stop()
 	}
 	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam, repairOpt())
 	if err != nil {

@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gptailor/gptailor/native/kernel"
+)
+
+// The blocked head (vocabulary blocks folded into a running log-sum-exp,
+// rows in chunks) gives what whole rows of logits give: log p = logit −
+// log Σ exp, here with a vocabulary of 2.5 blocks and rows over 2 chunks.
+func TestTargetLogProbsEqualWholeRows(t *testing.T) {
+	cfg := SyntheticConfig(64, 128, 2, 4, 2, 2*headVocab+headVocab/2+3)
+	net := RandomNet(cfg, 3)
+	seqs := benchWindows(cfg.VocabSize, 3, headRows/2+7)
+	var targets []Target
+	var rows []Row
+	for s, seq := range seqs {
+		for i := 0; i+1 < len(seq); i++ {
+			targets = append(targets, Target{Row{s, i}, seq[i+1]})
+			rows = append(rows, Row{s, i})
+		}
+	}
+	got, err := net.TargetLogProbs(plain(seqs), targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(rows))
+	err = net.Rows(plain(seqs), rows, func(i int, l []float32) {
+		var mx float64 = math.Inf(-1)
+		for _, v := range l {
+			mx = max(mx, float64(v))
+		}
+		var s float64
+		for _, v := range l {
+			s += math.Exp(float64(v) - mx)
+		}
+		want[i] = float64(l[targets[i].Token]) - mx - math.Log(s)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i := range got {
+		worst = max(worst, math.Abs(got[i]-want[i]))
+	}
+	if worst > 2e-5 || len(got) != 3*(headRows/2+6) {
+		t.Fatalf("%d log-probs, max |Δ| = %g against whole rows (kernel %s)", len(got), worst, kernel.Active())
+	}
+	t.Logf("%d targets, max |Δ| = %.2g", len(got), worst)
+	if _, err := net.TargetLogProbs(plain(seqs), []Target{{Row{0, 0}, cfg.VocabSize}}); err == nil {
+		t.Error("a target outside the vocabulary was accepted")
+	}
+	if _, err := net.TargetLogProbs(plain(seqs), []Target{{Row{5, 0}, 1}}); err == nil {
+		t.Error("a row outside the batch was accepted")
+	}
+}
