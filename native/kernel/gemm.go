@@ -16,6 +16,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/f16"
@@ -322,8 +323,15 @@ func matMulT(im *impl, threads int, c []float32, ldc int, a []float32, lda int, 
 	}
 	threads = min(threads, nPanels)
 	if im.direct != nil { // the kernel reads A's rows in place
+		src, ld := a, lda
+		if im.pairs { // as bfloat16 pairs: rounded once, row-major
+			ld = (k + 1) / 2
+			src = GetFloats(m * ld)
+			defer PutFloats(src)
+			parallelPanels(threads, m, func(lo, hi int) { toPairs(src, a, lda, k, lo, hi) })
+		}
 		parallelPanels(threads, nPanels, func(lo, hi int) {
-			gemmPanels(im, c, ldc, a, lda, m, w, lo, hi, accumulate)
+			gemmPanels(im, c, ldc, src, ld, m, w, lo, hi, accumulate)
 		})
 		return
 	}
@@ -392,6 +400,24 @@ func (im *impl) packA(ap, a []float32, lda, m, k, mr, lo, hi int) {
 		return
 	}
 	packA(ap, a, lda, m, k, mr, lo, hi)
+}
+
+// toPairs writes rows [lo, hi) of A (k values, rows lda apart) to dst as
+// bfloat16, row-major with kp = ⌈k/2⌉ words a row: each word the pair
+// (k, k+1), an odd k padded with zero — what the VDPBF16PS kernels read.
+func toPairs(dst, a []float32, lda, k, lo, hi int) {
+	kp := (k + 1) / 2
+	if hi <= lo {
+		return
+	}
+	all := unsafe.Slice((*uint16)(unsafe.Pointer(&dst[0])), 2*len(dst))
+	for r := lo; r < hi; r++ {
+		out := all[2*r*kp : 2*(r+1)*kp]
+		roundRow(out, a[r*lda:r*lda+k])
+		if k%2 == 1 {
+			out[k] = 0
+		}
+	}
 }
 
 // packAPairs packs A's panels as pairs of bfloat16 (k, k+1) per row, each

@@ -1,10 +1,11 @@
 package kernel
 
 import (
-	"github.com/gptailor/gptailor/native/bf16"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gptailor/gptailor/native/bf16"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -156,4 +157,45 @@ func TestPackedSlice(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The activations of --compute bf16 are rounded as bf16.FromFloat32 rounds
+// (ties to even, NaN kept a quiet NaN, subnormals rounded), SIMD bodies and
+// scalar tails alike, and laid out as pairs with an odd K padded by zero.
+func TestToPairsRounding(t *testing.T) {
+	special := []float32{0, -0.0, 1, -2, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000), math.Float32frombits(0x3f808001),
+		math.MaxFloat32, math.SmallestNonzeroFloat32, math.Float32frombits(0x00ff8000), math.Float32frombits(0x7fc00001),
+		math.Float32frombits(0xffffffff), math.Float32frombits(0x7f800001)}
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, k := range []int{1, 15, 16, 17, 33, 64, 65} {
+		const m, lda = 3, 70
+		a := make([]float32, m*lda)
+		for i := range a {
+			if i%5 == 0 {
+				a[i] = special[r.IntN(len(special))]
+			} else {
+				a[i] = math.Float32frombits(r.Uint32())
+			}
+		}
+		kp := (k + 1) / 2
+		dst := make([]float32, m*kp)
+		for i := range dst {
+			dst[i] = math.Float32frombits(0xdeadbeef) // the padding must be written
+		}
+		toPairs(dst, a, lda, k, 0, m)
+		for row := 0; row < m; row++ {
+			for c := 0; c < 2*kp; c++ {
+				word := math.Float32bits(dst[row*kp+c/2])
+				got := uint16(word >> (16 * (c % 2)))
+				want := uint16(0)
+				if c < k {
+					want = bf16.FromFloat32(a[row*lda+c])
+				}
+				if got != want {
+					t.Fatalf("k=%d row %d col %d (%#08x): %#04x, want %#04x", k, row, c, math.Float32bits(a[row*lda+c%k]), got, want)
+				}
+			}
+		}
+	}
 }

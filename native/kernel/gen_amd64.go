@@ -437,6 +437,7 @@ func main() {
 	avx512Kernels(w, "bf16")
 	avx512Kernels(w, "f16")
 	dpbf16Kernels(w)
+	bf16Round(w)
 	fmaPeak(w, "AVX2", "Y")
 	fmaPeak(w, "AVX512", "Z")
 	dpPeak(w)

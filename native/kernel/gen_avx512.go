@@ -34,41 +34,9 @@ func avx512Kernels(w func(string, ...any), format string) {
 			w("\tVMOVUPS %d(DI), Z%d", off, dst)
 		}
 	}
-	bases := []string{"SI", "R13", "R10"}
-	// rowAddr is the address of row i's value at k step u (bytes 4·u on).
-	rowAddr := func(i, u int) string {
-		base := bases[i/4]
-		switch i % 4 {
-		case 1:
-			return fmt.Sprintf("%d(%s)(R11*1)", 4*u, base)
-		case 2:
-			return fmt.Sprintf("%d(%s)(R11*2)", 4*u, base)
-		case 3:
-			return fmt.Sprintf("%d(%s)(R12*1)", 4*u, base)
-		}
-		return fmt.Sprintf("%d(%s)", 4*u, base)
-	}
 	for rows := 1; rows <= mr; rows++ {
 		name := fmt.Sprintf("kern%d%s", rows, suffix)
-		nb := (rows + 3) / 4
-		w("")
-		w("// func %s(k int, a *float32, lda int, b, c *float32, ldc int, acc int)", name)
-		w("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-		w("\tMOVQ k+0(FP), CX")
-		w("\tMOVQ a+8(FP), SI")
-		w("\tMOVQ lda+16(FP), R11")
-		w("\tSHLQ $2, R11")
-		w("\tLEAQ (R11)(R11*2), R12")
-		if nb > 1 {
-			w("\tLEAQ (SI)(R11*4), R13")
-		}
-		if nb > 2 {
-			w("\tLEAQ (R13)(R11*4), R10")
-		}
-		w("\tMOVQ b+24(FP), DI")
-		w("\tMOVQ c+32(FP), DX")
-		w("\tMOVQ ldc+40(FP), R8")
-		w("\tSHLQ $2, R8")
+		nb := directArgs(w, name, rows, "k")
 		for i := 0; i < 2*rows; i++ {
 			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 		}
@@ -86,12 +54,12 @@ func avx512Kernels(w func(string, ...any), format string) {
 			loadB(u*bstep+bstep/2, b1)
 			for i := 0; i < rows; i++ {
 				r := 28 + (2*u+i)%4
-				w("\tVBROADCASTSS %s, Z%d", rowAddr(i, u), r)
+				w("\tVBROADCASTSS %s, Z%d", rowAddr(i, 4*u), r)
 				w("\tVFMADD231PS Z%d, Z%d, Z%d", b0, r, 2*i)
 				w("\tVFMADD231PS Z%d, Z%d, Z%d", b1, r, 2*i+1)
 			}
 		}
-		for _, base := range bases[:nb] {
+		for _, base := range rowBases[:nb] {
 			w("\tADDQ $8, %s", base)
 		}
 		w("\tADDQ $%d, DI", 2*bstep)
@@ -110,6 +78,51 @@ func avx512Kernels(w func(string, ...any), format string) {
 		}
 		storeTile(w, fmt.Sprintf("%s%d", suffix, rows), rows, "Z", 64, 48)
 	}
+}
+
+// rowBases hold the addresses of rows 0, 4 and 8 of A in the kernels that
+// read A in place; R11 holds lda in bytes and R12 3·lda.
+var rowBases = []string{"SI", "R13", "R10"}
+
+// rowAddr is the address of A's row i (of up to 12) at byte offset off.
+func rowAddr(i, off int) string {
+	base := rowBases[i/4]
+	switch i % 4 {
+	case 1:
+		return fmt.Sprintf("%d(%s)(R11*1)", off, base)
+	case 2:
+		return fmt.Sprintf("%d(%s)(R11*2)", off, base)
+	case 3:
+		return fmt.Sprintf("%d(%s)(R12*1)", off, base)
+	}
+	return fmt.Sprintf("%d(%s)", off, base)
+}
+
+// directArgs writes the header and argument loads of a kernel that reads
+// A in place — func name(steps int, a *float32, lda int, b, c *float32,
+// ldc int, acc int), lda in 4-byte units — and returns how many row bases
+// its rows need.
+func directArgs(w func(string, ...any), name string, rows int, steps string) int {
+	nb := (rows + 3) / 4
+	w("")
+	w("// func %s(%s int, a *float32, lda int, b, c *float32, ldc int, acc int)", name, steps)
+	w("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	w("\tMOVQ %s+0(FP), CX", steps)
+	w("\tMOVQ a+8(FP), SI")
+	w("\tMOVQ lda+16(FP), R11")
+	w("\tSHLQ $2, R11")
+	w("\tLEAQ (R11)(R11*2), R12")
+	if nb > 1 {
+		w("\tLEAQ (SI)(R11*4), R13")
+	}
+	if nb > 2 {
+		w("\tLEAQ (R13)(R11*4), R10")
+	}
+	w("\tMOVQ b+24(FP), DI")
+	w("\tMOVQ c+32(FP), DX")
+	w("\tMOVQ ldc+40(FP), R8")
+	w("\tSHLQ $2, R8")
+	return nb
 }
 
 // storeTile writes a kernel's end: from label store<tag>, the rows×2
@@ -207,10 +220,7 @@ func dpbf16Kernels(w func(string, ...any)) {
 	const mr = 12
 	for rows := 1; rows <= mr; rows++ {
 		name := fmt.Sprintf("kern%dx32dp", rows)
-		w("")
-		w("// func %s(kp int, a, b, c *float32, ldc int, acc int)", name)
-		w("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-		loadArgs(w, "kp")
+		nb := directArgs(w, name, rows, "kp")
 		for i := 0; i < 2*rows; i++ {
 			w("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 		}
@@ -223,14 +233,56 @@ func dpbf16Kernels(w func(string, ...any)) {
 		w("\tVMOVDQU32 64(DI), Z25")
 		for i := 0; i < rows; i++ {
 			r := 28 + i%4
-			w("\tVPBROADCASTD %d(SI), Z%d", 4*i, r)
+			w("\tVPBROADCASTD %s, Z%d", rowAddr(i, 0), r)
 			w("\t" + vdpbf16ps(2*i, r, 24))
 			w("\t" + vdpbf16ps(2*i+1, r, 25))
 		}
-		w("\tADDQ $%d, SI", 4*mr)
+		for _, base := range rowBases[:nb] {
+			w("\tADDQ $4, %s", base)
+		}
 		w("\tADDQ $128, DI")
 		w("\tDECQ CX")
 		w("\tJNZ loopdp%d", rows)
-		storeTile(w, fmt.Sprintf("dp%d", rows), rows, "Z", 64, 40)
+		storeTile(w, fmt.Sprintf("dp%d", rows), rows, "Z", 64, 48)
 	}
+}
+
+// bf16Round writes the rounding of float32 to bfloat16 that
+// bf16.FromFloat32 does (to nearest, ties to even; a NaN stays a quiet
+// NaN; subnormals rounded, not flushed), 16 values a step with AVX-512F
+// integer operations: the activations of --compute bf16, row-major, so
+// that each pair of k is one 32-bit word.
+func bf16Round(w func(string, ...any)) {
+	w("")
+	w("// func bf16RoundAVX512(dst *uint16, src *float32, n int) // n a multiple of 16")
+	w("TEXT ·bf16RoundAVX512(SB), NOSPLIT, $0-24")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ n+16(FP), CX")
+	for i, c := range []string{"0x7fff", "1", "0x7fffffff", "0x7f800000", "0x40"} {
+		w("\tMOVL $%s, AX", c)
+		w("\tVPBROADCASTD AX, Z%d", 10+i)
+	}
+	w("roundloop:")
+	w("\tCMPQ CX, $16")
+	w("\tJLT rounddone")
+	w("\tVMOVDQU32 (SI), Z0 // b")
+	w("\tVPSRLD $16, Z0, Z1")
+	w("\tVPANDD Z11, Z1, Z2")
+	w("\tVPADDD Z2, Z0, Z2")
+	w("\tVPADDD Z10, Z2, Z2 // b + 0x7fff + (b>>16)&1")
+	w("\tVPSRLD $16, Z2, Z2")
+	w("\tVPANDD Z12, Z0, Z3")
+	w("\tVPCMPUD $6, Z13, Z3, K1 // |b| > +Inf: NaN")
+	w("\tVPORD Z14, Z1, Z4")
+	w("\tVPBLENDMD Z4, Z2, K1, Z2")
+	w("\tVPMOVDW Z2, Y5")
+	w("\tVMOVDQU Y5, (DI)")
+	w("\tADDQ $64, SI")
+	w("\tADDQ $32, DI")
+	w("\tSUBQ $16, CX")
+	w("\tJMP roundloop")
+	w("rounddone:")
+	w("\tVZEROUPPER")
+	w("\tRET")
 }

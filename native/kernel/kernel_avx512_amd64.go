@@ -1,6 +1,11 @@
 package kernel
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/gptailor/gptailor/native/bf16"
+	"golang.org/x/sys/cpu"
+)
 
 // The AVX-512F micro-kernels of kernel_amd64.s (see gen_amd64.go): rows×32
 // tiles over up to 12 rows of A read in place and 32-column W panels,
@@ -160,55 +165,74 @@ func fmaPeakAVX512(n int)
 func dpPeakAVX512BF16(n int)
 
 //go:noescape
-func kern1x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern1x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern2x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern2x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern3x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern3x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern4x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern4x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern5x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern5x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern6x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern6x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern7x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern7x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern8x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern8x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern9x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern9x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern10x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern10x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern11x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern11x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
 //go:noescape
-func kern12x32dp(kp int, a, b, c *float32, ldc int, acc int)
+func kern12x32dp(kp int, a *float32, lda int, b, c *float32, ldc int, acc int)
 
-var kernsDP = [13]func(kp int, a, b, c *float32, ldc int, acc int){
+var kernsDP = [13]kern512{
 	nil, kern1x32dp, kern2x32dp, kern3x32dp, kern4x32dp, kern5x32dp, kern6x32dp, kern7x32dp, kern8x32dp, kern9x32dp, kern10x32dp, kern11x32dp, kern12x32dp,
 }
 
-// microDPBF16 runs the VDPBF16PS kernels over kp pairs of k.
-func microDPBF16(rows, kp int, a []float32, w *Packed, boff int, c []float32, ldc int, acc bool) {
-	_ = a[kp*12-1]
+// microDPBF16 runs the VDPBF16PS kernels over kp pairs of k; a holds A's
+// rows as bfloat16 pairs (one 32-bit word per pair, see toPairs), rows lda
+// words apart.
+func microDPBF16(rows, kp int, a []float32, lda int, w *Packed, boff int, c []float32, ldc int, acc bool) {
+	_ = a[(rows-1)*lda+kp-1]
 	_ = c[(rows-1)*ldc+31]
 	b := w.half[boff : boff+kp*64]
 	f := 0
 	if acc {
 		f = 1
 	}
-	kernsDP[rows](kp, &a[0], (*float32)(unsafe.Pointer(&b[0])), &c[0], ldc, f)
+	kernsDP[rows](kp, &a[0], lda, (*float32)(unsafe.Pointer(&b[0])), &c[0], ldc, f)
+}
+
+//go:noescape
+func bf16RoundAVX512(dst *uint16, src *float32, n int)
+
+// roundRow writes src rounded to bfloat16 to dst, as bf16.FromFloat32.
+func roundRow(dst []uint16, src []float32) {
+	n16 := len(src) &^ 15
+	if n16 > 0 && cpu.X86.HasAVX512F {
+		_ = dst[len(src)-1]
+		bf16RoundAVX512(&dst[0], &src[0], n16)
+	} else {
+		n16 = 0
+	}
+	for c := n16; c < len(src); c++ {
+		dst[c] = bf16.FromFloat32(src[c])
+	}
 }
 
 // fmaPeak runs n iterations of 14 register-only FMAs (VDPBF16PS for

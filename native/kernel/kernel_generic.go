@@ -2,6 +2,8 @@
 
 package kernel
 
+import "github.com/gptailor/gptailor/native/bf16"
+
 // HasSIMD says whether the assembly vector routines are in use: never here.
 var HasSIMD = false
 
@@ -43,3 +45,10 @@ func RMSNorm(dst, x, w []float32, eps float64) { rmsNormGo(dst, x, w, eps) }
 func LSEStep(x []float32, m, s float64) (float64, float64) { return lseStepGo(x, m, s) }
 
 func fmaPeak(string, int) float64 { return 0 }
+
+// roundRow writes src rounded to bfloat16 to dst.
+func roundRow(dst []uint16, src []float32) {
+	for c, v := range src {
+		dst[c] = bf16.FromFloat32(v)
+	}
+}
