@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/gptailor/gptailor/native/kernel"
@@ -54,5 +55,42 @@ func TestTargetLogProbsEqualWholeRows(t *testing.T) {
 	}
 	if _, err := net.TargetLogProbs(plain(seqs), []Target{{Row{5, 0}, 1}}); err == nil {
 		t.Error("a row outside the batch was accepted")
+	}
+}
+
+// A batch holds at most 2,048 tokens (and 8 windows); ScoreMemory counts
+// its buffers as the pool sizes them — here by hand for the 135M shape at
+// 256-token windows on 2 threads: 80 MiB of activations a batch (x and xn
+// 8 each, qkv 8, attention 8, gate·up 32, hidden 16), 6.125 MiB of
+// attention buffers, two batches, and 3 MiB of head buffers a thread.
+func TestScoreMemory(t *testing.T) {
+	for seq, want := range map[int]int{128: 8, 256: 8, 512: 4, 1000: 2, 2048: 1, 4096: 1} {
+		if got := batchWindows(seq); got != want {
+			t.Errorf("batchWindows(%d) = %d, want %d", seq, got, want)
+		}
+	}
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	net := &Net{Cfg: SyntheticConfig(576, 1536, 30, 9, 3, 49152)}
+	if got, want := net.ScoreMemory(256), int64(2*(80<<20+6<<20+128<<10)+6<<20); got != want {
+		t.Errorf("ScoreMemory(256) = %d, want %d", got, want)
+	}
+}
+
+// Bytes counts a layer used twice once, and the head.
+func TestNetBytes(t *testing.T) {
+	cfg := SyntheticConfig(64, 128, 3, 4, 2, 100)
+	net := RandomNet(cfg, 5)
+	var want int64
+	for _, l := range net.Layers {
+		want += l.Bytes()
+	}
+	want += net.Head.Bytes()
+	if got := net.Bytes(); got != want || want == 0 {
+		t.Fatalf("Bytes = %d, want %d", got, want)
+	}
+	twice := NewNet(cfg, net.Head, append(net.Layers, net.Layers[0]))
+	if got := twice.Bytes(); got != want {
+		t.Errorf("a repeated layer: Bytes = %d, want %d", got, want)
 	}
 }

@@ -471,7 +471,12 @@ func gemmPanels(im *impl, c []float32, ldc int, a []float32, lda int, m int, w *
 	if w.pairs {
 		per = 2 * nr
 	}
-	var tile [maxMR * maxNR]float32
+	var tile []float32 // for a last panel narrower than nr
+	defer func() {
+		if tile != nil {
+			PutFloats(tile)
+		}
+	}()
 	mPanels := (m + mr - 1) / mr
 	blocks := (steps + im.kc - 1) / im.kc
 	step := (steps + blocks - 1) / blocks
@@ -500,7 +505,10 @@ func gemmPanels(im *impl, c []float32, ldc int, a []float32, lda int, m int, w *
 					micro(rows, kc, apan, boff, c[r0*ldc+p*nr:], ldc, acc)
 					continue
 				}
-				micro(rows, kc, apan, boff, tile[:], nr, false)
+				if tile == nil {
+					tile = GetFloats(maxMR * maxNR)
+				}
+				micro(rows, kc, apan, boff, tile, nr, false)
 				for i := 0; i < rows; i++ {
 					dst := c[(r0+i)*ldc+p*nr : (r0+i)*ldc+p*nr+cols]
 					src := tile[i*nr : i*nr+cols]

@@ -121,6 +121,11 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if *limit > 0 && *limit < len(docs) {
 		docs = docs[:*limit]
 	}
+	// Scoring keeps the weights and its batches' buffers and makes almost
+	// no garbage: a heap limit of those plus a little keeps the resident
+	// set near what is live (135M F32: 773 instead of 948 MiB at the same
+	// speed), where the reading limit above lets it grow by 512 MiB.
+	sysmem.SoftLimit(net.Bytes() + net.ScoreMemory(*seq) + scoreSlack)
 	res, err := evaluate(net, tok, docs, *seq, *maxWindows, stderr)
 	if err != nil {
 		return fail(stderr, "eval", err)
@@ -184,6 +189,10 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *
 	}
 	return net, modelDir, modelDir, layers, nil
 }
+
+// scoreSlack is the heap room eval's scoring gets beyond the weights and
+// the buffers it works in (engine.Net.ScoreMemory).
+const scoreSlack = 96 << 20
 
 // evaluate tokenizes documents, cuts windows and scores them.
 func evaluate(net *engine.Net, tok *tokenizer.Tokenizer, docs []corpus.Document, seq, maxWindows int, stderr io.Writer) (*evalResult, error) {
