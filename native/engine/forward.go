@@ -423,34 +423,20 @@ func (n *Net) Rows(seqs []Seq, rows []Row, fn func(i int, logits []float32)) err
 	}
 	n.hidden(b)
 	d, V := n.Cfg.HiddenSize, n.Cfg.VocabSize
-	chunks := make(chan int, (len(rows)+logitRows-1)/logitRows)
-	for lo := 0; lo < len(rows); lo += logitRows {
-		chunks <- lo
-	}
-	close(chunks)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), cap(chunks)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := kernel.GetFloats(logitRows * d)
-			logits := kernel.GetFloats(logitRows * V)
-			defer kernel.PutFloats(a)
-			defer kernel.PutFloats(logits)
-			for lo := range chunks {
-				hi := min(lo+logitRows, len(rows))
-				for i, r := range rows[lo:hi] {
-					row := b.starts[r.Seq] + r.Row
-					copy(a[i*d:(i+1)*d], b.xn[row*d:(row+1)*d])
-				}
-				kernel.MatMulTSerial(logits, V, a, d, hi-lo, n.Head.LMHead, false)
-				for i := range rows[lo:hi] {
-					fn(lo+i, logits[i*V:(i+1)*V])
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	eachChunk(len(rows), logitRows, func(lo, hi int) {
+		a := kernel.GetFloats((hi - lo) * d)
+		logits := kernel.GetFloats((hi - lo) * V)
+		defer kernel.PutFloats(a)
+		defer kernel.PutFloats(logits)
+		for i, r := range rows[lo:hi] {
+			row := b.starts[r.Seq] + r.Row
+			copy(a[i*d:(i+1)*d], b.xn[row*d:(row+1)*d])
+		}
+		kernel.MatMulTSerial(logits, V, a, d, hi-lo, n.Head.LMHead, false)
+		for i := range rows[lo:hi] {
+			fn(lo+i, logits[i*V:(i+1)*V])
+		}
+	})
 	return nil
 }
 

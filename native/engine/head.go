@@ -13,14 +13,34 @@ import (
 // log-sum-exp of the row, not the row. Rows go through the head headRows
 // at a time and the vocabulary headVocab columns at a time; each block of
 // logits is folded into a running log-sum-exp per row (kernel.LSEStep)
-// while it is still in cache. The head's weights are read once per
-// headRows rows (logitRows rows with whole rows of logits: 4× less
-// memory traffic on the largest matrix), and a block of logits is 2 MB
-// instead of a row chunk's 12.6 MB at a 49,152-token vocabulary.
+// while it is still in cache. So the head's weights are read once per
+// headRows rows (Rows, which hands out whole rows of logits, reads them
+// once per logitRows = 64), and a block of logits is 2 MB, not the 12.6 MB
+// of 64 whole rows at a 49,152-token vocabulary.
 const (
 	headRows  = 256
 	headVocab = 2048 // a multiple of every kernel's panel width
 )
+
+// eachChunk runs fn on [0, n) in chunks of size, on every core.
+func eachChunk(n, size int, fn func(lo, hi int)) {
+	chunks := make(chan int, (n+size-1)/size)
+	for lo := 0; lo < n; lo += size {
+		chunks <- lo
+	}
+	close(chunks)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), cap(chunks)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := range chunks {
+				fn(lo, min(lo+size, n))
+			}
+		}()
+	}
+	wg.Wait()
+}
 
 // check refuses rows outside the batch.
 func (b *batch) check(rows []Row) error {
@@ -51,23 +71,9 @@ func (n *Net) TargetLogProbs(seqs []Seq, targets []Target) ([]float64, error) {
 	}
 	n.hidden(b)
 	out := make([]float64, len(targets))
-	chunks := make(chan int, (len(rows)+headRows-1)/headRows)
-	for lo := 0; lo < len(rows); lo += headRows {
-		chunks <- lo
-	}
-	close(chunks)
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), cap(chunks)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for lo := range chunks {
-				hi := min(lo+headRows, len(rows))
-				n.headTargets(b, rows[lo:hi], targets[lo:hi], out[lo:hi])
-			}
-		}()
-	}
-	wg.Wait()
+	eachChunk(len(rows), headRows, func(lo, hi int) {
+		n.headTargets(b, rows[lo:hi], targets[lo:hi], out[lo:hi])
+	})
 	return out, nil
 }
 

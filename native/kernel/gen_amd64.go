@@ -258,25 +258,31 @@ func main() {
 	// expShiftSum: x[i] = exp(x[i] − shift), returning their sum. With
 	// shift = max x every argument is ≤ 0, so only the lower clamp is kept
 	// and its register holds the shift instead; the sum lives where p0 was.
-	w("")
-	w("// func expShiftSumAVX2(x *float32, n int, shift float32) float32 // n a multiple of 8")
-	w("TEXT ·expShiftSumAVX2(SB), NOSPLIT, $0-28")
-	w("\tMOVQ x+0(FP), SI")
-	w("\tMOVQ n+8(FP), CX")
-	w("\tVBROADCASTSS shift+16(FP), Y3")
-	for i := range consts {
-		if i == 0 || i == 5 { // hi clamp, p0
-			continue
+	// expShift writes the head and loop start of a function over exp(x[i]
+	// − shift) with the sum in Y8; the caller writes what the loop does with
+	// the exps in Y2.
+	expShift := func(name, ret string, frame int, label string) {
+		w("")
+		w("// func %s(x *float32, n int, shift float32) %s // n a multiple of 8", name, ret)
+		w("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
+		w("\tMOVQ x+0(FP), SI")
+		w("\tMOVQ n+8(FP), CX")
+		w("\tVBROADCASTSS shift+16(FP), Y3")
+		for i := range consts {
+			if i == 0 || i == 5 { // hi clamp, p0
+				continue
+			}
+			w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
 		}
-		w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
+		w("\tVXORPS Y8, Y8, Y8")
+		w("%sloop:", label)
+		w("\tCMPQ CX, $8")
+		w("\tJLT %sdone", label)
+		w("\tVMOVUPS (SI), Y0")
+		w("\tVSUBPS Y3, Y0, Y0")
+		expBody("VBROADCASTSS expconst<>+20(SB), Y2")
 	}
-	w("\tVXORPS Y8, Y8, Y8")
-	w("esloop:")
-	w("\tCMPQ CX, $8")
-	w("\tJLT esdone")
-	w("\tVMOVUPS (SI), Y0")
-	w("\tVSUBPS Y3, Y0, Y0")
-	expBody("VBROADCASTSS expconst<>+20(SB), Y2")
+	expShift("expShiftSumAVX2", "float32", 28, "es")
 	w("\tVMOVUPS Y2, (SI)")
 	w("\tVADDPS Y2, Y8, Y8")
 	w("\tADDQ $32, SI")
@@ -346,25 +352,7 @@ func main() {
 	// expShiftSumF64: the float64 sum of exp(x[i] − shift) (float32 exps,
 	// as expShiftSumAVX2 computes them), without storing them: log-sum-exp
 	// in one read of x. One float64 accumulator (Y8, where p0 was).
-	w("")
-	w("// func expShiftSumF64AVX2(x *float32, n int, shift float32) float64 // n a multiple of 8")
-	w("TEXT ·expShiftSumF64AVX2(SB), NOSPLIT, $0-32")
-	w("\tMOVQ x+0(FP), SI")
-	w("\tMOVQ n+8(FP), CX")
-	w("\tVBROADCASTSS shift+16(FP), Y3")
-	for i := range consts {
-		if i == 0 || i == 5 { // hi clamp, p0
-			continue
-		}
-		w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
-	}
-	w("\tVXORPD Y8, Y8, Y8")
-	w("esfloop:")
-	w("\tCMPQ CX, $8")
-	w("\tJLT esfdone")
-	w("\tVMOVUPS (SI), Y0")
-	w("\tVSUBPS Y3, Y0, Y0")
-	expBody("VBROADCASTSS expconst<>+20(SB), Y2")
+	expShift("expShiftSumF64AVX2", "float64", 32, "esf")
 	w("\tVCVTPS2PD X2, Y0")
 	w("\tVEXTRACTF128 $1, Y2, X1")
 	w("\tVCVTPS2PD X1, Y1")

@@ -915,7 +915,7 @@ TEXT ·expShiftSumF64AVX2(SB), NOSPLIT, $0-32
 	VBROADCASTSS expconst<>+40(SB), Y13
 	VBROADCASTSS expconst<>+44(SB), Y14
 	VBROADCASTSS expconst<>+48(SB), Y15
-	VXORPD Y8, Y8, Y8
+	VXORPS Y8, Y8, Y8
 esfloop:
 	CMPQ CX, $8
 	JLT esfdone
