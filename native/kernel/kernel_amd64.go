@@ -223,24 +223,3 @@ func RMSNorm(dst, x, w []float32, eps float64) {
 		dst[i] = w[i] * (x[i] * inv)
 	}
 }
-
-// LogSumExp returns log(sum exp(x)) accumulated in float64. scratch must
-// hold len(x) values.
-func LogSumExp(x, scratch []float32) float64 {
-	n8 := len(x) &^ 7
-	if !HasSIMD || n8 == 0 {
-		return logSumExpGo(x, scratch)
-	}
-	mx := maxAVX2(&x[0], n8)
-	for _, v := range x[n8:] {
-		mx = max(mx, v)
-	}
-	if mx != mx || mx > math.MaxFloat32 {
-		return logSumExpGo(x, scratch)
-	}
-	sum := expShiftSumF64AVX2(&x[0], n8, mx)
-	for _, v := range x[n8:] {
-		sum += float64(expf(v - mx))
-	}
-	return float64(mx) + math.Log(sum)
-}

@@ -30,10 +30,6 @@ func Exp(x []float32) {
 // Softmax replaces x by exp(x - max x) / sum, in place.
 func Softmax(x []float32) { softmaxGo(x) }
 
-// LogSumExp returns log(sum exp(x)) accumulated in float64. scratch must
-// hold len(x) values.
-func LogSumExp(x, scratch []float32) float64 { return logSumExpGo(x, scratch) }
-
 // SiLUMul writes h[i] = silu(g[i]) · u[i], silu(g) = g / (1 + exp(-g)).
 func SiLUMul(h, g, u []float32) { siluMulGo(h, g, u) }
 

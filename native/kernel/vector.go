@@ -42,23 +42,11 @@ func softmaxGo(x []float32) {
 	}
 }
 
-// logSumExpGo returns log(sum exp(x)) accumulated in float64. scratch must
-// hold len(x) values.
-func logSumExpGo(x, scratch []float32) float64 {
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
-	s := scratch[:len(x)]
-	for i, v := range x {
-		s[i] = v - mx
-	}
-	Exp(s)
-	var sum float64
-	for _, v := range s {
-		sum += float64(v)
-	}
-	return float64(mx) + math.Log(sum)
+// LogSumExp returns log(sum exp(x)), the sum accumulated in float64: one
+// LSEStep over the whole row.
+func LogSumExp(x []float32) float64 {
+	m, s := LSEStep(x, math.Inf(-1), 0)
+	return m + math.Log(s)
 }
 
 // lseStepGo is LSEStep in Go.

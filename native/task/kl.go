@@ -12,15 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 
 	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 )
-
-func kernelLogSumExp(l, scratch []float32) float64 { return kernel.LogSumExp(l, scratch) }
 
 // CacheDir is where reference log-probs are kept ($GPTAILOR_CACHE, else
 // the user cache directory).
@@ -90,14 +87,8 @@ func runKL(m *Model, s *Spec) (*Result, error) {
 			}
 		}
 		kl := make([]float64, len(rows))
-		var pool sync.Pool
 		err := m.Net.Rows(seqs, rows, func(i int, l []float32) {
-			sp, _ := pool.Get().(*[]float32)
-			if sp == nil {
-				x := make([]float32, len(l))
-				sp = &x
-			}
-			lse := kernel.LogSumExp(l, *sp)
+			lse := kernel.LogSumExp(l)
 			g := global[i]
 			var d, pIn, qIn float64
 			for j := 0; j < k; j++ {
@@ -113,7 +104,6 @@ func runKL(m *Model, s *Spec) (*Result, error) {
 				d += pt * (math.Log(pt) - math.Log(qt))
 			}
 			kl[i] = math.Max(d, 0)
-			pool.Put(sp)
 		})
 		if err != nil {
 			return err
@@ -177,8 +167,7 @@ func referenceTopK(s *Spec, windows [][]int, k, vocab int) (*topK, error) {
 		}
 		base := g
 		err := net.Rows(seqs, rr, func(i int, l []float32) {
-			scratch := make([]float32, len(l))
-			lse := kernel.LogSumExp(l, scratch)
+			lse := kernel.LogSumExp(l)
 			order := make([]int32, len(l))
 			for j := range order {
 				order[j] = int32(j)

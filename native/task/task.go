@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/tokenizer"
 )
 
@@ -406,15 +407,9 @@ func scoreContinuations(m *Model, contexts []string, conts [][]string) (ll [][]f
 	}
 	lps := make([]float64, len(targets))
 	best := make([]bool, len(targets))
-	var pool sync.Pool
 	err = m.Net.Rows(seqs, rows, func(i int, l []float32) {
-		sp, _ := pool.Get().(*[]float32)
-		if sp == nil {
-			x := make([]float32, len(l))
-			sp = &x
-		}
 		tok := targets[i].Token
-		lps[i] = float64(l[tok]) - kernelLogSumExp(l, *sp)
+		lps[i] = float64(l[tok]) - kernel.LogSumExp(l)
 		arg := 0
 		for k, v := range l {
 			if v > l[arg] {
@@ -422,7 +417,6 @@ func scoreContinuations(m *Model, contexts []string, conts [][]string) (ll [][]f
 			}
 		}
 		best[i] = arg == tok
-		pool.Put(sp)
 	})
 	if err != nil {
 		return nil, nil, nil, err
