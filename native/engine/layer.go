@@ -82,103 +82,76 @@ func (l *Layer) weights() []Weights {
 	return ws
 }
 
-// NewLayer packs a layer's tensors. It checks every shape against cfg.
-// Without attention tensors it is NewMLPLayer.
+// NewLayer packs a layer's float32 tensors. It checks every shape against
+// cfg. Without attention tensors it is NewMLPLayer.
 func NewLayer(cfg *model.Config, t Tensors) (*Layer, error) {
-	if t[model.AttnNorm] == nil && t[model.Q] == nil && t[model.O] == nil {
-		return NewMLPLayer(cfg, t)
-	}
-	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O}
-	if cfg.HasAttentionBias() {
-		roles = append(roles, model.QBias, model.KBias, model.VBias)
-	}
-	if err := checkShapes(cfg, t, roles); err != nil {
-		return nil, err
-	}
-	l, err := NewMLPLayer(cfg, t)
-	if err != nil {
-		return nil, err
-	}
-	d := cfg.HiddenSize
-	// q/k/v (and gate/up) are packed as one matrix each, straight from
-	// their tensors (a 1B layer's gate+up concatenated would be 134 MB more).
-	l.AttnNorm = append([]float32(nil), t[model.AttnNorm]...)
-	l.QKV = kernel.PackRows(d, t[model.Q], t[model.K], t[model.V])
-	l.O = kernel.Pack(t[model.O], d, cfg.QDim())
-	if cfg.HasAttentionBias() {
-		l.QKVBias = append(append(append(make([]float32, 0, cfg.QDim()+2*cfg.KVDim()), t[model.QBias]...), t[model.KBias]...), t[model.VBias]...)
-	}
-	// A zero output projection makes its sub-block add exactly nothing:
-	// how build writes a sub-block a plan skips. Skip it here too.
-	if allZero(t[model.O]) {
-		l.AttnNorm, l.QKV, l.QKVBias, l.O = nil, nil, nil, nil
-	}
-	if allZero(t[model.Down]) {
-		l.MLPNorm, l.GateUp, l.Down = nil, nil, nil
-	}
-	return l, nil
-}
-
-// checkShapes checks the tensors of roles against cfg's shapes.
-func checkShapes(cfg *model.Config, t Tensors, roles []string) error {
-	for _, r := range roles {
-		want := 1
-		for _, d := range cfg.ExpectedShape(r) {
-			want *= d
-		}
-		if len(t[r]) != want {
-			return fmt.Errorf("layer tensor %s has %d values, want %d", r, len(t[r]), want)
-		}
-	}
-	return nil
-}
-
-func allZero(v []float32) bool {
-	for _, x := range v {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
+	attn := t[model.AttnNorm] != nil || t[model.Q] != nil || t[model.O] != nil
+	return BuildLayer(cfg, mapSource(t), attn)
 }
 
 // NewMLPLayer packs only the MLP sub-block of a layer's tensors: the layer
 // skips attention.
 func NewMLPLayer(cfg *model.Config, t Tensors) (*Layer, error) {
-	if err := checkShapes(cfg, t, []string{model.MLPNorm, model.Gate, model.Up, model.Down}); err != nil {
-		return nil, err
-	}
-	d := cfg.HiddenSize
-	return &Layer{
-		MLPNorm: append([]float32(nil), t[model.MLPNorm]...),
-		GateUp:  kernel.PackRows(d, t[model.Gate], t[model.Up]),
-		Down:    kernel.Pack(t[model.Down], d, cfg.IntermediateSize),
-	}, nil
+	return BuildLayer(cfg, mapSource(t), false)
 }
 
-// ReadTensors reads layer i of m as float32 tensors.
-func ReadTensors(m *model.Model, i int) (Tensors, error) {
+// BuildLayer packs a layer from src, matrix by matrix (only the MLP
+// sub-block unless attn). A zero output projection makes its sub-block
+// add exactly nothing — how build writes a sub-block a plan skips — so
+// that sub-block is skipped here too.
+func BuildLayer(cfg *model.Config, src Source, attn bool) (*Layer, error) {
+	d, l := cfg.HiddenSize, &Layer{}
+	var zero bool
+	var err error
+	if attn {
+		if l.AttnNorm, err = vector(src, model.AttnNorm, d); err != nil {
+			return nil, err
+		}
+		// q/k/v (and gate/up) are packed as one matrix each, straight from
+		// their tensors.
+		if l.QKV, _, err = packParts(src, d, layerPart(cfg, model.Q), layerPart(cfg, model.K), layerPart(cfg, model.V)); err != nil {
+			return nil, err
+		}
+		if cfg.HasAttentionBias() {
+			for _, r := range []string{model.QBias, model.KBias, model.VBias} {
+				b, err := vector(src, r, elems(cfg, r))
+				if err != nil {
+					return nil, err
+				}
+				l.QKVBias = append(l.QKVBias, b...)
+			}
+		}
+		if l.O, zero, err = packParts(src, cfg.QDim(), layerPart(cfg, model.O)); err != nil {
+			return nil, err
+		}
+		if zero {
+			l.AttnNorm, l.QKV, l.QKVBias, l.O = nil, nil, nil, nil
+		}
+	}
+	if l.MLPNorm, err = vector(src, model.MLPNorm, d); err != nil {
+		return nil, err
+	}
+	if l.GateUp, _, err = packParts(src, d, layerPart(cfg, model.Gate), layerPart(cfg, model.Up)); err != nil {
+		return nil, err
+	}
+	if l.Down, zero, err = packParts(src, cfg.IntermediateSize, layerPart(cfg, model.Down)); err != nil {
+		return nil, err
+	}
+	if zero {
+		l.MLPNorm, l.GateUp, l.Down = nil, nil, nil
+	}
+	return l, nil
+}
+
+func layerPart(cfg *model.Config, role string) part { return part{role, elems(cfg, role)} }
+
+// LoadLayer reads and packs layer i of m (BF16 and F16 tensors without a
+// float32 copy).
+func LoadLayer(m *model.Model, i int) (*Layer, error) {
 	if i < 0 || i >= m.Config.NumHiddenLayers {
 		return nil, fmt.Errorf("model %s: layer %d out of range [0, %d)", m.Name, i, m.Config.NumHiddenLayers)
 	}
-	t := Tensors{}
-	for _, role := range m.Roles() {
-		v, err := m.Tensors.ReadFloat32(m.LayerTensorName(role, i))
-		if err != nil {
-			return nil, err
-		}
-		t[role] = v
-	}
-	return t, nil
-}
-
-// LoadLayer reads and packs layer i of m.
-func LoadLayer(m *model.Model, i int) (*Layer, error) {
-	t, err := ReadTensors(m, i)
-	if err != nil {
-		return nil, err
-	}
-	l, err := NewLayer(m.Config, t)
+	l, err := BuildLayer(m.Config, CheckpointSource(m, i), true)
 	if err != nil {
 		return nil, fmt.Errorf("model %s layer %d: %w", m.Name, i, err)
 	}
@@ -208,43 +181,38 @@ type HeadTensors struct {
 	Embed, FinalNorm, LMHead []float32
 }
 
-// ReadHead reads m's embeddings, final norm and lm_head.
-func ReadHead(m *model.Model) (*HeadTensors, error) {
-	var h HeadTensors
+// NewHead packs a head's float32 tensors.
+func NewHead(cfg *model.Config, t *HeadTensors) (*Head, error) {
+	return BuildHead(cfg, mapSource{HeadEmbed: t.Embed, HeadNorm: t.FinalNorm, HeadLM: t.LMHead})
+}
+
+// BuildHead packs a head from src (a tied model's lm_head is its
+// embeddings).
+func BuildHead(cfg *model.Config, src Source) (*Head, error) {
+	v, d := cfg.VocabSize, cfg.HiddenSize
+	h := &Head{}
 	var err error
-	if h.Embed, err = m.Tensors.ReadFloat32(m.Arch.Embed); err != nil {
+	if h.Embed, _, err = packParts(src, d, part{HeadEmbed, v * d}); err != nil {
 		return nil, err
 	}
-	if h.FinalNorm, err = m.Tensors.ReadFloat32(m.Arch.FinalNorm); err != nil {
+	if h.FinalNorm, err = vector(src, HeadNorm, d); err != nil {
 		return nil, err
 	}
-	if !m.Config.TieWordEmbeddings {
-		if h.LMHead, err = m.Tensors.ReadFloat32(m.Arch.LMHead); err != nil {
+	h.LMHead = h.Embed
+	if !cfg.TieWordEmbeddings {
+		if h.LMHead, _, err = packParts(src, d, part{HeadLM, v * d}); err != nil {
 			return nil, err
 		}
 	}
-	return &h, nil
+	return h, nil
 }
 
-// NewHead packs the output projection.
-func NewHead(cfg *model.Config, t *HeadTensors) (*Head, error) {
-	v, d := cfg.VocabSize, cfg.HiddenSize
-	if len(t.Embed) != v*d || len(t.FinalNorm) != d || (t.LMHead != nil && len(t.LMHead) != v*d) {
-		return nil, fmt.Errorf("head tensors do not match vocab %d × hidden %d", v, d)
-	}
-	emb := kernel.Pack(t.Embed, v, d)
-	out := emb
-	if t.LMHead != nil {
-		out = kernel.Pack(t.LMHead, v, d)
-	}
-	return &Head{Embed: emb, FinalNorm: t.FinalNorm, LMHead: out}, nil
-}
-
-// LoadHead reads and packs m's head.
+// LoadHead reads and packs m's head (BF16 and F16 tables a block of rows
+// at a time).
 func LoadHead(m *model.Model) (*Head, error) {
-	t, err := ReadHead(m)
+	h, err := BuildHead(m.Config, CheckpointSource(m, -1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("model %s head: %w", m.Name, err)
 	}
-	return NewHead(m.Config, t)
+	return h, nil
 }

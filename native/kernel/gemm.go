@@ -16,10 +16,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-
-	"github.com/gptailor/gptailor/native/bf16"
-	"github.com/gptailor/gptailor/native/f16"
-	"github.com/gptailor/gptailor/native/parallel"
 )
 
 // Register tile and cache blocking of the portable and AVX2 layouts; the
@@ -53,6 +49,7 @@ type Packed struct {
 	f16    bool      // half holds binary16, not bfloat16
 	data   []float32 // ceil(N/nr) * stride * nr, or nil when half holds the values
 	half   []uint16  // 16-bit panels, same layout (×2 with pairs)
+	in     Format    // what SetRows16 takes (NewPacked's src)
 }
 
 // View is the leading n×k block of p, sharing its memory (n <= N, k <= K).
@@ -60,7 +57,7 @@ func (p *Packed) View(n, k int) *Packed {
 	if n > p.N || k > p.K || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernel.Packed.View(%d, %d) of a %d×%d matrix", n, k, p.N, p.K))
 	}
-	return &Packed{N: n, K: k, nr: p.nr, stride: p.stride, pairs: p.pairs, f16: p.f16, data: p.data, half: p.half}
+	return &Packed{N: n, K: k, nr: p.nr, stride: p.stride, pairs: p.pairs, f16: p.f16, data: p.data, half: p.half, in: p.in}
 }
 
 // PanelRows is how many rows of W one panel holds: Slice cuts at its
@@ -85,193 +82,6 @@ func (p *Packed) Slice(lo, hi int) *Packed {
 		q.data = p.data[off:]
 	}
 	return &q
-}
-
-// Pack lays out W (row-major [N,K]) for MatMulT with the active kernel.
-// When the kernel reads 16-bit panels (HalfWeights) and every value of W
-// is a bfloat16 number — the low 16 bits of each float32 are zero, as for
-// weights read from a BF16 checkpoint — the panels hold bfloat16; when
-// every value is a binary16 number (weights of an F16 checkpoint) they
-// hold binary16: half the memory, the same products (widening either to
-// float32 is exact).
-func Pack(w []float32, n, k int) *Packed {
-	if len(w) != n*k {
-		panic(fmt.Sprintf("kernel.Pack: len(w) = %d, want %d×%d", len(w), n, k))
-	}
-	if k == 0 {
-		return packFor(active, func(int) ([]float32, int) { return nil, 1 }, n, 0, formatF32)
-	}
-	return PackRows(k, w)
-}
-
-// PackRows packs the matrix whose rows are those of parts, in order (each
-// row-major with k columns) — as Pack of their concatenation, without
-// making it (q, k and v, or gate and up, packed as one matrix).
-func PackRows(k int, parts ...[]float32) *Packed {
-	n := 0
-	for _, p := range parts {
-		if k == 0 || len(p)%k != 0 {
-			panic(fmt.Sprintf("kernel.PackRows: a part of %d values is not whole rows of %d", len(p), k))
-		}
-		n += len(p) / k
-	}
-	row := func(r int) ([]float32, int) {
-		for _, p := range parts {
-			if rows := len(p) / k; r >= rows {
-				r -= rows
-				continue
-			}
-			return p[r*k:], 1
-		}
-		panic("kernel.PackRows: row out of range")
-	}
-	all := func(exact func([]float32) bool) bool {
-		for _, p := range parts {
-			if !exact(p) {
-				return false
-			}
-		}
-		return true
-	}
-	switch {
-	case active.pairs:
-		return packPairs(row, n, k, active.nr)
-	case active.half && all(bf16.Exact):
-		return packFor(active, row, n, k, formatBF16)
-	case active.half && all(f16.Exact):
-		return packFor(active, row, n, k, formatF16)
-	}
-	return packFor(active, row, n, k, formatF32)
-}
-
-// Panel formats.
-const (
-	formatF32 = iota
-	formatBF16
-	formatF16
-	formatPooled // float32 in memory from GetFloats (padding cleared)
-)
-
-// PackStrided packs the matrix whose element (r, c) is src[r*rs + c*cs],
-// in float32 (activations: attention's keys and values, which stay float32
-// with every kernel), in pooled memory: Recycle gives it back.
-func PackStrided(src []float32, n, k, rs, cs int) *Packed {
-	return packFor(active, func(r int) ([]float32, int) { return src[r*rs:], cs }, n, k, formatPooled)
-}
-
-// packPairs lays W out for the BF16 dot-product kernel: each value rounded
-// to the nearest bfloat16 (ties to even), k taken in pairs, an odd K padded
-// with zero.
-func packPairs(row func(r int) ([]float32, int), n, k, nr int) *Packed {
-	kp := (k + 1) / 2
-	panels := (n + nr - 1) / nr
-	p := &Packed{N: n, K: k, nr: nr, stride: kp, pairs: true, half: make([]uint16, panels*kp*nr*2)}
-	parallel.For(n, 64, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			pi, j := r/nr, r%nr
-			dst := p.half[pi*kp*nr*2:]
-			src, cs := row(r)
-			for c := 0; c < k; c++ {
-				dst[(c/2)*nr*2+j*2+c%2] = bf16.FromFloat32(src[c*cs])
-			}
-		}
-	})
-	return p
-}
-
-// HalfWeights says whether the active kernel keeps bfloat16 and binary16
-// weights in 16 bits.
-func HalfWeights() bool { return active.half }
-
-// Half says whether p holds 16-bit panels (bfloat16 or binary16).
-func (p *Packed) Half() bool { return p.half != nil }
-
-// packFor packs n rows of k values for im; row(r) gives row r's values
-// as src[c*cs].
-func packFor(im *impl, row func(r int) ([]float32, int), n, k int, format int) *Packed {
-	nr := im.nr
-	panels := (n + nr - 1) / nr
-	p := &Packed{N: n, K: k, nr: nr, stride: k, f16: format == formatF16}
-	half := format == formatBF16 || format == formatF16
-	switch {
-	case half:
-		p.half = make([]uint16, panels*k*nr)
-	case format == formatPooled:
-		p.data = GetFloats(panels * k * nr)
-		if last := n - (panels-1)*nr; last < nr && panels > 0 { // zero the last panel's padding rows
-			dst := p.data[(panels-1)*k*nr:]
-			for c := 0; c < k; c++ {
-				clear(dst[c*nr+last : (c+1)*nr])
-			}
-		}
-	default:
-		p.data = make([]float32, panels*k*nr)
-	}
-	work := func(plo, phi int) {
-		for pi := plo; pi < phi; pi++ {
-			for j := 0; j < nr; j++ {
-				r := pi*nr + j
-				if r >= n {
-					break
-				}
-				src, cs := row(r)
-				if half {
-					dst := p.half[pi*k*nr : (pi+1)*k*nr]
-					for c := 0; c < k; c++ {
-						if p.f16 {
-							dst[c*nr+j] = f16.FromFloat32(src[c*cs])
-						} else {
-							dst[c*nr+j] = uint16(math.Float32bits(src[c*cs]) >> 16)
-						}
-					}
-					continue
-				}
-				dst := p.data[pi*k*nr : (pi+1)*k*nr]
-				for c := 0; c < k; c++ {
-					dst[c*nr+j] = src[c*cs]
-				}
-			}
-		}
-	}
-	if n*k < 1<<20 { // attention's keys and values: small, and already one per core
-		work(0, panels)
-	} else {
-		parallel.For(panels, 4, work)
-	}
-	return p
-}
-
-// Row copies row r of W (its K values) into dst, widening 16-bit panels:
-// the embedding lookup of a tied model reads its packed lm_head this way,
-// so the table is held once.
-func (p *Packed) Row(r int, dst []float32) {
-	pi, j := r/p.nr, r%p.nr
-	dst = dst[:p.K]
-	switch {
-	case p.pairs:
-		src := p.half[pi*p.stride*p.nr*2:]
-		for k := range dst {
-			dst[k] = math.Float32frombits(uint32(src[(k/2)*p.nr*2+j*2+k%2]) << 16)
-		}
-	case p.half != nil:
-		src := p.half[pi*p.stride*p.nr:]
-		for k := range dst {
-			dst[k] = p.widen(src[k*p.nr+j])
-		}
-	default:
-		src := p.data[pi*p.stride*p.nr:]
-		for k := range dst {
-			dst[k] = src[k*p.nr+j]
-		}
-	}
-}
-
-// widen is a 16-bit panel value as float32 (exact).
-func (p *Packed) widen(h uint16) float32 {
-	if p.f16 {
-		return f16.ToFloat32(h)
-	}
-	return math.Float32frombits(uint32(h) << 16)
 }
 
 // Bytes is the memory the packed matrix holds.

@@ -53,8 +53,8 @@ func TestKernelsAtEdgeShapes(t *testing.T) {
 				for _, k := range []int{1, 15, 16, 17, 63, 64, 65, 600} {
 					acc := (m+n+k)%2 == 0
 					checkAgainstFloat64(t, m, n, k, acc, r)
-					checkHalf(t, m, n, k, acc, r, formatBF16)
-					checkHalf(t, m, n, k, acc, r, formatF16)
+					checkHalf(t, m, n, k, acc, r, BF16)
+					checkHalf(t, m, n, k, acc, r, F16)
 				}
 			}
 		}
@@ -66,7 +66,7 @@ func TestKernelsAtEdgeShapes(t *testing.T) {
 // kernel keeps them so) and compares with the same weights packed as
 // float32 by the portable kernel: widening is exact, so only summation
 // order differs.
-func checkHalf(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand, format int) {
+func checkHalf(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand, format Format) {
 	t.Helper()
 	if ComputeBF16() {
 		return // the float64 check covers the bfloat16 compute kernel
@@ -74,7 +74,7 @@ func checkHalf(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand, format 
 	a := randSlice(r, m*k)
 	w := randSlice(r, n*k)
 	name := "bf16"
-	if format == formatF16 {
+	if format == F16 {
 		name = "f16"
 		f16.Round(w)
 		w[0] += 1.0 / 1024 // 1 + 2⁻¹⁰ and the like: binary16, not bfloat16
@@ -86,7 +86,7 @@ func checkHalf(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand, format 
 	}
 	c0 := randSlice(r, m*n)
 	p := Pack(w, n, k)
-	if HalfWeights() != p.Half() || (p.half != nil && p.Bytes() != int64(len(p.half))*2) || (p.Half() && p.f16 != (format == formatF16 && !bf16.Exact(w))) {
+	if HalfWeights() != p.Half() || (p.half != nil && p.Bytes() != int64(len(p.half))*2) || (p.Half() && p.f16 != (format == F16 && !bf16.Exact(w))) {
 		t.Fatalf("%s: %s packing in 16 bits = %v (binary16 %v), kernel says %v", active.name, name, p.half != nil, p.f16, HalfWeights())
 	}
 	row := make([]float32, k)
@@ -99,7 +99,7 @@ func checkHalf(t *testing.T, m, n, k int, accumulate bool, r *rand.Rand, format 
 	got := append([]float32(nil), c0...)
 	MatMulT(got, n, a, k, m, p, accumulate)
 	ref := append([]float32(nil), c0...)
-	g := packFor(generic, func(r int) ([]float32, int) { return w[r*k:], 1 }, n, k, formatF32)
+	g := packFor(generic, func(r int) ([]float32, int) { return w[r*k:], 1 }, n, k, F32)
 	matMulT(generic, 1, ref, n, a, k, m, g, accumulate)
 	u := math.Pow(2, -24)
 	for i := 0; i < m; i++ {
@@ -215,9 +215,9 @@ func BenchmarkGEMM(b *testing.B) {
 		if ok, _ := Runnable(name); !ok || (name == "generic" && testing.Short()) {
 			continue
 		}
-		for _, format := range []int{formatF32, formatBF16, formatF16} {
+		for _, format := range []Format{F32, BF16, F16} {
 			Select(name)
-			half := format != formatF32
+			half := format != F32
 			if half && !HalfWeights() {
 				continue
 			}
@@ -231,11 +231,11 @@ func BenchmarkGEMM(b *testing.B) {
 					wv := randSlice(r, n*k)
 					var w *Packed
 					switch format {
-					case formatBF16:
+					case BF16:
 						for i := range wv {
 							wv[i] = roundBF16(wv[i : i+1])[0]
 						}
-					case formatF16:
+					case F16:
 						f16.Round(wv)
 					}
 					w = Pack(wv, n, k)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"unsafe"
 
 	"github.com/gptailor/gptailor/native/parallel"
 
@@ -134,6 +135,54 @@ func (f *File) ReadFloat32Range(name string, lo, hi int64) ([]float32, error) {
 		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
 	}
 	return out, nil
+}
+
+// ReadHalfRange reads elements [lo, hi) of a BF16 or F16 tensor (in its
+// flattened order) as its 16-bit values, checked like ReadFloat32: weights
+// that stay 16-bit in the kernels are read without a float32 copy.
+func (f *File) ReadHalfRange(name string, lo, hi int64) ([]uint16, error) {
+	t, ok := f.Header.Tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("[%s]: %w [%s]", f.Path, ErrNotFound, name)
+	}
+	if t.DType != BF16 && t.DType != F16 {
+		return nil, fmt.Errorf("[%s] tensor [%s] is %s, not BF16 or F16", f.Path, name, t.DType)
+	}
+	if lo < 0 || hi < lo || t.Begin+hi*2 > t.End {
+		return nil, fmt.Errorf("[%s] tensor [%s]: range [%d, %d) outside its %d elements", f.Path, name, lo, hi, t.NumElements())
+	}
+	out := make([]uint16, hi-lo)
+	if len(out) > 0 {
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 2*len(out))
+		if _, err := f.f.ReadAt(raw, f.Header.DataStart+t.Begin+lo*2); err != nil {
+			return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
+		}
+		if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 { // the file is little-endian
+			for i, v := range out {
+				out[i] = v>>8 | v<<8
+			}
+		}
+	}
+	if err := checkFiniteHalf(t.DType, out, lo); err != nil {
+		return nil, fmt.Errorf("[%s] tensor [%s]: %w", f.Path, name, err)
+	}
+	return out, nil
+}
+
+// checkFiniteHalf refuses NaN and ±Inf among BF16 or F16 values (all
+// exponent bits set).
+func checkFiniteHalf(dt DType, v []uint16, lo int64) error {
+	exp := uint16(0x7f80)
+	if dt == F16 {
+		exp = 0x7c00
+	}
+	for i, h := range v {
+		if h&exp == exp {
+			w, _ := ToFloat32(dt, []byte{byte(h), byte(h >> 8)})
+			return fmt.Errorf("%w: element %d is %v (the checkpoint is damaged or diverged)", ErrNonFinite, lo+int64(i), w[0])
+		}
+	}
+	return nil
 }
 
 // ErrNotFound is returned for a tensor a checkpoint does not hold.
@@ -299,6 +348,16 @@ func (c *Checkpoint) ReadFloat32Range(name string, lo, hi int64) ([]float32, err
 		return nil, fmt.Errorf("[%s]: %w [%s]", c.Dir, ErrNotFound, name)
 	}
 	return f.ReadFloat32Range(name, lo, hi)
+}
+
+// ReadHalfRange reads elements [lo, hi) of one BF16 or F16 tensor as its
+// 16-bit values.
+func (c *Checkpoint) ReadHalfRange(name string, lo, hi int64) ([]uint16, error) {
+	f, ok := c.where[name]
+	if !ok {
+		return nil, fmt.Errorf("[%s]: %w [%s]", c.Dir, ErrNotFound, name)
+	}
+	return f.ReadHalfRange(name, lo, hi)
 }
 
 // ReadRaw reads one tensor's bytes as stored, with its description.

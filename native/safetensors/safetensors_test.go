@@ -230,7 +230,83 @@ func TestNonFiniteWeightsRefused(t *testing.T) {
 			if _, _, err := c.ReadRaw(tn); !errors.Is(err, ErrNonFinite) {
 				t.Errorf("ReadRaw %s: %v", tn, err)
 			}
+			if dt == F32 {
+				continue
+			}
+			_, err = c.ReadHalfRange(tn, 0, 4)
+			if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "model.safetensors] tensor ["+tn+"]: non-finite weight: "+want[name]) {
+				t.Errorf("ReadHalfRange %s: %v", tn, err)
+			}
 		}
+	}
+}
+
+// A range of a BF16 or F16 tensor reads exactly its 16-bit values (the
+// bytes as stored); an F32 tensor and bad ranges are refused, naming the
+// tensor; a bad value past the range start is named by its index in the
+// tensor.
+func TestReadHalfRange(t *testing.T) {
+	dir := t.TempDir()
+	vals := []float32{1, -2.5, 0.1, 3e-5, 65504, -0.0, 7, 1.0 / 3}
+	var tensors []Tensor
+	for _, dt := range []DType{F32, F16, BF16} {
+		b, err := FromFloat32(dt, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors = append(tensors, Tensor{Name: "w." + string(dt), DType: dt, Shape: []int{2, 4}, Data: b})
+	}
+	bad, _ := FromFloat32(BF16, []float32{0, 1, 2, float32(math.Inf(-1))})
+	tensors = append(tensors, Tensor{Name: "bad", DType: BF16, Shape: []int{4}, Data: bad})
+	var buf bytes.Buffer
+	if err := Write(&buf, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "model.safetensors", buf.Bytes())
+	c, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, dt := range []DType{F16, BF16} {
+		name := "w." + string(dt)
+		_, raw, err := c.ReadRaw(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wide, _ := c.ReadFloat32(name)
+		for _, r := range [][2]int64{{0, 8}, {3, 6}, {7, 8}, {4, 4}} {
+			got, err := c.ReadHalfRange(name, r[0], r[1])
+			if err != nil || len(got) != int(r[1]-r[0]) {
+				t.Fatalf("%s %v: %d values, %v", name, r, len(got), err)
+			}
+			for i, h := range got {
+				j := r[0] + int64(i)
+				if want := uint16(raw[2*j]) | uint16(raw[2*j+1])<<8; h != want {
+					t.Fatalf("%s %v: element %d = %#04x, want %#04x", name, r, j, h, want)
+				}
+				if w, _ := ToFloat32(dt, []byte{byte(h), byte(h >> 8)}); w[0] != wide[j] {
+					t.Fatalf("%s: element %d widens to %v, ReadFloat32 gives %v", name, j, w[0], wide[j])
+				}
+			}
+		}
+		for _, r := range [][2]int64{{-1, 3}, {4, 2}, {0, 9}} {
+			if _, err := c.ReadHalfRange(name, r[0], r[1]); err == nil || !strings.Contains(err.Error(), "tensor ["+name+"]: range") {
+				t.Errorf("%s %v: %v", name, r, err)
+			}
+		}
+	}
+	if _, err := c.ReadHalfRange("w.F32", 0, 8); err == nil || !strings.Contains(err.Error(), "tensor [w.F32] is F32, not BF16 or F16") {
+		t.Errorf("F32 tensor: %v", err)
+	}
+	if _, err := c.ReadHalfRange("nothere", 0, 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing tensor: %v", err)
+	}
+	if _, err := c.ReadHalfRange("bad", 2, 4); !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "element 3 is -Inf") {
+		t.Errorf("bad range: %v", err)
+	}
+	if got, err := c.ReadHalfRange("bad", 0, 3); err != nil || len(got) != 3 {
+		t.Errorf("finite part of bad: %v, %v", got, err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/f16"
-	"github.com/gptailor/gptailor/native/merge"
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/shared/plan"
@@ -38,11 +38,13 @@ type Builder struct {
 
 	cache *engine.LayerCache // source and merged layers and heads, one bound
 	// round, when every model stores its weights as BF16 (or every one as
-	// F16), rounds the nets' merged tensors to that type — exactly what
-	// build writes for them with its default dtype (the sources'), and half
-	// the memory in the kernels. (LayerTensor and MergeTensor stay float32:
-	// build --dtype f32 gets the unrounded merge.) nil: no rounding.
-	round func([]float32)
+	// F16: format), rounds the nets' merged tensors to that type — exactly
+	// what build writes for them with its default dtype (the sources'), and
+	// half the memory in the kernels. (LayerTensor and MergeTensor stay
+	// float32: build --dtype f32 gets the unrounded merge.) nil: no
+	// rounding, format F32.
+	round  func([]float32)
+	format kernel.Format
 }
 
 // New returns a builder whose packed layers — source layers and merged
@@ -50,14 +52,15 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, round: rounding(f),
+	round, format := rounding(f)
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, round: round, format: format,
 		fits:   fifo[[]float64]{max: 256 << 20, size: func(t []float64) int64 { return int64(len(t)) * 8 }},
 		hidden: fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }}}
 }
 
 // rounding is bf16.Round for a family stored all in BF16, f16.Round for
-// one all in F16, nil otherwise.
-func rounding(f *model.Family) func([]float32) {
+// one all in F16, nil otherwise; and that format.
+func rounding(f *model.Family) (func([]float32), kernel.Format) {
 	for _, c := range []struct {
 		dt    safetensors.DType
 		round func([]float32)
@@ -68,10 +71,10 @@ func rounding(f *model.Family) func([]float32) {
 			all = all && len(dt) == 1 && dt[c.dt] > 0
 		}
 		if all {
-			return c.round
+			return c.round, engine.FormatOf(c.dt)
 		}
 	}
-	return nil
+	return nil, kernel.F32
 }
 
 // Info describes the family for plan validation and parameter counts.
@@ -189,141 +192,12 @@ func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) 
 	if l, ok := b.cache.Get("merge", key); ok {
 		return l.(*engine.Layer), nil
 	}
-	t, err := b.MergeTensors(m)
-	if err != nil {
-		return nil, err
-	}
-	if b.round != nil {
-		for _, v := range t {
-			b.round(v)
-		}
-	}
-	l, err := engine.NewLayer(b.Family.Base().Config, t)
+	l, err := engine.BuildLayer(b.Family.Base().Config, b.layerSource(m), true)
 	if err != nil {
 		return nil, err
 	}
 	b.cache.Put("merge", key, l)
 	return l, nil
-}
-
-// MergeTensors computes the float32 tensors of a merged layer.
-func (b *Builder) MergeTensors(m *plan.Merge) (engine.Tensors, error) {
-	out := engine.Tensors{}
-	for _, role := range b.Family.Base().Roles() {
-		v, err := b.LayerTensor(m, role)
-		if err != nil {
-			return nil, err
-		}
-		out[role] = v
-	}
-	return out, nil
-}
-
-// LayerTensor merges one role (q_proj, ...) of a merged slot: each model's
-// tensor at its source layer, the base's at m.Layer. Overrides match the
-// tensor's name at m.Layer.
-func (b *Builder) LayerTensor(m *plan.Merge, role string) ([]float32, error) {
-	base := b.Family.Base()
-	name := base.LayerTensorName(role, m.Layer)
-	return b.mergeTensor(m, name, func(k int) string { return base.LayerTensorName(role, m.SourceLayer(k)) })
-}
-
-// MergeTensor merges one tensor outside the layers (same name in every
-// model) by m; it holds only that tensor of each source.
-func (b *Builder) MergeTensor(m *plan.Merge, name string) ([]float32, error) {
-	return b.mergeTensor(m, name, func(int) string { return name })
-}
-
-// chunk is how many entries of a large tensor an element-wise merge reads
-// from each source at a time: merging a Llama-3.2-1B embedding
-// (262M entries) from four models whole held ~6 GB at once.
-var chunk int64 = 1 << 22
-
-func (b *Builder) mergeTensor(m *plan.Merge, name string, source func(k int) string) ([]float32, error) {
-	info, ok := b.Family.Base().Tensors.Info(name)
-	if !ok || !merge.Elementwise(m.Method) || info.NumElements() <= 2*chunk {
-		return b.mergeRange(m, name, source, -1, -1)
-	}
-	n := info.NumElements()
-	out := make([]float32, n)
-	for lo := int64(0); lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		part, err := b.mergeRange(m, name, source, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-		copy(out[lo:hi], part)
-	}
-	return out, nil
-}
-
-// mergeRange merges entries [lo, hi) of a tensor (lo < 0: all of it).
-func (b *Builder) mergeRange(m *plan.Merge, name string, source func(k int) string, lo, hi int64) ([]float32, error) {
-	read := func(mm *model.Model, tensor string) ([]float32, error) {
-		if lo < 0 {
-			return mm.Tensors.ReadFloat32(tensor)
-		}
-		return mm.Tensors.ReadFloat32Range(tensor, lo, hi)
-	}
-	in := merge.Input{Name: name, Params: m.ParamsFor(name)}
-	for k, a := range m.Models {
-		mm, err := b.model(a)
-		if err != nil {
-			return nil, err
-		}
-		v, err := read(mm, source(k))
-		if err != nil {
-			return nil, err
-		}
-		in.Models = append(in.Models, v)
-	}
-	if plan.Methods[m.Method].UsesBase {
-		bm, err := b.model(m.BaseModel())
-		if err != nil {
-			return nil, err
-		}
-		if in.Base, err = read(bm, name); err != nil {
-			return nil, err
-		}
-	}
-	return merge.Tensor(m.Method, in)
-}
-
-// OuterTensor reads or merges one tensor outside the layers (embeddings,
-// final norm, lm_head) from the source o (nil: the base).
-func (b *Builder) OuterTensor(o *plan.Outer, name string) ([]float32, error) {
-	switch {
-	case o == nil:
-		return b.Family.Base().Tensors.ReadFloat32(name)
-	case o.Merge != nil:
-		return b.MergeTensor(o.Merge, name)
-	}
-	m, err := b.model(o.Model)
-	if err != nil {
-		return nil, err
-	}
-	return m.Tensors.ReadFloat32(name)
-}
-
-// HeadTensors gathers the plan's embeddings, final norm and lm_head. With
-// tied embeddings the lm_head is the plan's embeddings (as in every tied
-// checkpoint); the head source then decides the final norm only.
-func (b *Builder) HeadTensors(p *plan.Plan) (*engine.HeadTensors, error) {
-	base := b.Family.Base()
-	var h engine.HeadTensors
-	var err error
-	if h.Embed, err = b.OuterTensor(p.Embed, base.Arch.Embed); err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
-	}
-	if h.FinalNorm, err = b.OuterTensor(p.Head, base.Arch.FinalNorm); err != nil {
-		return nil, fmt.Errorf("head: %w", err)
-	}
-	if !base.Config.TieWordEmbeddings {
-		if h.LMHead, err = b.OuterTensor(p.Head, base.Arch.LMHead); err != nil {
-			return nil, fmt.Errorf("head: %w", err)
-		}
-	}
-	return &h, nil
 }
 
 // head returns the plan's head: a member's (shared with its dense nets) or
@@ -352,16 +226,7 @@ func (b *Builder) head(p *plan.Plan) (h *engine.Head, pinned bool, err error) {
 	if w, ok := b.cache.Get("head", key); ok {
 		return w.(*engine.Head), true, nil
 	}
-	t, err := b.HeadTensors(p)
-	if err != nil {
-		return nil, false, err
-	}
-	if b.round != nil {
-		for _, v := range [][]float32{t.Embed, t.FinalNorm, t.LMHead} {
-			b.round(v)
-		}
-	}
-	if h, err = engine.NewHead(b.Family.Base().Config, t); err != nil {
+	if h, err = engine.BuildHead(b.Family.Base().Config, b.headSource(p)); err != nil {
 		return nil, false, err
 	}
 	b.cache.Put("head", key, h)
