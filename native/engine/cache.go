@@ -91,10 +91,30 @@ func (c *LayerCache) Put(kind, key string, l Weights) {
 	c.peak = max(c.peak, c.bytes)
 }
 
+// Reserve makes room for n more bytes before they are read or computed:
+// it drops least recently used unpinned entries until the cache holds at
+// most its bound less n, so a new layer (or a 0.5 GB head) does not sit
+// beside a full cache until Put evicts.
+func (c *LayerCache) Reserve(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.max > 0 {
+		c.evictTo(c.max - n)
+	}
+}
+
 // evict drops least recently used layers that nothing pins until the cache
 // is within its bound.
 func (c *LayerCache) evict() {
-	for e := c.order.Back(); c.max > 0 && c.bytes > c.max && e != nil; {
+	if c.max > 0 {
+		c.evictTo(c.max)
+	}
+}
+
+// evictTo drops least recently used unpinned entries until the cache holds
+// at most bound bytes (or only pinned ones).
+func (c *LayerCache) evictTo(bound int64) {
+	for e := c.order.Back(); c.bytes > bound && e != nil; {
 		prev := e.Prev()
 		ent := e.Value.(*cacheEntry)
 		if c.pinned[ent.w] == 0 {

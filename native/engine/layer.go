@@ -46,6 +46,28 @@ func (l *Layer) Bytes() int64 {
 	return n + l.QKV.Bytes() + l.O.Bytes() + l.GateUp.Bytes() + l.Down.Bytes()
 }
 
+// LayerBytes is what a whole layer of cfg takes packed from values of
+// format f (Layer.Bytes once built): what the cache makes room for
+// before a layer is read or merged.
+func LayerBytes(cfg *model.Config, f kernel.Format) int64 {
+	d, i, qkv := cfg.HiddenSize, cfg.IntermediateSize, cfg.QDim()+2*cfg.KVDim()
+	n := int64(2*d) * 4
+	if cfg.HasAttentionBias() {
+		n += int64(qkv) * 4
+	}
+	return n + kernel.PackedBytes(qkv, d, f) + kernel.PackedBytes(d, cfg.QDim(), f) +
+		kernel.PackedBytes(2*i, d, f) + kernel.PackedBytes(d, i, f)
+}
+
+// HeadBytes is what a head of cfg takes packed from values of format f.
+func HeadBytes(cfg *model.Config, f kernel.Format) int64 {
+	n := int64(cfg.HiddenSize)*4 + kernel.PackedBytes(cfg.VocabSize, cfg.HiddenSize, f)
+	if !cfg.TieWordEmbeddings {
+		n += kernel.PackedBytes(cfg.VocabSize, cfg.HiddenSize, f)
+	}
+	return n
+}
+
 // HasAttn and HasMLP report whether the layer runs that sub-block.
 func (l *Layer) HasAttn() bool { return l.QKV != nil }
 

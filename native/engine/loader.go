@@ -37,6 +37,7 @@ func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 	if ly, ok := l.Cache.Get("source", key); ok {
 		return ly.(*Layer), nil
 	}
+	l.Cache.Reserve(LayerBytes(m.Config, CheckpointSource(m, i).Format(model.Q)))
 	ly, err := LoadLayer(m, i)
 	if err != nil {
 		return nil, err
@@ -60,6 +61,7 @@ func (l *Loader) Head(m *model.Model) (*Head, error) {
 	if h, ok := l.Cache.Get("head", key); ok {
 		return h.(*Head), nil
 	}
+	l.Cache.Reserve(HeadBytes(m.Config, CheckpointSource(m, -1).Format(HeadEmbed)))
 	h, err := LoadHead(m)
 	if err != nil {
 		return nil, err

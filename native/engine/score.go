@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+
+	"github.com/gptailor/gptailor/native/model"
 )
 
 // WindowBatch is the most windows one forward call scores together, and
@@ -19,8 +21,10 @@ const (
 func batchWindows(seq int) int { return max(1, min(WindowBatch, batchRows/max(seq, 1))) }
 
 // scoreWorkers is how many batches ScoreWindows runs at once.
-func (n *Net) scoreWorkers() int {
-	if n.Cfg.HiddenSize < 1024 {
+func (n *Net) scoreWorkers() int { return scoreWorkers(n.Cfg) }
+
+func scoreWorkers(c *model.Config) int {
+	if c.HiddenSize < 1024 {
 		return runtime.GOMAXPROCS(0)
 	}
 	return 1
@@ -52,8 +56,11 @@ func (n *Net) Bytes() int64 {
 // tokens beside the weights: the batches in flight (their activations
 // rounded up to the buffer pool's power-of-two sizes), the output head's
 // row chunks and attention's scores and packed keys and values.
-func (n *Net) ScoreMemory(seq int) int64 {
-	c := n.Cfg
+func (n *Net) ScoreMemory(seq int) int64 { return ScoreMemory(n.Cfg, seq) }
+
+// ScoreMemory is what a net of shape c scores windows of seq tokens in,
+// beside its weights (Net.ScoreMemory).
+func ScoreMemory(c *model.Config, seq int) int64 {
 	rows := batchWindows(seq) * seq
 	pooled := func(values int) int64 { return 4 << bits.Len(uint(max(values, 1)-1)) }
 	perBatch := pooled(rows*c.HiddenSize)*2 + pooled(rows*(c.QDim()+2*c.KVDim())) + pooled(rows*c.QDim()) +
@@ -61,7 +68,7 @@ func (n *Net) ScoreMemory(seq int) int64 {
 	threads := int64(runtime.GOMAXPROCS(0))
 	head := threads * (pooled(headRows*c.HiddenSize) + pooled(headRows*min(headVocab, c.VocabSize)))
 	attn := threads*pooled(queryChunk*seq) + int64(batchWindows(seq)*c.NumKeyValueHeads*2)*pooled(seq*c.HeadDim+32*c.HeadDim)
-	return int64(n.scoreWorkers())*(perBatch+attn) + head
+	return int64(scoreWorkers(c))*(perBatch+attn) + head
 }
 
 // ScoreWindows returns the log-probability of every predicted token of

@@ -80,7 +80,7 @@ func TestLoadBF16EqualsWidened(t *testing.T) {
 					t.Fatalf("%s layer %d %s: %v", name, i, c.name, err)
 				}
 			}
-			if got.Bytes() != want.Bytes() || got.QKV.Half() != (kernel.HalfWeights() || kernel.ComputeBF16()) || fmt.Sprint(got.AttnNorm, got.MLPNorm) != fmt.Sprint(want.AttnNorm, want.MLPNorm) {
+			if got.Bytes() != want.Bytes() || got.Bytes() != LayerBytes(m.Config, kernel.BF16) || got.QKV.Half() != (kernel.HalfWeights() || kernel.ComputeBF16()) || fmt.Sprint(got.AttnNorm, got.MLPNorm) != fmt.Sprint(want.AttnNorm, want.MLPNorm) {
 				t.Fatalf("%s layer %d: %d bytes (16-bit %v), want %d", name, i, got.Bytes(), got.QKV.Half(), want.Bytes())
 			}
 		}
@@ -99,9 +99,30 @@ func TestLoadBF16EqualsWidened(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := samePacked(got.Embed, want.Embed); err != nil || got.LMHead != got.Embed || got.Bytes() != want.Bytes() {
+		if err := samePacked(got.Embed, want.Embed); err != nil || got.LMHead != got.Embed || got.Bytes() != want.Bytes() || got.Bytes() != HeadBytes(m.Config, kernel.BF16) {
 			t.Fatalf("%s head: %v (tied %v, %d bytes, want %d)", name, err, got.LMHead == got.Embed, got.Bytes(), want.Bytes())
 		}
+	}
+}
+
+// LayerBytes and HeadBytes of a float32 model are what its layers and
+// head take packed.
+func TestLayerBytesF32(t *testing.T) {
+	m, err := model.Open(modelDir("base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l, err := LoadLayer(m, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := LoadHead(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Bytes() != LayerBytes(m.Config, kernel.F32) || h.Bytes() != HeadBytes(m.Config, kernel.F32) {
+		t.Fatalf("layer %d bytes (LayerBytes %d), head %d (HeadBytes %d)", l.Bytes(), LayerBytes(m.Config, kernel.F32), h.Bytes(), HeadBytes(m.Config, kernel.F32))
 	}
 }
 

@@ -116,6 +116,21 @@ func NewPacked(n, k int, src Format) *Packed {
 	return p
 }
 
+// PackedBytes is the memory an n×k matrix of values of format src takes
+// packed for the active kernel (float32 values that happen to be bfloat16
+// numbers, which Pack keeps in 16 bits, count as float32).
+func PackedBytes(n, k int, src Format) int64 {
+	nr := int64(active.nr)
+	panels := (int64(n) + nr - 1) / nr
+	switch {
+	case active.pairs:
+		return panels * int64((k+1)/2) * nr * 4
+	case active.half && (src == BF16 || src == F16):
+		return panels * int64(k) * nr * 2
+	}
+	return panels * int64(k) * nr * 4
+}
+
 // SetRows16 stores rows r0, r0+1, … of W from v: whole rows of K values,
 // row-major, in the format NewPacked was given.
 func (p *Packed) SetRows16(r0 int, v []uint16) {

@@ -42,6 +42,9 @@ func TestSetRows16EqualsPack(t *testing.T) {
 					p.SetRows16(1, h[k:n/2*k])
 				}
 				want := Pack(w, n, k)
+				if PackedBytes(n, k, src) != p.Bytes() || PackedBytes(n, k, F32) != Pack(randSlice(r, n*k), n, k).Bytes() {
+					t.Fatalf("%v %d×%d: PackedBytes %d (F32 %d), packed %d", src, n, k, PackedBytes(n, k, src), PackedBytes(n, k, F32), p.Bytes())
+				}
 				if p.pairs != want.pairs || p.Half() != want.Half() || p.stride != want.stride || p.nr != want.nr ||
 					!slices.Equal(p.data, want.data) || !slices.Equal(p.half, want.half) {
 					t.Fatalf("%v %d×%d: SetRows16 (pairs %v, half %v, f16 %v) differs from Pack (pairs %v, half %v, f16 %v)",

@@ -37,6 +37,25 @@ type Family struct {
 	Fingerprint string
 	Tok         *tokenizer.Tokenizer
 	Builder     *stitch.Builder
+	opts        FamilyOptions
+}
+
+// heapSlack is the heap a search or worker gets beyond its caches and
+// scoring buffers: an element-wise merge in flight (a chunk of each
+// source, ~100 MB at 1B with four members) and the runtime's own.
+const heapSlack = 512 << 20
+
+// HeapLimit is the heap a search or a worker over f works in: its two
+// caches (every packed layer and head, the shared activations), the
+// buffers scoring windows of up to seq tokens takes, and heapSlack; 0
+// when a cache is unbounded. Set as the collector's soft limit
+// (sysmem.SoftLimit), it keeps the resident set near what is live: the
+// default lets the heap grow to twice that.
+func (f *Family) HeapLimit(seq int) int64 {
+	if f.opts.CacheBytes < 0 || f.opts.PrefixBytes < 0 {
+		return 0
+	}
+	return f.opts.CacheBytes + f.opts.PrefixBytes + engine.ScoreMemory(f.Base().Config, seq) + heapSlack
 }
 
 // FamilyOptions bound the family's caches.
@@ -95,7 +114,7 @@ func OpenFamily(members []model.Member, o FamilyOptions) (*Family, error) {
 	for _, m := range f.Models {
 		models[m.Name] = m.Dir
 	}
-	return &Family{Family: f, Dirs: models, Fingerprint: fp, Tok: tok, Builder: b}, nil
+	return &Family{Family: f, Dirs: models, Fingerprint: fp, Tok: tok, Builder: b, opts: o}, nil
 }
 
 // Info describes the family for plan validation and parameter counts.

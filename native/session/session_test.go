@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"github.com/gptailor/gptailor/native/engine"
 	"math"
 	"os"
 	"path/filepath"
@@ -167,4 +168,29 @@ func demoSession(t *testing.T, o FamilyOptions, aliases ...string) (*Family, []t
 		t.Fatal(err)
 	}
 	return f, list.Tasks
+}
+
+// The heap a search works in is its two caches, scoring's buffers and the
+// slack; an unbounded cache sets no limit.
+func TestHeapLimit(t *testing.T) {
+	f, err := OpenFamily(demo.Members("base", "code"), FamilyOptions{CacheBytes: 100 << 20, PrefixBytes: 10 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	score := engine.ScoreMemory(f.Base().Config, 2048)
+	if got, want := f.HeapLimit(2048), int64(110<<20+512<<20)+score; got != want || score <= 0 {
+		t.Errorf("HeapLimit = %d, want %d (scoring %d)", got, want, score)
+	}
+	if f.HeapLimit(4096) <= f.HeapLimit(2048) {
+		t.Error("longer windows need no more room")
+	}
+	g, err := OpenFamily(demo.Members("base", "code"), FamilyOptions{CacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if g.HeapLimit(2048) != 0 {
+		t.Errorf("unbounded cache: limit %d", g.HeapLimit(2048))
+	}
 }

@@ -192,7 +192,9 @@ func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) 
 	if l, ok := b.cache.Get("merge", key); ok {
 		return l.(*engine.Layer), nil
 	}
-	l, err := engine.BuildLayer(b.Family.Base().Config, b.layerSource(m), true)
+	cfg := b.Family.Base().Config
+	b.cache.Reserve(engine.LayerBytes(cfg, b.format))
+	l, err := engine.BuildLayer(cfg, b.layerSource(m), true)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +228,9 @@ func (b *Builder) head(p *plan.Plan) (h *engine.Head, pinned bool, err error) {
 	if w, ok := b.cache.Get("head", key); ok {
 		return w.(*engine.Head), true, nil
 	}
-	if h, err = engine.BuildHead(b.Family.Base().Config, b.headSource(p)); err != nil {
+	cfg := b.Family.Base().Config
+	b.cache.Reserve(engine.HeadBytes(cfg, b.format))
+	if h, err = engine.BuildHead(cfg, b.headSource(p)); err != nil {
 		return nil, false, err
 	}
 	b.cache.Put("head", key, h)

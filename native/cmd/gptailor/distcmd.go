@@ -16,6 +16,7 @@ import (
 	"github.com/gptailor/gptailor/native/dist"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/native/sysmem"
 )
 
 // distFlags registers the distributed-evaluation flags (search, serve).
@@ -118,6 +119,7 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "worker", err)
 	}
 	defer f.Close()
+	sysmem.SoftLimit(f.HeapLimit(2048)) // as search: windows of up to 2,048 tokens
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	nc, js, err := dist.Connect(ctx, *url, dist.ConnectOptions{Name: "gptailor-worker " + *name, Creds: *creds, TLSCA: *tlsCA, Token: *token, ReconnectWait: 500 * time.Millisecond})

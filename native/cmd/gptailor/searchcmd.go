@@ -204,12 +204,13 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "search", err)
 	}
 	ses := session.New(fam2, list.Tasks)
-	ref, err := fam2.Net(session.Target{Model: plan.BaseAlias})
-	if err != nil {
-		return fail(stderr, "search", err)
+	// The caches (the heads are in them), scoring's buffers and room for a
+	// merge in flight.
+	seq := 2048
+	for _, t := range list.Tasks {
+		seq = max(seq, t.Seq)
 	}
-	// The caches, the base's head and room for activations and a merge in flight.
-	sysmem.SoftLimit(int64(*cacheMB+*prefixMB)<<20 + ref.Head.Bytes() + 1<<30)
+	sysmem.SoftLimit(fam2.HeapLimit(seq))
 	if spec.RunID == "" {
 		spec.RunID, writeSpec = session.NewRunID(), true
 	}
