@@ -175,20 +175,30 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *
 	if err != nil {
 		return nil, "", "", nil, err
 	}
-	// The packed weights and room for the tensors being read and the
-	// activations: without a limit the heap grows to twice what is live
-	// while checkpoints are read (135M F32: 1.44 GB resident for 0.54 GB).
-	sysmem.SoftLimit(m.Params()*4 + 512<<20)
 	layers, err := parseLayers(layerSpec, m.Config.NumHiddenLayers)
 	if err != nil {
 		return nil, "", "", nil, err
 	}
+	// The packed weights and room for the tensors being read: without a
+	// limit the heap grows to twice what is live while checkpoints are read
+	// (135M F32: 1.44 GB resident for 0.54 GB). BF16 and F16 tensors are
+	// read 8 MB at a time; float32 ones a q/k/v or gate/up group at once.
+	format := engine.CheckpointSource(m, 0).Format(model.Q)
+	n := len(layers)
+	if layers == nil {
+		n = m.Config.NumHiddenLayers
+	}
+	sysmem.SoftLimit(int64(n)*engine.LayerBytes(m.Config, format) + engine.HeadBytes(m.Config, format) + readSlack)
 	net, err := engine.NewLoader().Net(m, layers)
 	if err != nil {
 		return nil, "", "", nil, err
 	}
 	return net, modelDir, modelDir, layers, nil
 }
+
+// readSlack is the heap room reading a checkpoint gets beyond the packed
+// weights.
+const readSlack = 256 << 20
 
 // scoreSlack is the heap room eval's scoring gets beyond the weights and
 // the buffers it works in (engine.Net.ScoreMemory).
