@@ -209,16 +209,7 @@ func TestNonFiniteWeightsRefused(t *testing.T) {
 			tensors = append(tensors, Tensor{Name: name + "." + string(dt), DType: dt, Shape: []int{4}, Data: b})
 		}
 	}
-	var buf bytes.Buffer
-	if err := Write(&buf, tensors, nil); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "model.safetensors", buf.Bytes())
-	c, err := OpenDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openTensors(t, dir, tensors)
 	want := map[string]string{"nan": "element 2 is NaN", "inf": "element 3 is +Inf", "neginf": "element 0 is -Inf"}
 	for name := range cases {
 		for _, dt := range []DType{F32, F16, BF16} {
@@ -241,6 +232,23 @@ func TestNonFiniteWeightsRefused(t *testing.T) {
 	}
 }
 
+// openTensors writes tensors as dir/model.safetensors and opens it (closed
+// when the test ends).
+func openTensors(t *testing.T, dir string, tensors []Tensor) *Checkpoint {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(&buf, tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "model.safetensors", buf.Bytes())
+	c, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // A range of a BF16 or F16 tensor reads exactly its 16-bit values (the
 // bytes as stored); an F32 tensor and bad ranges are refused, naming the
 // tensor; a bad value past the range start is named by its index in the
@@ -258,16 +266,7 @@ func TestReadHalfRange(t *testing.T) {
 	}
 	bad, _ := FromFloat32(BF16, []float32{0, 1, 2, float32(math.Inf(-1))})
 	tensors = append(tensors, Tensor{Name: "bad", DType: BF16, Shape: []int{4}, Data: bad})
-	var buf bytes.Buffer
-	if err := Write(&buf, tensors, nil); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, dir, "model.safetensors", buf.Bytes())
-	c, err := OpenDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openTensors(t, dir, tensors)
 	for _, dt := range []DType{F16, BF16} {
 		name := "w." + string(dt)
 		_, raw, err := c.ReadRaw(name)
