@@ -58,7 +58,13 @@ func TestKernelsAtEdgeShapes(t *testing.T) {
 				}
 			}
 		}
-		checkAgainstFloat64(t, 70, 300, 1100, false, r) // several K blocks, threads
+		checkAgainstFloat64(t, 70, 300, 1100, false, r) // threads
+		block := active.kc                              // k steps, or pairs of k
+		if active.pairs {
+			block *= 2
+		}
+		checkAgainstFloat64(t, 13, 40, 2*block+5, true, r) // three K blocks, the last short
+		checkHalf(t, 13, 40, 2*block+5, true, r, BF16)
 	})
 }
 

@@ -35,8 +35,8 @@ func CPUFeatures() string {
 
 func archImpls() []*impl {
 	return []*impl{
-		{name: "avx512", mr: 12, nr: 32, kc: 640, half: true, needs: "avx512f", ok: cpu.X86.HasAVX512F, direct: microAVX512},
-		{name: "avx512bf16", mr: 12, nr: 32, kc: 320, pairs: true, needs: "avx512f and avx512_bf16", ok: cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16, direct: microDPBF16},
+		{name: "avx512", mr: 12, nr: 32, kc: 2048, half: true, needs: "avx512f", ok: cpu.X86.HasAVX512F, direct: microAVX512},
+		{name: "avx512bf16", mr: 12, nr: 32, kc: 1024, pairs: true, needs: "avx512f and avx512_bf16", ok: cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16, direct: microDPBF16},
 		{name: "avx2", mr: MR, nr: NR, kc: KC, needs: "avx2 and fma", ok: simdVector, micro: microAVX2},
 	}
 }
