@@ -187,7 +187,7 @@ func (s planSource) Float32(name string) ([]float32, error) {
 		return r.model.Tensors.ReadFloat32(r.tensor)
 	}
 	v, err := s.b.mergeTensor(r.merge, r.tensor, r.source)
-	if err == nil && s.b.round != nil {
+	if err == nil {
 		s.b.round(v)
 	}
 	return v, err

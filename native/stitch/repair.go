@@ -269,9 +269,7 @@ func (b *Builder) RepairedMLPTensors(mlp plan.Part, t []float64) (engine.Tensors
 	if err != nil {
 		return nil, err
 	}
-	if b.round != nil {
-		b.round(down)
-	}
+	b.round(down)
 	ts[model.Down] = down
 	return ts, nil
 }

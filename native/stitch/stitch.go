@@ -37,13 +37,12 @@ type Builder struct {
 	stats   RepairStats
 
 	cache *engine.LayerCache // source and merged layers and heads, one bound
-	// round, when every model stores its weights as BF16 (or every one as
-	// F16: format), rounds the nets' merged tensors to that type — exactly
-	// what build writes for them with its default dtype (the sources'), and
-	// half the memory in the kernels. (LayerTensor and MergeTensor stay
-	// float32: build --dtype f32 gets the unrounded merge.) nil: no
-	// rounding, format F32.
-	round  func([]float32)
+	// format, when every model stores its weights as BF16 (or every one as
+	// F16), is that type: the nets' merged tensors are rounded to it
+	// (round) — exactly what build writes for them with its default dtype
+	// (the sources'), and half the memory in the kernels. (LayerTensor and
+	// MergeTensor stay float32: build --dtype f32 gets the unrounded
+	// merge.) F32 otherwise: no rounding.
 	format kernel.Format
 }
 
@@ -52,29 +51,36 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	round, format := rounding(f)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, round: round, format: format,
+	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, format: familyFormat(f),
 		fits:   fifo[[]float64]{max: 256 << 20, size: func(t []float64) int64 { return int64(len(t)) * 8 }},
 		hidden: fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }}}
 }
 
-// rounding is bf16.Round for a family stored all in BF16, f16.Round for
-// one all in F16, nil otherwise; and that format.
-func rounding(f *model.Family) (func([]float32), kernel.Format) {
-	for _, c := range []struct {
-		dt    safetensors.DType
-		round func([]float32)
-	}{{safetensors.BF16, bf16.Round}, {safetensors.F16, f16.Round}} {
+// familyFormat is BF16 for a family stored all in BF16, F16 for one all
+// in F16, F32 otherwise.
+func familyFormat(f *model.Family) kernel.Format {
+	for _, dt := range []safetensors.DType{safetensors.BF16, safetensors.F16} {
 		all := true
 		for _, m := range f.Models {
-			dt := m.Tensors.DTypes()
-			all = all && len(dt) == 1 && dt[c.dt] > 0
+			n := m.Tensors.DTypes()
+			all = all && len(n) == 1 && n[dt] > 0
 		}
 		if all {
-			return c.round, engine.FormatOf(c.dt)
+			return engine.FormatOf(dt)
 		}
 	}
-	return nil, kernel.F32
+	return kernel.F32
+}
+
+// round rounds merged values to the family's 16-bit format (nothing for
+// F32).
+func (b *Builder) round(v []float32) {
+	switch b.format {
+	case kernel.BF16:
+		bf16.Round(v)
+	case kernel.F16:
+		f16.Round(v)
+	}
 }
 
 // Info describes the family for plan validation and parameter counts.
