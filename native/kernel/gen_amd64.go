@@ -13,6 +13,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -209,10 +210,7 @@ func main() {
 	w("TEXT ·expAVX2(SB), NOSPLIT, $0-16")
 	w("\tMOVQ x+0(FP), SI")
 	w("\tMOVQ n+8(FP), CX")
-	consts := []string{"hi", "lo", "log2e", "c1", "c2", "p0", "p1", "p2", "p3", "p4", "p5", "one", "bias"}
-	for i := range consts {
-		w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
-	}
+	expConsts(w)
 	// Y3 hi, Y4 lo, Y5 log2e, Y6 c1, Y7 c2, Y8..Y13 p0..p5, Y14 one, Y15 bias
 	w("exploop:")
 	w("\tCMPQ CX, $8")
@@ -268,12 +266,7 @@ func main() {
 		w("\tMOVQ x+0(FP), SI")
 		w("\tMOVQ n+8(FP), CX")
 		w("\tVBROADCASTSS shift+16(FP), Y3")
-		for i := range consts {
-			if i == 0 || i == 5 { // hi clamp, p0
-				continue
-			}
-			w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
-		}
+		expConsts(w, 0, 5) // not the hi clamp (Y3 is the shift) nor p0
 		w("\tVXORPS Y8, Y8, Y8")
 		w("%sloop:", label)
 		w("\tCMPQ CX, $8")
@@ -325,9 +318,7 @@ func main() {
 	w("\tMOVQ gate+8(FP), SI")
 	w("\tMOVQ up+16(FP), DX")
 	w("\tMOVQ n+24(FP), CX")
-	for i := range consts {
-		w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
-	}
+	expConsts(w)
 	w("siluloop:")
 	w("\tCMPQ CX, $8")
 	w("\tJLT siludone")
@@ -442,6 +433,16 @@ func main() {
 
 // loadArgs writes a micro-kernel's argument loads: steps in CX, A in SI,
 // W in DI, C in DX and C's row stride in bytes in R8.
+// expConsts broadcasts the vector exp's constants (expconst<>: hi, lo,
+// log2e, c1, c2, p0…p5, one, bias) into Y3…Y15, all but the indices skip.
+func expConsts(w func(string, ...any), skip ...int) {
+	for i := range 13 {
+		if !slices.Contains(skip, i) {
+			w("\tVBROADCASTSS expconst<>+%d(SB), Y%d", 4*i, 3+i)
+		}
+	}
+}
+
 func loadArgs(w func(string, ...any), steps string) {
 	w("\tMOVQ %s+0(FP), CX", steps)
 	w("\tMOVQ a+8(FP), SI")
