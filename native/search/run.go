@@ -367,20 +367,11 @@ func Mean(v []float64) float64 {
 // Best is the trial with the highest objective at the largest budget that
 // has a finished trial.
 func Best(trials []Trial) (Trial, bool) {
-	top := 0
+	var l Leader
 	for _, t := range trials {
-		if t.Error == "" && t.Budget > top {
-			top = t.Budget
-		}
+		l.Add(t)
 	}
-	var best Trial
-	found := false
-	for _, t := range trials {
-		if t.Error == "" && t.Budget == top && (!found || t.Objective > best.Objective) {
-			best, found = t, true
-		}
-	}
-	return best, found
+	return l.Best()
 }
 
 // RunDir is where a run keeps its files.

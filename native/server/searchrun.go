@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/shared/plan"
@@ -143,11 +144,13 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, errors.New("a search is running: stop it first"))
 		return
 	}
-	if err := os.MkdirAll(dir, 0o755); err == nil && !req.Resume {
+	lock, err := runlock.Acquire(dir, "gptailor serve (the app's search "+filepath.Base(dir)+")")
+	if err == nil && !req.Resume {
 		err = session.WriteSpec(filepath.Join(dir, "search.json"), spec)
 	}
 	if err != nil {
 		s.mu.Unlock()
+		lock.Release()
 		s.fail(c, e.ID, err)
 		return
 	}
@@ -178,6 +181,7 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.broadcast(protocol.EventTrial, map[string]any{"trial": t, "plan": p})
 	}
 	go func() {
+		defer lock.Release()
 		ses := session.New(s.ses.Family, s.ses.Specs) // the run's own: its objective, its runner
 		if c := s.cfg.Cluster; c != nil {             // evaluating on the workers
 			pool, err := c.Pool(ctx, ses, spec.RunID)

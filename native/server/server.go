@@ -321,7 +321,7 @@ func (s *Server) enqueue(c *client, m []byte) {
 func (s *Server) reply(c *client, id, typ string, payload any) {
 	b, err := protocol.Encode(id, typ, payload)
 	if err != nil {
-		b, _ = protocol.Encode(id, protocol.ReplyError, protocol.Error{Reason: err.Error()})
+		b, _ = protocol.Encode(id, protocol.ReplyError, protocol.Error{Reason: encodeFailure(typ, err).Error()})
 	}
 	s.enqueue(c, b)
 }
@@ -589,6 +589,9 @@ func (s *Server) runEvaluate(ctx context.Context, c *client, id string, p *plan.
 	fi := s.ses.Family.Info()
 	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: 0, Total: len(s.ses.Specs)})
 	ev, err := s.ses.Evaluate(ctx, session.Target{Plan: p}, samples, -1)
+	if err == nil {
+		err = nonFinite(ev)
+	}
 	if err != nil {
 		s.fail(c, id, err)
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/search"
@@ -122,6 +123,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if err := spec.Settings.Validate(); err != nil {
 		return fail(stderr, "search", err)
 	}
+	runLock, err := runlock.Acquire(*runDir, "gptailor search --run "+*runDir)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	defer runLock.Release()
 	journalPath, specPath := search.RunDir(*runDir)
 	writeSpec := true
 	if *resume {

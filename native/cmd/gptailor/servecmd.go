@@ -15,6 +15,7 @@ import (
 
 	"github.com/gptailor/gptailor/native/dist"
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/server"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/task"
@@ -72,6 +73,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	cfg := server.Config{UIDir: *ui, Session: session.New(f, specs), TasksPath: *tasksPath, RunsDir: *runs}
 	if distOpts.Active() {
 		distOpts.Dir, distOpts.Log = filepath.Join(*runs, "nats"), stderr
+		if distOpts.URL == "" { // one owner of the embedded server's store
+			l, err := runlock.Acquire(distOpts.Dir, "gptailor serve (its NATS store)")
+			if err != nil {
+				return fail(stderr, "serve", err)
+			}
+			defer l.Release()
+		}
 		var members []model.Member
 		for _, m := range f.Models {
 			members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
