@@ -99,7 +99,11 @@ func (s *Server) spec(req SearchRequest) (session.RunSpec, string, error) {
 	}
 	spec := session.RunSpec{Family: members, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space, Objective: objectiveOf(req), Tasks: s.cfg.TasksPath, Settings: st, RunID: session.NewRunID(), Granularity: req.Granularity}
 	if req.Repair != "" {
-		spec.Repair = &plan.Repair{Method: "linear", Calibration: session.AbsPath(req.Repair), Samples: req.RepairSamples}
+		calib, err := s.clientFile("repair", req.Repair)
+		if err != nil {
+			return spec, "", err
+		}
+		spec.Repair = &plan.Repair{Method: "linear", Calibration: calib, Samples: req.RepairSamples}
 	}
 	if req.ParamBudget != 0 {
 		if !(req.ParamBudget > 0 && req.ParamBudget <= 1) {
