@@ -142,6 +142,11 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, err)
 		return
 	}
+	specs, err := session.RunTasks(spec, s.cfg.TasksPath, s.ses.Specs) // a resumed run keeps its own tasks
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
 	s.mu.Lock()
 	if s.status.Running {
 		s.mu.Unlock()
@@ -186,8 +191,8 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 	}
 	go func() {
 		defer lock.Release()
-		ses := session.New(s.ses.Family, s.ses.Specs) // the run's own: its objective, its runner
-		if c := s.cfg.Cluster; c != nil {             // evaluating on the workers
+		ses := session.New(s.ses.Family, specs) // the run's own: its tasks, objective and runner
+		if c := s.cfg.Cluster; c != nil {       // evaluating on the workers
 			pool, err := c.Pool(ctx, ses, spec.RunID)
 			if err != nil {
 				s.mu.Lock()

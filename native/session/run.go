@@ -216,6 +216,9 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 		logf("search interrupted after %d trials; --resume continues it", len(trials))
 	}
 	win, ok := search.Best(trials)
+	if !ok && out.Interrupted {
+		return out, ErrStoppedEarly
+	}
 	if !ok {
 		return out, errors.New("no trial finished: every candidate failed (see the journal)")
 	}
