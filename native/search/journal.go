@@ -30,6 +30,25 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var crcSuffix = regexp.MustCompile(`,"crc":"([0-9a-f]{8})"}$`)
 
+// crcAt is crcSuffix.FindSubmatchIndex without the regexp (which scanned
+// every line whole): the field's start and its hex digits' bounds, or nil.
+func crcAt(line []byte) []int {
+	const pre, n = `,"crc":"`, len(`,"crc":"`) + 8 + 2
+	if len(line) < n {
+		return nil
+	}
+	i := len(line) - n
+	if string(line[i:i+len(pre)]) != pre || string(line[len(line)-2:]) != `"}` {
+		return nil
+	}
+	for _, c := range line[i+len(pre) : len(line)-2] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return nil
+		}
+	}
+	return []int{i, len(line), i + len(pre), len(line) - 2}
+}
+
 // sealLine appends the checksum field to a JSON object's encoding.
 func sealLine(obj []byte) []byte {
 	sum := crc32.Checksum(obj, castagnoli)
@@ -159,7 +178,7 @@ func scanJournal(path string, r io.Reader, fn func(Trial) error) (int64, error) 
 			return good, err
 		}
 		body := text[:len(text)-1]
-		m := crcSuffix.FindSubmatchIndex(body)
+		m := crcAt(body)
 		if line == 1 {
 			legacy = m == nil && len(body) > 0 && body[0] == '{'
 		}
