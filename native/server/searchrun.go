@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/shared/plan"
@@ -98,7 +99,11 @@ func (s *Server) spec(req SearchRequest) (session.RunSpec, string, error) {
 	}
 	spec := session.RunSpec{Family: members, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space, Objective: objectiveOf(req), Tasks: s.cfg.TasksPath, Settings: st, RunID: session.NewRunID(), Granularity: req.Granularity}
 	if req.Repair != "" {
-		spec.Repair = &plan.Repair{Method: "linear", Calibration: session.AbsPath(req.Repair), Samples: req.RepairSamples}
+		calib, err := s.clientFile("repair", req.Repair)
+		if err != nil {
+			return spec, "", err
+		}
+		spec.Repair = &plan.Repair{Method: "linear", Calibration: calib, Samples: req.RepairSamples}
 	}
 	if req.ParamBudget != 0 {
 		if !(req.ParamBudget > 0 && req.ParamBudget <= 1) {
@@ -137,17 +142,24 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, err)
 		return
 	}
+	specs, err := session.RunTasks(spec, s.cfg.TasksPath, s.ses.Specs) // a resumed run keeps its own tasks
+	if err != nil {
+		s.fail(c, e.ID, err)
+		return
+	}
 	s.mu.Lock()
 	if s.status.Running {
 		s.mu.Unlock()
 		s.fail(c, e.ID, errors.New("a search is running: stop it first"))
 		return
 	}
-	if err := os.MkdirAll(dir, 0o755); err == nil && !req.Resume {
+	lock, err := runlock.Acquire(dir, "gptailor serve (the app's search "+filepath.Base(dir)+")")
+	if err == nil && !req.Resume {
 		err = session.WriteSpec(filepath.Join(dir, "search.json"), spec)
 	}
 	if err != nil {
 		s.mu.Unlock()
+		lock.Release()
 		s.fail(c, e.ID, err)
 		return
 	}
@@ -178,8 +190,9 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.broadcast(protocol.EventTrial, map[string]any{"trial": t, "plan": p})
 	}
 	go func() {
-		ses := session.New(s.ses.Family, s.ses.Specs) // the run's own: its objective, its runner
-		if c := s.cfg.Cluster; c != nil {             // evaluating on the workers
+		defer lock.Release()
+		ses := session.New(s.ses.Family, specs) // the run's own: its tasks, objective and runner
+		if c := s.cfg.Cluster; c != nil {       // evaluating on the workers
 			pool, err := c.Pool(ctx, ses, spec.RunID)
 			if err != nil {
 				s.mu.Lock()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -133,7 +132,10 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	res.Model, res.Data, res.Layers = name, *data, layers
 	res.Kernel, res.PeakRSSMB = kernel.Active(), sysmem.PeakRSSMB()
 	if *asJSON {
-		b, _ := json.Marshal(res)
+		b, err := finiteJSON(res, false)
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
@@ -359,7 +361,10 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 		}
 	}
 	if asJSON {
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		b, err := finiteJSON(rep, true)
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
 		fmt.Fprintf(stdout, "%s\n", b)
 		return status
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/safetensors"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/search"
@@ -116,12 +117,17 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if *methods != "" {
 		methodList = strings.Split(*methods, ",")
 	}
-	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Space: *spaceKind, Objective: session.Objective{Reference: *reference, Aggregate: *aggregate}, ReportTasks: absPathOrEmpty(*reportTasks), Tasks: *tasksPath, Settings: search.Settings{
+	spec := session.RunSpec{Family: fam, Remove: *remove, ParamBudget: *paramBudget, Methods: methodList, Weights: *weights, Space: *spaceKind, Objective: session.Objective{Reference: *reference, Aggregate: *aggregate}, ReportTasks: absPathOrEmpty(*reportTasks), Tasks: absPathOrEmpty(*tasksPath), Settings: search.Settings{
 		Optimizer: *optName, Seed: *seed, Trials: *trials, Duration: *dur, MinBudget: *minB, MaxBudget: *maxB, Eta: *eta, WarmStart: *warm, Batch: *batch},
 		Granularity: *granularity, Repair: repairOpt()}
 	if err := spec.Settings.Validate(); err != nil {
 		return fail(stderr, "search", err)
 	}
+	runLock, err := runlock.Acquire(*runDir, "gptailor search --run "+*runDir)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	defer runLock.Release()
 	journalPath, specPath := search.RunDir(*runDir)
 	writeSpec := true
 	if *resume {
@@ -188,10 +194,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if _, err := fam2.Space(spec); err != nil {
 		return fail(stderr, "search", err)
 	}
-	list, err := task.ReadList(spec.Tasks)
+	specs, err := session.RunTasks(spec, "", nil)
 	if err != nil {
 		return fail(stderr, "search", err)
 	}
+	list := &task.List{Tasks: specs}
 	if err := spec.Objective.Validate(list.Tasks); err != nil {
 		return fail(stderr, "search", err)
 	}
