@@ -180,7 +180,7 @@ func TestDuplicateStoredOnceAndResumeReuses(t *testing.T) {
 	j := session.NewJob(session.Target{Model: "math"}, 2, 0)
 	b, _ := json.Marshal(jobMsg{Run: "dup", Fingerprint: s.Family.Fingerprint, Job: j})
 	for i := 0; i < 2; i++ { // no message id: the stream keeps both
-		if _, err := p.js.Publish(context.Background(), JobsSubject+".dup", b); err != nil {
+		if _, err := p.js.Publish(context.Background(), Subject(s.Family.Fingerprint, "dup"), b); err != nil {
 			t.Fatal(err)
 		}
 	}

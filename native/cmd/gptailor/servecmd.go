@@ -71,7 +71,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := server.Config{UIDir: *ui, Session: session.New(f, specs), TasksPath: *tasksPath, RunsDir: *runs}
 	if distOpts.Active() {
-		distOpts.Dir, distOpts.Log = filepath.Join(*runs, "nats"), stderr
+		distOpts.Dir, distOpts.Log, distOpts.Fingerprint = filepath.Join(*runs, "nats"), stderr, f.Fingerprint
+		tokenFromEnv(&distOpts.Token)
 		var members []model.Member
 		for _, m := range f.Models {
 			members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
