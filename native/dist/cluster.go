@@ -47,7 +47,7 @@ type Options struct {
 	// JobTimeout bounds a job's evaluation on a worker (default
 	// DefaultJobTimeout); the local workers get it.
 	JobTimeout time.Duration
-	Log     io.Writer     // nil: none
+	Log        io.Writer // nil: none
 	// WorkerArgs are more arguments for the local workers (their share of
 	// the caches).
 	WorkerArgs []string
