@@ -428,6 +428,9 @@ func (p *Pool) await(ctx context.Context, j session.Job, body []byte, attempt in
 		id += "." + strconv.Itoa(attempt)
 	}
 	if _, err := p.js.Publish(ctx, Subject(p.fingerprint, p.run), body, jetstream.WithMsgID(id)); err != nil {
+		if lost := p.health(ctx); lost != nil {
+			return nil, fmt.Errorf("%w: %v; --resume continues the run", search.ErrEvaluatorGone, lost)
+		}
 		return nil, fmt.Errorf("queueing %s: %w", j.Target.Name(), err)
 	}
 	timer := time.NewTimer(p.bound)

@@ -57,7 +57,7 @@ func (p *Pool) Recheck(s *session.Session, log io.Writer, onMismatch func(Mismat
 			fresh[i] = r
 		}
 		if log != nil {
-			fmt.Fprintf(log, "dist: re-evaluating the %d rows of the final table in this process (the workers' results are checked, not trusted)\n", len(rows))
+			fmt.Fprintf(log, "dist: re-evaluating the final table (%d rows) in this process (the workers' results are checked, not trusted)\n", len(rows))
 		}
 		if err := local.ScoreRows(ctx, fresh, budget, 1); err != nil {
 			return fmt.Errorf("re-evaluating the final table in this process: %w", err)
