@@ -2,6 +2,8 @@ package dist
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +41,13 @@ type Options struct {
 	Token   string
 	AckWait time.Duration // default 30 s
 	Tries   int           // default 3
-	Log     io.Writer     // nil: none
+	// Fingerprint is the family's (session.Family.Fingerprint): only its
+	// workers count towards Batch.
+	Fingerprint string
+	// JobTimeout bounds a job's evaluation on a worker (default
+	// DefaultJobTimeout); the local workers get it.
+	JobTimeout time.Duration
+	Log        io.Writer // nil: none
 	// WorkerArgs are more arguments for the local workers (their share of
 	// the caches).
 	WorkerArgs []string
@@ -54,6 +62,9 @@ func (o Options) Validate() error {
 	if o.Workers < 0 {
 		errs = append(errs, fmt.Errorf("--workers %d: must be 0 or more", o.Workers))
 	}
+	if m := MaxLocalWorkers(); o.Workers > m {
+		errs = append(errs, fmt.Errorf("--workers %d: at most %d on this machine (2 per core, at least 4): each worker holds its own caches and more workers than cores only share them (start workers on other machines with `gptailor worker`)", o.Workers, m))
+	}
 	if o.URL != "" && o.Listen != "" {
 		errs = append(errs, errors.New("--nats uses an existing server and --nats-listen starts one: pass one of them"))
 	}
@@ -62,6 +73,9 @@ func (o Options) Validate() error {
 	}
 	if o.AckWait != 0 && o.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("--ack-wait %v: must be at least 1s", o.AckWait))
+	}
+	if o.JobTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--job-timeout %v: must be positive", o.JobTimeout))
 	}
 	if o.Tries < 0 {
 		errs = append(errs, fmt.Errorf("--max-deliver %d: must be at least 1", o.Tries))
@@ -73,6 +87,27 @@ func (o Options) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// MaxLocalWorkers bounds --workers: two per core, at least 4.
+func MaxLocalWorkers() int { return max(4, 2*runtime.NumCPU()) }
+
+// MaxBatch bounds the trials kept in flight by the workers heard.
+const MaxBatch = 64
+
+// TokenEnv passes the NATS token to a process without its command line
+// (which any local user reads in /proc/PID/cmdline).
+const TokenEnv = "GPTAILOR_NATS_TOKEN"
+
+// NewToken is a random credential for an embedded server.
+func NewToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TokenFile is where an embedded server's generated token is written (0600)
+// for workers the user starts on this machine.
+func TokenFile(dir string) string { return filepath.Join(dir, "token") }
 
 // Cluster is a connection to a NATS server with JetStream (embedded or
 // not), the local workers started on it, and the workers heard from.
@@ -111,12 +146,24 @@ func Start(ctx context.Context, family []model.Member, o Options) (*Cluster, err
 	}
 	c := &Cluster{URL: o.URL, opts: o, heard: map[string]Heartbeat{}, gone: make(chan struct{})}
 	if c.URL == "" {
+		// The embedded server always requires a credential: without one any
+		// local user could queue jobs and write results.
+		if o.Token == "" {
+			o.Token = NewToken()
+			c.opts.Token = o.Token
+			if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+				return nil, err
+			}
+			if err := atomicfile.Write(TokenFile(o.Dir), []byte(o.Token+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+		}
 		ns, url, err := StartServer(ServerOptions{Dir: o.Dir, Listen: o.Listen, Token: o.Token})
 		if err != nil {
 			return nil, err
 		}
 		c.ns, c.URL = ns, url
-		c.logf("dist: embedded NATS JetStream server at %s (storage in %s)", url, o.Dir)
+		c.logf("dist: embedded NATS JetStream server at %s (storage in %s; workers present the token in %s: gptailor worker --nats-token-file)", url, o.Dir, TokenFile(o.Dir))
 	}
 	nc, js, err := Connect(ctx, c.URL, ConnectOptions{Name: "gptailor-coordinator", Creds: o.Creds, TLSCA: o.TLSCA, Token: o.Token})
 	if err != nil {
@@ -124,11 +171,7 @@ func Start(ctx context.Context, family []model.Member, o Options) (*Cluster, err
 		return nil, err
 	}
 	c.NC, c.JS = nc, js
-	if c.sub, err = WatchWorkers(nc, func(h Heartbeat) {
-		c.mu.Lock()
-		c.heard[h.Name] = h
-		c.mu.Unlock()
-	}); err != nil {
+	if c.sub, err = WatchWorkers(nc, c.hear); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -154,11 +197,11 @@ func (c *Cluster) startWorkers(family []model.Member) error {
 	threads := max(1, runtime.NumCPU()/n)
 	for i := 0; i < n; i++ {
 		args := []string{"worker", "--nats", c.URL, "--threads", strconv.Itoa(threads), "--name", fmt.Sprintf("local-%d", i+1)}
+		if c.opts.JobTimeout > 0 {
+			args = append(args, "--job-timeout", c.opts.JobTimeout.String())
+		}
 		for _, m := range family {
 			args = append(args, "--family", m.Alias+"="+m.Dir)
-		}
-		if c.opts.Token != "" {
-			args = append(args, "--nats-token", c.opts.Token)
 		}
 		args = append(args, c.opts.WorkerArgs...)
 		cmd, err := WorkerCommand(args)
@@ -170,7 +213,12 @@ func (c *Cluster) startWorkers(family []model.Member) error {
 		if cmd.Env == nil {
 			cmd.Env = os.Environ()
 		}
-		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, atomicfile.CrashEnv+"=") })
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool {
+			return strings.HasPrefix(kv, atomicfile.CrashEnv+"=") || strings.HasPrefix(kv, TokenEnv+"=")
+		})
+		// The token by the environment (readable by this user only), never
+		// on the command line.
+		cmd.Env = append(cmd.Env, TokenEnv+"="+c.opts.Token)
 		cmd.Stdout = io.Discard
 		if c.opts.Log != nil {
 			cmd.Stderr = c.opts.Log
@@ -227,17 +275,42 @@ func (c *Cluster) watch(i int, cmd *exec.Cmd, done chan struct{}) {
 
 // Pool opens run's pool on the cluster.
 func (c *Cluster) Pool(ctx context.Context, s *session.Session, run string) (*Pool, error) {
-	return OpenPool(ctx, c.NC, c.JS, s, run, PoolOptions{AckWait: c.opts.AckWait, Tries: c.opts.Tries, Log: c.opts.Log, Gone: c.gone})
+	return OpenPool(ctx, c.NC, c.JS, s, run, PoolOptions{AckWait: c.opts.AckWait, Tries: c.opts.Tries, Log: c.opts.Log, Gone: c.gone, JobTimeout: c.opts.JobTimeout})
 }
 
 // Batch is the number of trials to keep in flight: the local workers, or
-// (workers elsewhere) those heard from within wait, at least 1.
+// (workers elsewhere) those of the family (Options.Fingerprint, when
+// set) heard from within wait, at least 1 and at most MaxBatch.
 func (c *Cluster) Batch(wait time.Duration) int {
 	if c.opts.Workers > 0 {
 		return c.opts.Workers
 	}
 	time.Sleep(wait)
-	return max(1, len(c.Workers(time.Minute)))
+	n := 0
+	for _, h := range c.Workers(time.Minute) {
+		if c.opts.Fingerprint == "" || h.Fingerprint == c.opts.Fingerprint {
+			n++
+		}
+	}
+	return min(max(1, n), MaxBatch)
+}
+
+// hear records a heartbeat; at MaxTrackedWorkers names the ones not heard
+// for a minute are forgotten, and a new name beyond them is ignored.
+func (c *Cluster) hear(h Heartbeat) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.heard[h.Name]; !ok && len(c.heard) >= MaxTrackedWorkers {
+		for name, old := range c.heard {
+			if time.Since(old.At) > time.Minute {
+				delete(c.heard, name)
+			}
+		}
+		if len(c.heard) >= MaxTrackedWorkers {
+			return
+		}
+	}
+	c.heard[h.Name] = h
 }
 
 // Workers are the workers heard from within the last `within`, by name.

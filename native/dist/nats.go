@@ -25,8 +25,8 @@ import (
 // Names on the NATS server.
 const (
 	JobsStream    = "GPTAILOR_JOBS"    // work queue: subjects gptailor.jobs.<run>
-	JobsSubject   = "gptailor.jobs"    // + "." + run
-	Consumer      = "workers"          // the durable pull consumer every worker shares
+	JobsSubject   = "gptailor.jobs"    // + "." + family fingerprint + "." + run (Subject)
+	Consumer      = "workers"          // + "-" + fingerprint: the durable pull consumer a family's workers share (ConsumerFor)
 	ResultsBucket = "gptailor_results" // key <run>.<job id>
 	RunsBucket    = "gptailor_runs"    // key <run>: the run's manifest
 	FilesBucket   = "gptailor_files"   // object store: task files by content hash

@@ -27,6 +27,9 @@ type resultMsg struct {
 	Error     string // the evaluation failed (not retried: it would fail again)
 	Seconds   float64
 	Delivered int // deliveries it took
+
+	checked bool // checkResult passed (the coordinator's)
+	notice  bool // made from a worker's notice, not stored
 }
 
 func (r *resultMsg) encode() ([]byte, error) {
@@ -38,12 +41,22 @@ func (r *resultMsg) encode() ([]byte, error) {
 }
 
 func decodeResult(b []byte) (*resultMsg, error) {
+	if len(b) > MaxResultBytes {
+		return nil, fmt.Errorf("a result of %d bytes (at most %d)", len(b), MaxResultBytes)
+	}
 	var r resultMsg
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("a result that does not decode: %w", err)
 	}
 	return &r, nil
 }
+
+// Subject is where a run's jobs go: under its family's fingerprint, so a
+// worker's consumer (ConsumerFor) only ever sees its own family's jobs.
+func Subject(fingerprint, run string) string { return JobsSubject + "." + fingerprint + "." + run }
+
+// ConsumerFor is the durable consumer the workers of a family share.
+func ConsumerFor(fingerprint string) string { return Consumer + "-" + fingerprint }
 
 // Manifest is what a worker needs to evaluate a run's jobs besides its
 // family: the tasks, whose files are in the object store by content hash.
@@ -72,4 +85,7 @@ type Notice struct {
 	Job    string `json:"job"`
 	Trial  int    `json:"trial"`
 	Reason string `json:"reason"`
+	// Fail: the job was dropped (malformed, or its run has no manifest):
+	// it will never have a result, and the coordinator fails it.
+	Fail bool `json:"fail,omitempty"`
 }

@@ -247,6 +247,11 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 	if err := s.ScoreRows(rctx, out.Rows, settings.MaxBudget, settings.Batch); err != nil {
 		return out, err
 	}
+	if s.Recheck != nil {
+		if err := s.Recheck(rctx, out.Rows, settings.MaxBudget); err != nil {
+			return out, err
+		}
+	}
 	cmp := make([]search.Comparison, len(out.Rows))
 	for i, r := range out.Rows {
 		cmp[i] = r.Comparison()

@@ -86,6 +86,9 @@ type Session struct {
 	// the baselines (block granularity).
 	Repair *plan.Repair
 	Blocks bool
+	// Recheck, when set, re-evaluates the final table's rows before they
+	// are reported (a distributed run's rows came from its workers).
+	Recheck func(ctx context.Context, rows []Row, budget int) error
 
 	mu     sync.Mutex
 	refRes map[int][]*task.Result    // the base's, by budget

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gptailor/gptailor/native/build"
@@ -224,7 +225,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if err := os.MkdirAll(*runDir, 0o755); err != nil {
 		return fail(stderr, "search", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM (a service manager, kill) stops it as Ctrl-C does: the
+	// journal is closed, the report written, the workers stopped.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *resume && spec.Settings.Batch == 0 {
 		spec.Settings.Batch = 1 // the run's: workers joining now do not change its journal

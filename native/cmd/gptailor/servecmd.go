@@ -74,7 +74,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := server.Config{UIDir: *ui, Session: session.New(f, specs), TasksPath: *tasksPath, RunsDir: *runs, FileDirs: files}
 	if distOpts.Active() {
-		distOpts.Dir, distOpts.Log = filepath.Join(*runs, "nats"), stderr
+		distOpts.Dir, distOpts.Log, distOpts.Fingerprint = filepath.Join(*runs, "nats"), stderr, f.Fingerprint
+		tokenFromEnv(&distOpts.Token)
 		if distOpts.URL == "" { // one owner of the embedded server's store
 			l, err := runlock.Acquire(distOpts.Dir, "gptailor serve (its NATS store)")
 			if err != nil {
