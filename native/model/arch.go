@@ -16,7 +16,7 @@ import (
 // differs from Llama's. The engine, merges, stitching and build read these
 // fields; nothing else about an architecture lives in code.
 type Arch struct {
-	Architectures []string `json:"architectures"` // config.json "architectures" values of this model_type
+	Architectures []string `json:"architectures"`  // config.json "architectures" values of this model_type
 	AttentionBias bool     `json:"attention_bias"` // default when the config does not say
 	Embed         string   `json:"embed"`
 	FinalNorm     string   `json:"final_norm"`

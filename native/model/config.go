@@ -20,12 +20,12 @@ import (
 // "linear", "llama3" and "longrope" (Phi-3's, also spelled "su"); any other
 // type is refused naming the field (see Config.Rope).
 type RopeScaling struct {
-	RopeType                      string  `json:"rope_type"`
-	Type                          string  `json:"type"` // older spelling of rope_type
-	Factor                        float64 `json:"factor"`
-	LowFreqFactor                 float64 `json:"low_freq_factor"`
-	HighFreqFactor                float64 `json:"high_freq_factor"`
-	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
+	RopeType                      string    `json:"rope_type"`
+	Type                          string    `json:"type"` // older spelling of rope_type
+	Factor                        float64   `json:"factor"`
+	LowFreqFactor                 float64   `json:"low_freq_factor"`
+	HighFreqFactor                float64   `json:"high_freq_factor"`
+	OriginalMaxPositionEmbeddings int       `json:"original_max_position_embeddings"`
 	LongFactor                    []float64 `json:"long_factor"`
 	ShortFactor                   []float64 `json:"short_factor"`
 	AttentionFactor               *float64  `json:"attention_factor"`
