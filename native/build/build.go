@@ -378,6 +378,9 @@ func writeConfig(dir string, base *model.Model, layers int, outs []output, dt sa
 		cfg[k] = v
 	}
 	cfg["num_hidden_layers"] = layers
+	for k, v := range base.Config.LayerIndexedFields(layers) {
+		cfg[k] = v
+	}
 	if dt == "" && len(outs) > 0 {
 		dt = outs[0].planned.DType
 	}

@@ -596,3 +596,73 @@ func sameLayerBehaviour(b, m *Config) error {
 	}
 	return nil
 }
+
+// LayerIndexedFields are the config fields indexed by layer, renumbered
+// for a model of n layers (what build writes over the base's): Gemma's
+// layer_types, the kinds of slots 0..n-1 (a layer takes its slot's kind).
+func (c *Config) LayerIndexedFields(n int) map[string]any {
+	out := map[string]any{}
+	if c.Spec().LayerKinds != "" || c.present("layer_types") {
+		out["layer_types"] = c.LayerTypesFor(n)
+	}
+	return out
+}
+
+// Features lists how the architecture's layers differ from Llama's, for
+// inspect: one short phrase each.
+func (c *Config) Features() []string {
+	a := c.Spec()
+	var f []string
+	if a.Has(QKV) {
+		f = append(f, "fused qkv_proj and gate_up_proj")
+	}
+	if a.Has(QNorm) {
+		f = append(f, "per-head q/k RMSNorm")
+	}
+	if a.NormPlusOne {
+		f = append(f, "RMSNorm × (1 + w)")
+	}
+	if a.Has(PostAttnNorm) {
+		f = append(f, "post-attention and post-MLP norms")
+	}
+	if a.EmbedScale != "" {
+		f = append(f, "embeddings × √hidden")
+	}
+	f = append(f, "MLP "+c.Act())
+	if a.QueryPreAttnScalar {
+		f = append(f, fmt.Sprintf("query_pre_attn_scalar %g", *c.QueryPreAttnScalar))
+	}
+	if v := c.AttnSoftCap(); v > 0 {
+		f = append(f, fmt.Sprintf("attention soft cap %g", v))
+	}
+	if v := c.FinalSoftCap(); v > 0 {
+		f = append(f, fmt.Sprintf("logit soft cap %g", v))
+	}
+	if rs := c.RopeScaling; rs != nil && rs.RopeType != "" && rs.RopeType != "default" {
+		f = append(f, "rope_scaling "+rs.RopeType)
+	}
+	if a.LocalRope {
+		f = append(f, fmt.Sprintf("RoPE base %g global, %g sliding", c.RopeTheta, c.RopeLocalBaseFreq))
+	}
+	return f
+}
+
+// KindsSummary is the layer kinds of the config's layers, one letter a
+// layer (G global, S sliding) with the window, or "" when every layer is
+// global.
+func (c *Config) KindsSummary() string {
+	var b strings.Builder
+	sliding := false
+	for i := 0; i < c.NumHiddenLayers; i++ {
+		if c.KindAt(i) == Sliding {
+			b.WriteByte('S')
+			sliding = true
+		} else {
+			b.WriteByte('G')
+		}
+	}
+	if !sliding {
+		return ""
+	}
+	return fmt.Sprintf("%s (window %d)", b.String(), c.WindowFor(Sliding))
+}
