@@ -209,3 +209,13 @@ func (n *Net) ropeOf(b *batch, k model.LayerKind) (cos, sin []float32) {
 	}
 	return t.cos, t.sin
 }
+
+// WeightFormat is the format of m's layer matrices (of its q, or fused
+// qkv, projection): what a layer of m is packed from.
+func WeightFormat(m *model.Model, layer int) kernel.Format {
+	role := model.Q
+	if m.Config.Spec().Has(model.QKV) {
+		role = model.QKV
+	}
+	return CheckpointSource(m, layer).Format(role)
+}

@@ -666,3 +666,9 @@ func (c *Config) KindsSummary() string {
 	}
 	return fmt.Sprintf("%s (window %d)", b.String(), c.WindowFor(Sliding))
 }
+
+// TensorName is the checkpoint name of a layer tensor of this
+// architecture.
+func (a *Arch) TensorName(role string, layer int) string {
+	return strings.ReplaceAll(a.Layer[role], "{i}", fmt.Sprint(layer))
+}
