@@ -99,12 +99,20 @@ func embedScale(cfg *model.Config, f kernel.Format) float32 {
 }
 
 // kindAt is the kind of layer slot i of the net: Kinds when set, else
-// the config's kind of that slot position.
+// the layer's own — the kind of the layer it was loaded or merged from.
+// A Gemma layer keeps its source layer's kind, and with it its window and
+// (Gemma 3) its RoPE base, in any slot: its q/k weights were trained for
+// those rotations and that reach, and on a random Gemma 3 stack with
+// layers cut out the cut model is closer to the full one so (kinds_test.go;
+// RATIONALE). build writes the kinds as layer_types.
 func (n *Net) kindAt(i int) model.LayerKind {
 	if i >= 0 && i < len(n.Kinds) {
 		return n.Kinds[i]
 	}
-	return n.Cfg.KindAt(i)
+	if i >= 0 && i < len(n.Layers) {
+		return n.Layers[i].Kind
+	}
+	return model.Global
 }
 
 // qkNorms applies the per-head RMSNorms to every query and key head of

@@ -21,7 +21,7 @@ type Net struct {
 	// earlier nets on the same inputs (see PrefixCache).
 	Prefix *Prefixes
 	// Kinds, when set, gives each slot's layer kind (sliding or global)
-	// instead of the config's kind of that slot position (see arch.go).
+	// instead of the layers' own (see arch.go).
 	Kinds []model.LayerKind
 
 	act    string // the MLP activation (model.Config.Act)

@@ -40,6 +40,9 @@ type Layer struct {
 	QNorm, KNorm []float32
 	PostAttnNorm []float32
 	PostMLPNorm  []float32
+	// Kind is how the layer's attention attends (sliding or global): its
+	// source layer's kind, which it keeps in any slot (see arch.go).
+	Kind model.LayerKind
 
 	// parts are the cached layers a composed layer points into (Compose):
 	// the cache pins them, not the composition.
@@ -91,7 +94,11 @@ func (l *Layer) HasMLP() bool { return l.GateUp != nil }
 // (see LayerCache.Adopt and Unpin).
 func Compose(attn, mlp *Layer) *Layer {
 	l := &Layer{parts: []*Layer{}}
+	if mlp != nil {
+		l.Kind = mlp.Kind
+	}
 	if attn != nil {
+		l.Kind = attn.Kind
 		l.AttnNorm, l.QKV, l.QKVBias, l.O = attn.AttnNorm, attn.QKV, attn.QKVBias, attn.O
 		l.QNorm, l.KNorm, l.PostAttnNorm = attn.QNorm, attn.KNorm, attn.PostAttnNorm
 		l.parts = append(l.parts, attn)
@@ -198,6 +205,7 @@ func LoadLayer(m *model.Model, i int) (*Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s layer %d: %w", m.Name, i, err)
 	}
+	l.Kind = m.Config.KindAt(i)
 	return l, nil
 }
 

@@ -68,6 +68,7 @@ func randomNet(cfg *model.Config, seed uint64, half bool) *Net {
 		if err != nil {
 			panic(err) // shapes come from cfg itself
 		}
+		l.Kind = cfg.KindAt(i)
 		layers[i] = l
 	}
 	emb := make([]float32, cfg.VocabSize*cfg.HiddenSize)

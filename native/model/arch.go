@@ -206,9 +206,9 @@ func (k LayerKind) String() string {
 	return "full_attention"
 }
 
-// KindAt is the kind of layer slot i: from layer_types when the config
-// has them, else from the architecture's pattern. A layer keeps the kind
-// of the slot it runs in, not of the layer it was taken from (RATIONALE).
+// KindAt is the kind of layer i: from layer_types when the config has
+// them, else from the architecture's pattern. A layer taken into another
+// slot keeps this kind (engine's Layer.Kind; RATIONALE).
 func (c *Config) KindAt(i int) LayerKind {
 	if i >= 0 && i < len(c.LayerTypes) {
 		if c.LayerTypes[i] == "sliding_attention" {
@@ -234,8 +234,8 @@ func (c *Config) KindAt(i int) LayerKind {
 	return Global
 }
 
-// LayerTypesFor lists the kinds of the first n slots as layer_types
-// spells them: what a built model of n layers writes.
+// LayerTypesFor lists the kinds of the first n layers as layer_types
+// spells them.
 func (c *Config) LayerTypesFor(n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -598,12 +598,16 @@ func sameLayerBehaviour(b, m *Config) error {
 }
 
 // LayerIndexedFields are the config fields indexed by layer, renumbered
-// for a model of n layers (what build writes over the base's): Gemma's
-// layer_types, the kinds of slots 0..n-1 (a layer takes its slot's kind).
-func (c *Config) LayerIndexedFields(n int) map[string]any {
+// for a built model whose layer k has kind kinds[k] (what build writes
+// over the base's): layer_types.
+func (c *Config) LayerIndexedFields(kinds []LayerKind) map[string]any {
 	out := map[string]any{}
 	if c.Spec().LayerKinds != "" || c.present("layer_types") {
-		out["layer_types"] = c.LayerTypesFor(n)
+		lt := make([]string, len(kinds))
+		for i, k := range kinds {
+			lt[i] = k.String()
+		}
+		out["layer_types"] = lt
 	}
 	return out
 }

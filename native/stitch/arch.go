@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/shared/plan"
 )
 
 // What stitching needs to know of the newer architectures.
@@ -38,4 +39,28 @@ func repairable(cfg *model.Config) error {
 		return fmt.Errorf("repair: model_type %s norms each MLP output (post_feedforward_layernorm) before adding it to the residual stream, so the fitted map cannot be folded into down_proj; drop repair from the plan for this family", cfg.ModelType)
 	}
 	return nil
+}
+
+// SlotKinds is the kind (sliding or global) each slot of p runs as: its
+// attention sub-block's source layer's (a merge's base layer for a
+// merge; the MLP's source when the slot skips attention, where the kind
+// changes nothing). build writes them as layer_types.
+func SlotKinds(p *plan.Plan, cfg *model.Config) []model.LayerKind {
+	out := make([]model.LayerKind, len(p.Slots))
+	for i, s := range p.Slots {
+		attn, mlp := s.Blocks()
+		pt := attn
+		if pt.None {
+			pt = mlp
+		}
+		switch {
+		case pt.Take != nil:
+			out[i] = cfg.KindAt(pt.Take.Layer)
+		case pt.Merge != nil:
+			out[i] = cfg.KindAt(pt.Merge.Layer)
+		default:
+			out[i] = cfg.KindAt(i)
+		}
+	}
+	return out
 }
