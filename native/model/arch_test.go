@@ -104,3 +104,33 @@ func TestLayerKindsAndRope(t *testing.T) {
 }
 
 func pow(a, b float64) float64 { return math.Pow(a, b) }
+
+// Whatever config is accepted, the per-architecture accessors answer
+// without panicking: kinds, windows, RoPE of both kinds and lengths.
+func FuzzParseArchConfig(f *testing.F) {
+	g3, _ := json.Marshal(gemma3Config())
+	f.Add(g3)
+	f.Add([]byte(`{"model_type":"phi3","hidden_size":16,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":2,"vocab_size":3,"max_position_embeddings":64,"original_max_position_embeddings":16,"rope_scaling":{"type":"su","short_factor":[1,1,1,1],"long_factor":[2,2,2,2]}}`))
+	f.Add([]byte(`{"model_type":"gemma2","hidden_size":8,"intermediate_size":4,"num_hidden_layers":3,"num_attention_heads":2,"vocab_size":3,"max_position_embeddings":64,"sliding_window":8,"layer_types":["full_attention","sliding_attention","full_attention"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig(b, "fuzz")
+		if err != nil {
+			return
+		}
+		for i := 0; i < min(c.NumHiddenLayers, 64); i++ {
+			k := c.KindAt(i)
+			if w := c.WindowFor(k); w < 0 {
+				t.Fatalf("negative window %d", w)
+			}
+			for _, long := range []bool{false, true} {
+				inv, s := c.Rope(k, long)
+				if len(inv) != c.HeadDim/2 || !(s > 0) {
+					t.Fatalf("rope of %d values, scale %g", len(inv), s)
+				}
+			}
+		}
+		if a := c.Act(); a != "silu" && a != "gelu_tanh" || len(c.Features()) == 0 {
+			t.Fatalf("activation %q, features %v", a, c.Features())
+		}
+	})
+}
