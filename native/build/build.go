@@ -99,7 +99,7 @@ func Build(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 	if err := writeShards(tmp, outs, opt, res); err != nil {
 		return nil, err
 	}
-	if err := writeConfig(tmp, b.Family.Base(), len(p.Slots), outs, opt.DType); err != nil {
+	if err := writeConfig(tmp, b.Family.Base(), stitch.SlotKinds(p, b.Family.Base().Config), outs, opt.DType); err != nil {
 		return nil, err
 	}
 	if err := copyTokenizer(b.Family.Base().Dir, tmp); err != nil {
@@ -378,12 +378,16 @@ func writeShards(dir string, outs []output, opt Options, res *Result) error {
 
 var torchDType = map[safetensors.DType]string{safetensors.F32: "float32", safetensors.F16: "float16", safetensors.BF16: "bfloat16"}
 
-func writeConfig(dir string, base *model.Model, layers int, outs []output, dt safetensors.DType) error {
+func writeConfig(dir string, base *model.Model, kinds []model.LayerKind, outs []output, dt safetensors.DType) error {
+	layers := len(kinds)
 	cfg := map[string]any{}
 	for k, v := range base.Config.Raw {
 		cfg[k] = v
 	}
 	cfg["num_hidden_layers"] = layers
+	for k, v := range base.Config.LayerIndexedFields(kinds) {
+		cfg[k] = v
+	}
 	if dt == "" && len(outs) > 0 {
 		dt = outs[0].planned.DType
 	}

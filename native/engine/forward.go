@@ -20,38 +20,18 @@ type Net struct {
 	// Prefix, when set, reuses activations of layer prefixes computed by
 	// earlier nets on the same inputs (see PrefixCache).
 	Prefix *Prefixes
+	// Kinds, when set, gives each slot's layer kind (sliding or global)
+	// instead of the layers' own (see arch.go).
+	Kinds []model.LayerKind
 
-	invFreq []float64
-	ropeMu  sync.Mutex
-	cos     []float32 // [positions][hd/2]
-	sin     []float32
+	act    string // the MLP activation (model.Config.Act)
+	ropeMu sync.Mutex
+	ropes  [2][2]*ropeTab // by layer kind, then longrope's short/long
 }
 
 // NewNet assembles a network.
 func NewNet(cfg *model.Config, head *Head, layers []*Layer) *Net {
-	return &Net{Cfg: cfg, Head: head, Layers: layers, invFreq: cfg.InvFreq()}
-}
-
-// rope returns cos/sin tables covering n positions.
-func (n *Net) rope(positions int) (cos, sin []float32) {
-	n.ropeMu.Lock()
-	defer n.ropeMu.Unlock()
-	half := n.Cfg.HeadDim / 2
-	have := len(n.cos) / half
-	if have < positions {
-		c := make([]float32, positions*half)
-		s := make([]float32, positions*half)
-		for p := 0; p < positions; p++ {
-			for i, f := range n.invFreq {
-				// float32 angle, as the reference computes pos·inv_freq
-				ang := float64(float32(p) * float32(f))
-				c[p*half+i] = float32(math.Cos(ang))
-				s[p*half+i] = float32(math.Sin(ang))
-			}
-		}
-		n.cos, n.sin = c, s
-	}
-	return n.cos, n.sin
+	return &Net{Cfg: cfg, Head: head, Layers: layers, act: cfg.Act()}
 }
 
 // batch is the activation state of one forward call over several sequences.
@@ -62,12 +42,15 @@ type batch struct {
 	pos    [][]int // position ids per sequence (nil: 0, 1, 2, ...)
 	seg    [][]int // branch per token (nil: one causal sequence), see Seq
 	rows   int
-	x      []float32 // [rows, D] residual stream
-	xn     []float32 // [rows, D] normalised
-	qkv    []float32 // [rows, (H+2KV)·hd]
-	att    []float32 // [rows, H·hd]
-	gu     []float32 // [rows, 2I]
-	h      []float32 // [rows, I]
+	maxPos int             // positions the batch's RoPE tables cover
+	slot   int             // the layer slot being run
+	kind   model.LayerKind // its kind (set by attnBlock)
+	x      []float32       // [rows, D] residual stream
+	xn     []float32       // [rows, D] normalised
+	qkv    []float32       // [rows, (H+2KV)·hd]
+	att    []float32       // [rows, H·hd]
+	gu     []float32       // [rows, 2I]
+	h      []float32       // [rows, I]
 }
 
 // Seq is one packed input sequence. Tokens run causally; with Seg, a
@@ -133,6 +116,9 @@ func (n *Net) newBatch(seqs []Seq) (*batch, error) {
 			r++
 		}
 	}
+	if s := n.Head.EmbedScale; s != 0 {
+		kernel.Scale(b.x[:b.rows*d], s)
+	}
 	return b, nil
 }
 
@@ -186,6 +172,7 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 		if trace != nil {
 			trace(li, b.x)
 		}
+		b.slot = li
 		n.layer(b, l, cos, sin)
 		if keys != nil {
 			n.Prefix.Cache.put(keys[li], b.x)
@@ -197,7 +184,8 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 	rmsNorm(b.xn, b.x, n.Head.FinalNorm, d, c.RMSNormEps)
 }
 
-// ropeFor returns the rope tables covering every position of the batch.
+// ropeFor returns the rope tables of global layers covering every
+// position of the batch (attnBlock takes its kind's).
 func (n *Net) ropeFor(b *batch) (cos, sin []float32) {
 	maxPos := 0
 	for i, l := range b.lens {
@@ -206,7 +194,8 @@ func (n *Net) ropeFor(b *batch) (cos, sin []float32) {
 			maxPos = max(maxPos, p+1)
 		}
 	}
-	return n.rope(maxPos)
+	b.maxPos = maxPos
+	return n.ropeOf(b, model.Global)
 }
 
 // layer runs one decoder layer on the residual stream b.x: the sub-blocks
@@ -221,10 +210,14 @@ func (n *Net) layer(b *batch, l *Layer, cos, sin []float32) {
 }
 
 // attnBlock adds the layer's attention output to the residual stream b.x.
+// The layer's kind (from its slot, b.slot) picks its window and RoPE.
 func (n *Net) attnBlock(b *batch, l *Layer, cos, sin []float32) {
 	c := n.Cfg
 	d := c.HiddenSize
 	qkvW := c.QDim() + 2*c.KVDim()
+	if b.kind = n.kindAt(b.slot); b.kind != model.Global {
+		cos, sin = n.ropeOf(b, b.kind)
+	}
 	rmsNorm(b.xn, b.x, l.AttnNorm, d, c.RMSNormEps)
 	kernel.MatMulT(b.qkv, qkvW, b.xn, d, b.rows, l.QKV, false)
 	if l.QKVBias != nil {
@@ -235,8 +228,16 @@ func (n *Net) attnBlock(b *batch, l *Layer, cos, sin []float32) {
 			}
 		}
 	}
+	if l.QNorm != nil {
+		n.qkNorms(b, l)
+	}
 	n.applyRope(b, cos, sin)
 	n.attention(b)
+	if l.PostAttnNorm != nil {
+		kernel.MatMulT(b.xn, d, b.att, c.QDim(), b.rows, l.O, false)
+		addNormed(b.x, b.xn, l.PostAttnNorm, d, c.RMSNormEps, true)
+		return
+	}
 	kernel.MatMulT(b.x, d, b.att, c.QDim(), b.rows, l.O, true)
 }
 
@@ -247,10 +248,11 @@ func (n *Net) mlpBlock(b *batch, l *Layer, out []float32, accumulate bool) {
 	d, inter := c.HiddenSize, c.IntermediateSize
 	rmsNorm(b.xn, b.x, l.MLPNorm, d, c.RMSNormEps)
 	kernel.MatMulT(b.gu, 2*inter, b.xn, d, b.rows, l.GateUp, false)
-	for r := 0; r < b.rows; r++ {
-		g := b.gu[r*2*inter : r*2*inter+inter]
-		u := b.gu[r*2*inter+inter : (r+1)*2*inter]
-		kernel.SiLUMul(b.h[r*inter:(r+1)*inter], g, u)
+	n.activate(b)
+	if l.PostMLPNorm != nil {
+		kernel.MatMulT(b.xn, d, b.h, inter, b.rows, l.Down, false)
+		addNormed(out, b.xn, l.PostMLPNorm, d, c.RMSNormEps, accumulate)
+		return
 	}
 	kernel.MatMulT(out, d, b.h, inter, b.rows, l.Down, accumulate)
 }
@@ -261,9 +263,10 @@ func (n *Net) applyRope(b *batch, cos, sin []float32) {
 	hd, half := c.HeadDim, c.HeadDim/2
 	qkvW := c.QDim() + 2*c.KVDim()
 	heads := c.NumAttentionHeads + c.NumKeyValueHeads // q heads then k heads are contiguous
-	// Queries carry the 1/√hd of the scores: one multiply per query value
-	// instead of one per score (exact when hd is a power of 4).
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	// Queries carry the scale of the scores (1/√hd, or Gemma's
+	// query_pre_attn_scalar^-½): one multiply per query value instead of
+	// one per score (exact when it is a power of 2).
+	scale := float32(c.AttnScale())
 	for s, start := range b.starts {
 		for t := 0; t < b.lens[s]; t++ {
 			row := b.qkv[(start+t)*qkvW:]
@@ -309,7 +312,8 @@ func (n *Net) attention(b *batch) {
 	group := H / KV
 	qkvW := c.QDim() + 2*c.KVDim()
 	kOff, vOff := c.QDim(), c.QDim()+c.KVDim()
-	window := c.Window()
+	window := c.WindowFor(b.kind)
+	scoreCap := c.AttnSoftCap()
 	maxLen := 0
 	for _, l := range b.lens {
 		maxLen = max(maxLen, l)
@@ -375,6 +379,7 @@ func (n *Net) attention(b *batch) {
 							lo = t - window + 1
 						}
 						clear(row[:lo])
+						softCap(row[lo:t+1], scoreCap)
 						if seg := b.seg[j.s]; seg != nil && seg[t] != 0 {
 							// A branch sees the prefix and itself only.
 							for u := lo; u < t; u++ {
@@ -433,6 +438,7 @@ func (n *Net) Rows(seqs []Seq, rows []Row, fn func(i int, logits []float32)) err
 			copy(a[i*d:(i+1)*d], b.xn[row*d:(row+1)*d])
 		}
 		kernel.MatMulTSerial(logits, V, a, d, hi-lo, n.Head.LMHead, false)
+		softCap(logits[:(hi-lo)*V], n.Cfg.FinalSoftCap())
 		for i := range rows[lo:hi] {
 			fn(lo+i, logits[i*V:(i+1)*V])
 		}
@@ -479,6 +485,7 @@ func (n *Net) Logits(seq []int) ([]float32, error) {
 	d, V := n.Cfg.HiddenSize, n.Cfg.VocabSize
 	out := make([]float32, V)
 	kernel.MatMulT(out, V, b.xn[(b.rows-1)*d:], d, 1, n.Head.LMHead, false)
+	softCap(out, n.Cfg.FinalSoftCap())
 	return out, nil
 }
 
@@ -522,9 +529,11 @@ func (n *Net) Capture(seqs [][]int, k int, fn func(r, m []float32)) error {
 	}
 	defer b.release()
 	cos, sin := n.ropeFor(b)
-	for _, l := range n.Layers[:k] {
+	for i, l := range n.Layers[:k] {
+		b.slot = i
 		n.layer(b, l, cos, sin)
 	}
+	b.slot = k
 	if l := n.Layers[k]; l.HasAttn() {
 		n.attnBlock(b, l, cos, sin)
 	}

@@ -99,6 +99,7 @@ func (n *Net) headTargets(b *batch, rows []Row, targets []Target, out []float64)
 		v1 := min(v0+headVocab, V)
 		vb := v1 - v0
 		kernel.MatMulTSerial(logits, vb, a, d, len(rows), head.Slice(v0, v1), false)
+		softCap(logits[:len(rows)*vb], n.Cfg.FinalSoftCap())
 		for i := range rows {
 			l := logits[i*vb : (i+1)*vb]
 			st := &state[i]

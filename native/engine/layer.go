@@ -31,6 +31,19 @@ type Layer struct {
 	GateUp   *kernel.Packed // [2·I, D]: gate rows, then up rows
 	Down     *kernel.Packed // [D, I]
 
+	// The newer architectures' norms (nil when the architecture has none;
+	// see arch.go): per-head RMSNorms of queries and keys before RoPE
+	// ([hd] each, attention sub-block) and the norms of each sub-block's
+	// output before it joins the residual stream ([D] each). Every norm
+	// vector holds the factor it multiplies by: Gemma's 1 + w is folded in
+	// when the layer is built.
+	QNorm, KNorm []float32
+	PostAttnNorm []float32
+	PostMLPNorm  []float32
+	// Kind is how the layer's attention attends (sliding or global): its
+	// source layer's kind, which it keeps in any slot (see arch.go).
+	Kind model.LayerKind
+
 	// parts are the cached layers a composed layer points into (Compose):
 	// the cache pins them, not the composition.
 	parts []*Layer
@@ -42,7 +55,7 @@ func (l *Layer) Bytes() int64 {
 	if l.parts != nil {
 		return 0
 	}
-	n := int64(len(l.AttnNorm)+len(l.MLPNorm)+len(l.QKVBias)) * 4
+	n := int64(len(l.AttnNorm)+len(l.MLPNorm)+len(l.QKVBias)+len(l.QNorm)+len(l.KNorm)+len(l.PostAttnNorm)+len(l.PostMLPNorm)) * 4
 	return n + l.QKV.Bytes() + l.O.Bytes() + l.GateUp.Bytes() + l.Down.Bytes()
 }
 
@@ -55,6 +68,7 @@ func LayerBytes(cfg *model.Config, f kernel.Format) int64 {
 	if cfg.HasAttentionBias() {
 		n += int64(qkv) * 4
 	}
+	n += extraNormBytes(cfg)
 	return n + kernel.PackedBytes(qkv, d, f) + kernel.PackedBytes(d, cfg.QDim(), f) +
 		kernel.PackedBytes(2*i, d, f) + kernel.PackedBytes(d, i, f)
 }
@@ -80,12 +94,17 @@ func (l *Layer) HasMLP() bool { return l.GateUp != nil }
 // (see LayerCache.Adopt and Unpin).
 func Compose(attn, mlp *Layer) *Layer {
 	l := &Layer{parts: []*Layer{}}
+	if mlp != nil {
+		l.Kind = mlp.Kind
+	}
 	if attn != nil {
+		l.Kind = attn.Kind
 		l.AttnNorm, l.QKV, l.QKVBias, l.O = attn.AttnNorm, attn.QKV, attn.QKVBias, attn.O
+		l.QNorm, l.KNorm, l.PostAttnNorm = attn.QNorm, attn.KNorm, attn.PostAttnNorm
 		l.parts = append(l.parts, attn)
 	}
 	if mlp != nil {
-		l.MLPNorm, l.GateUp, l.Down = mlp.MLPNorm, mlp.GateUp, mlp.Down
+		l.MLPNorm, l.GateUp, l.Down, l.PostMLPNorm = mlp.MLPNorm, mlp.GateUp, mlp.Down, mlp.PostMLPNorm
 		l.parts = append(l.parts, mlp)
 	}
 	return l
@@ -126,12 +145,12 @@ func BuildLayer(cfg *model.Config, src Source, attn bool) (*Layer, error) {
 	var zero bool
 	var err error
 	if attn {
-		if l.AttnNorm, err = vector(src, model.AttnNorm, d); err != nil {
+		if l.AttnNorm, err = normVector(cfg, src, model.AttnNorm, d); err != nil {
 			return nil, err
 		}
 		// q/k/v (and gate/up) are packed as one matrix each, straight from
-		// their tensors.
-		if l.QKV, _, err = packParts(src, d, layerPart(cfg, model.Q), layerPart(cfg, model.K), layerPart(cfg, model.V)); err != nil {
+		// their tensors (or the fused tensor, which is that matrix).
+		if l.QKV, _, err = packParts(src, d, qkvParts(cfg)...); err != nil {
 			return nil, err
 		}
 		if cfg.HasAttentionBias() {
@@ -143,24 +162,33 @@ func BuildLayer(cfg *model.Config, src Source, attn bool) (*Layer, error) {
 				l.QKVBias = append(l.QKVBias, b...)
 			}
 		}
+		if err := l.buildAttnNorms(cfg, src); err != nil {
+			return nil, err
+		}
 		if l.O, zero, err = packParts(src, cfg.QDim(), layerPart(cfg, model.O)); err != nil {
 			return nil, err
 		}
 		if zero {
 			l.AttnNorm, l.QKV, l.QKVBias, l.O = nil, nil, nil, nil
+			l.QNorm, l.KNorm, l.PostAttnNorm = nil, nil, nil
 		}
 	}
-	if l.MLPNorm, err = vector(src, model.MLPNorm, d); err != nil {
+	if l.MLPNorm, err = normVector(cfg, src, model.MLPNorm, d); err != nil {
 		return nil, err
 	}
-	if l.GateUp, _, err = packParts(src, d, layerPart(cfg, model.Gate), layerPart(cfg, model.Up)); err != nil {
+	if l.GateUp, _, err = packParts(src, d, gateUpParts(cfg)...); err != nil {
 		return nil, err
+	}
+	if cfg.Spec().Has(model.PostMLPNorm) {
+		if l.PostMLPNorm, err = normVector(cfg, src, model.PostMLPNorm, d); err != nil {
+			return nil, err
+		}
 	}
 	if l.Down, zero, err = packParts(src, cfg.IntermediateSize, layerPart(cfg, model.Down)); err != nil {
 		return nil, err
 	}
 	if zero {
-		l.MLPNorm, l.GateUp, l.Down = nil, nil, nil
+		l.MLPNorm, l.GateUp, l.Down, l.PostMLPNorm = nil, nil, nil, nil
 	}
 	return l, nil
 }
@@ -177,6 +205,7 @@ func LoadLayer(m *model.Model, i int) (*Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s layer %d: %w", m.Name, i, err)
 	}
+	l.Kind = m.Config.KindAt(i)
 	return l, nil
 }
 
@@ -187,6 +216,9 @@ type Head struct {
 	Embed     *kernel.Packed // [V, D]
 	FinalNorm []float32      // [D]
 	LMHead    *kernel.Packed // [V, D] (Embed when tied)
+	// EmbedScale multiplies every embedding row (0: none; Gemma's √hidden
+	// in the embedding table's dtype).
+	EmbedScale float32
 }
 
 // Bytes is the memory the head holds.
@@ -217,9 +249,10 @@ func BuildHead(cfg *model.Config, src Source) (*Head, error) {
 	if h.Embed, _, err = packParts(src, d, part{HeadEmbed, v * d}); err != nil {
 		return nil, err
 	}
-	if h.FinalNorm, err = vector(src, HeadNorm, d); err != nil {
+	if h.FinalNorm, err = normVector(cfg, src, HeadNorm, d); err != nil {
 		return nil, err
 	}
+	h.EmbedScale = embedScale(cfg, src.Format(HeadEmbed))
 	h.LMHead = h.Embed
 	if !cfg.TieWordEmbeddings {
 		if h.LMHead, _, err = packParts(src, d, part{HeadLM, v * d}); err != nil {

@@ -37,7 +37,7 @@ func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 	if ly, ok := l.Cache.Get("source", key); ok {
 		return ly.(*Layer), nil
 	}
-	l.Cache.Reserve(LayerBytes(m.Config, CheckpointSource(m, i).Format(model.Q)))
+	l.Cache.Reserve(LayerBytes(m.Config, WeightFormat(m, i)))
 	ly, err := LoadLayer(m, i)
 	if err != nil {
 		return nil, err

@@ -18,22 +18,21 @@ func SyntheticConfig(hidden, inter, layers, heads, kvHeads, vocab int) *model.Co
 	}
 }
 
-// RandomTensors draws one layer's tensors with scale 1/sqrt(fan-in).
+// RandomTensors draws one layer's tensors (the roles of cfg's
+// architecture) with scale 1/sqrt(fan-in); norms multiply by 1.
 func RandomTensors(cfg *model.Config, r *rand.Rand) Tensors {
 	t := Tensors{}
-	roles := []string{model.AttnNorm, model.Q, model.K, model.V, model.O, model.MLPNorm, model.Gate, model.Up, model.Down}
-	if cfg.HasAttentionBias() {
-		roles = append(roles, model.QBias, model.KBias, model.VBias)
-	}
-	for _, role := range roles {
+	for _, role := range cfg.Roles() {
 		shape := cfg.ExpectedShape(role)
 		n := 1
 		for _, d := range shape {
 			n *= d
 		}
 		v := make([]float32, n)
-		switch role {
-		case model.AttnNorm, model.MLPNorm:
+		switch {
+		case model.NormRole(role) && cfg.Spec().NormPlusOne:
+			// a (1 + w) norm of weight 0 multiplies by 1
+		case model.NormRole(role):
 			for i := range v {
 				v[i] = 1
 			}
@@ -69,6 +68,7 @@ func randomNet(cfg *model.Config, seed uint64, half bool) *Net {
 		if err != nil {
 			panic(err) // shapes come from cfg itself
 		}
+		l.Kind = cfg.KindAt(i)
 		layers[i] = l
 	}
 	emb := make([]float32, cfg.VocabSize*cfg.HiddenSize)
@@ -80,7 +80,9 @@ func randomNet(cfg *model.Config, seed uint64, half bool) *Net {
 	}
 	norm := make([]float32, cfg.HiddenSize)
 	for i := range norm {
-		norm[i] = 1
+		if !cfg.Spec().NormPlusOne {
+			norm[i] = 1
+		}
 	}
 	h, err := NewHead(cfg, &HeadTensors{Embed: emb, FinalNorm: norm})
 	if err != nil {

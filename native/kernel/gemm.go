@@ -9,7 +9,7 @@
 // to float32 rounding.
 package kernel
 
-//go:generate go run gen_amd64.go gen_avx512.go
+//go:generate go run gen_amd64.go gen_avx512.go gen_activation.go
 
 import (
 	"fmt"

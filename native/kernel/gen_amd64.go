@@ -7,7 +7,7 @@
 // softmax and log-sum-exp parts, SiLU·up, RMS norm), and with
 // gen_avx512.go the AVX-512 kernels.
 //
-//	go run gen_amd64.go gen_avx512.go (gofmt is not needed for .s files)
+//	go run gen_amd64.go gen_avx512.go gen_activation.go (gofmt is not needed for .s files)
 package main
 
 import (
@@ -420,6 +420,7 @@ func main() {
 	fmaPeak(w, "AVX2", "Y")
 	fmaPeak(w, "AVX512", "Z")
 	dpPeak(w)
+	activationRoutines(w, expBody)
 
 	out := "kernel_amd64.s"
 	if len(os.Args) > 2 && os.Args[1] == "-o" {

@@ -199,9 +199,9 @@ func TestAssemblyIsGenerated(t *testing.T) {
 		t.Skip("the generator writes amd64 assembly")
 	}
 	out := filepath.Join(t.TempDir(), "kernel_amd64.s")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "gen_amd64.go", "gen_avx512.go", "-o", out)
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", "gen_amd64.go", "gen_avx512.go", "gen_activation.go", "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run gen_amd64.go gen_avx512.go: %v\n%s", err, b)
+		t.Fatalf("go run gen_amd64.go gen_avx512.go gen_activation.go: %v\n%s", err, b)
 	}
 	want, _ := os.ReadFile(out)
 	got, err := os.ReadFile("kernel_amd64.s")

@@ -7915,3 +7915,121 @@ peakDP:
 	JNZ peakDP
 	VZEROUPPER
 	RET
+
+// func geluMulAVX2(h, gate, up *float32, n int, c1, c3 float32) // n a multiple of 8
+TEXT ·geluMulAVX2(SB), NOSPLIT, $0-40
+	MOVQ h+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS expconst<>+0(SB), Y3
+	VBROADCASTSS expconst<>+4(SB), Y4
+	VBROADCASTSS expconst<>+8(SB), Y5
+	VBROADCASTSS expconst<>+12(SB), Y6
+	VBROADCASTSS expconst<>+16(SB), Y7
+	VBROADCASTSS expconst<>+20(SB), Y8
+	VBROADCASTSS expconst<>+24(SB), Y9
+	VBROADCASTSS expconst<>+28(SB), Y10
+	VBROADCASTSS expconst<>+32(SB), Y11
+	VBROADCASTSS expconst<>+36(SB), Y12
+	VBROADCASTSS expconst<>+40(SB), Y13
+	VBROADCASTSS expconst<>+44(SB), Y14
+	VBROADCASTSS expconst<>+48(SB), Y15
+geluloop:
+	CMPQ CX, $8
+	JLT geludone
+	VMOVUPS (SI), Y1 // g
+	VMULPS Y1, Y1, Y0 // g²
+	VBROADCASTSS c3+36(FP), Y2
+	VMULPS Y2, Y0, Y0
+	VBROADCASTSS c1+32(FP), Y2
+	VADDPS Y2, Y0, Y0 // c1 + c3·g²
+	VMULPS Y1, Y0, Y0 // t
+	VMINPS Y3, Y0, Y0
+	VMAXPS Y4, Y0, Y0
+	VMULPS Y5, Y0, Y1
+	VROUNDPS $0, Y1, Y1 // fx = round(x·log2e)
+	VFNMADD231PS Y6, Y1, Y0 // x -= fx·C1
+	VFNMADD231PS Y7, Y1, Y0 // x -= fx·C2
+	VMOVAPS Y8, Y2 // p = p0
+	VFMADD213PS Y9, Y0, Y2
+	VFMADD213PS Y10, Y0, Y2
+	VFMADD213PS Y11, Y0, Y2
+	VFMADD213PS Y12, Y0, Y2
+	VFMADD213PS Y13, Y0, Y2
+	VMULPS Y0, Y0, Y15
+	VFMADD213PS Y0, Y15, Y2 // y = p·x² + x
+	VADDPS Y14, Y2, Y2 // + 1
+	VCVTPS2DQ Y1, Y1
+	VPBROADCASTD expconst<>+48(SB), Y15
+	VPADDD Y15, Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VMULPS Y1, Y2, Y2 // · 2^fx
+	VADDPS Y14, Y2, Y2 // 1 + exp(t)
+	VMOVUPS (SI), Y1
+	VDIVPS Y2, Y1, Y1
+	VMULPS (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP geluloop
+geludone:
+	VZEROUPPER
+	RET
+
+// func softCapAVX2(x *float32, n int, inv2, twoCap, cap float32) // n a multiple of 8
+TEXT ·softCapAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS expconst<>+0(SB), Y3
+	VBROADCASTSS expconst<>+4(SB), Y4
+	VBROADCASTSS expconst<>+8(SB), Y5
+	VBROADCASTSS expconst<>+12(SB), Y6
+	VBROADCASTSS expconst<>+16(SB), Y7
+	VBROADCASTSS expconst<>+20(SB), Y8
+	VBROADCASTSS expconst<>+24(SB), Y9
+	VBROADCASTSS expconst<>+28(SB), Y10
+	VBROADCASTSS expconst<>+32(SB), Y11
+	VBROADCASTSS expconst<>+36(SB), Y12
+	VBROADCASTSS expconst<>+40(SB), Y13
+	VBROADCASTSS expconst<>+44(SB), Y14
+	VBROADCASTSS expconst<>+48(SB), Y15
+caploop:
+	CMPQ CX, $8
+	JLT capdone
+	VBROADCASTSS inv2+16(FP), Y1
+	VMULPS (SI), Y1, Y0 // 2x/cap
+	VMINPS Y3, Y0, Y0
+	VMAXPS Y4, Y0, Y0
+	VMULPS Y5, Y0, Y1
+	VROUNDPS $0, Y1, Y1 // fx = round(x·log2e)
+	VFNMADD231PS Y6, Y1, Y0 // x -= fx·C1
+	VFNMADD231PS Y7, Y1, Y0 // x -= fx·C2
+	VMOVAPS Y8, Y2 // p = p0
+	VFMADD213PS Y9, Y0, Y2
+	VFMADD213PS Y10, Y0, Y2
+	VFMADD213PS Y11, Y0, Y2
+	VFMADD213PS Y12, Y0, Y2
+	VFMADD213PS Y13, Y0, Y2
+	VMULPS Y0, Y0, Y15
+	VFMADD213PS Y0, Y15, Y2 // y = p·x² + x
+	VADDPS Y14, Y2, Y2 // + 1
+	VCVTPS2DQ Y1, Y1
+	VPBROADCASTD expconst<>+48(SB), Y15
+	VPADDD Y15, Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VMULPS Y1, Y2, Y2 // · 2^fx
+	VADDPS Y14, Y2, Y2 // 1 + exp(2x/cap)
+	VBROADCASTSS twoCap+20(FP), Y1
+	VDIVPS Y2, Y1, Y1
+	VBROADCASTSS cap+24(FP), Y0
+	VSUBPS Y1, Y0, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP caploop
+capdone:
+	VZEROUPPER
+	RET

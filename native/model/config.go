@@ -1,7 +1,9 @@
 // Package model opens Hugging Face decoder-only checkpoints (Llama, Mistral,
-// Qwen2) and families of them: config.json, the architecture's tensor names
-// (a table in architectures.json, not code), lazily read safetensors, and the
-// consistency checks a family of fine-tunes of one base must pass.
+// Qwen2, Qwen3, Gemma 2, Gemma 3 text, Phi-3) and families of them:
+// config.json, the architecture's tensor names and the ways its layer
+// differs from Llama's (a table in architectures.json, not code; see Arch),
+// lazily read safetensors, and the consistency checks a family of
+// fine-tunes of one base must pass.
 package model
 
 import (
@@ -9,22 +11,24 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
-// RopeScaling is config.json's rope_scaling. Only rope_type "llama3" changes
-// the frequencies; "default" (or null) leaves them alone.
+// RopeScaling is config.json's rope_scaling: rope_type "default" (or null),
+// "linear", "llama3" and "longrope" (Phi-3's, also spelled "su"); any other
+// type is refused naming the field (see Config.Rope).
 type RopeScaling struct {
-	RopeType                      string  `json:"rope_type"`
-	Type                          string  `json:"type"` // older spelling of rope_type
-	Factor                        float64 `json:"factor"`
-	LowFreqFactor                 float64 `json:"low_freq_factor"`
-	HighFreqFactor                float64 `json:"high_freq_factor"`
-	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings"`
+	RopeType                      string    `json:"rope_type"`
+	Type                          string    `json:"type"` // older spelling of rope_type
+	Factor                        float64   `json:"factor"`
+	LowFreqFactor                 float64   `json:"low_freq_factor"`
+	HighFreqFactor                float64   `json:"high_freq_factor"`
+	OriginalMaxPositionEmbeddings int       `json:"original_max_position_embeddings"`
+	LongFactor                    []float64 `json:"long_factor"`
+	ShortFactor                   []float64 `json:"short_factor"`
+	AttentionFactor               *float64  `json:"attention_factor"`
 }
 
 // Config is the part of config.json the engine needs.
@@ -50,6 +54,18 @@ type Config struct {
 	TorchDType            string       `json:"torch_dtype"`
 	BOSTokenID            any          `json:"bos_token_id"`
 	EOSTokenID            any          `json:"eos_token_id"`
+
+	// Fields of the newer architectures (see arch.go).
+	HiddenActivation              string          `json:"hidden_activation"`
+	QueryPreAttnScalar            *float64        `json:"query_pre_attn_scalar"`
+	AttnLogitSoftcapping          *float64        `json:"attn_logit_softcapping"`
+	FinalLogitSoftcapping         *float64        `json:"final_logit_softcapping"`
+	RopeLocalBaseFreq             float64         `json:"rope_local_base_freq"`
+	SlidingWindowPattern          int             `json:"sliding_window_pattern"`
+	LayerTypes                    []string        `json:"layer_types"`
+	OriginalMaxPositionEmbeddings int             `json:"original_max_position_embeddings"`
+	PartialRotaryFactor           *float64        `json:"partial_rotary_factor"`
+	RopeParameters                json.RawMessage `json:"rope_parameters"`
 
 	// Raw keeps every field of the file, for writing an updated config.
 	Raw map[string]any `json:"-"`
@@ -94,6 +110,9 @@ func ParseConfig(raw []byte, path string) (*Config, error) {
 }
 
 func (c *Config) check() error {
+	if err := c.checkArchitectures(); err != nil {
+		return err
+	}
 	_, ok := architectures[c.ModelType]
 	if !ok {
 		return fmt.Errorf("unsupported architecture: model_type %q (supported: %s)", c.ModelType, strings.Join(SupportedTypes(), ", "))
@@ -149,24 +168,8 @@ func (c *Config) check() error {
 	if c.SlidingWindow != nil && *c.SlidingWindow < 0 {
 		return fmt.Errorf("field sliding_window = %d must not be negative", *c.SlidingWindow)
 	}
-	if c.HiddenAct != "" && c.HiddenAct != "silu" {
-		return fmt.Errorf("field hidden_act %q is not supported (silu is)", c.HiddenAct)
-	}
-	if rs := c.RopeScaling; rs != nil {
-		t := rs.RopeType
-		if t == "" {
-			t = rs.Type
-		}
-		rs.RopeType = t
-		switch t {
-		case "default", "":
-		case "llama3":
-			if !(rs.Factor > 0 && rs.Factor <= 1e4) || !(rs.LowFreqFactor > 0) || !(rs.HighFreqFactor > rs.LowFreqFactor) || math.IsInf(rs.HighFreqFactor, 0) || rs.OriginalMaxPositionEmbeddings <= 0 {
-				return fmt.Errorf("field rope_scaling (llama3) needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings > 0")
-			}
-		default:
-			return fmt.Errorf("field rope_scaling.rope_type %q is not supported (llama3 is)", t)
-		}
+	if err := c.architecture(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -179,94 +182,13 @@ func (c *Config) HasAttentionBias() bool {
 	return architectures[c.ModelType].AttentionBias
 }
 
-// InvFreq returns the rotary inverse frequencies (head_dim/2 of them),
-// with llama3 scaling applied when configured, as Hugging Face computes them.
+// InvFreq returns the rotary inverse frequencies (head_dim/2 of them) of
+// the config's global layers on short inputs, scaled as Hugging Face
+// scales them (Rope gives every kind and length).
 func (c *Config) InvFreq() []float64 {
-	half := c.HeadDim / 2
-	out := make([]float64, half)
-	for i := range out {
-		out[i] = 1 / math.Pow(c.RopeTheta, float64(2*i)/float64(c.HeadDim))
-	}
-	rs := c.RopeScaling
-	if rs == nil || rs.RopeType != "llama3" {
-		return out
-	}
-	lowWavelen := float64(rs.OriginalMaxPositionEmbeddings) / rs.LowFreqFactor
-	highWavelen := float64(rs.OriginalMaxPositionEmbeddings) / rs.HighFreqFactor
-	for i, f := range out {
-		wavelen := 2 * math.Pi / f
-		switch {
-		case wavelen < highWavelen:
-		case wavelen > lowWavelen:
-			out[i] = f / rs.Factor
-		default:
-			smooth := (float64(rs.OriginalMaxPositionEmbeddings)/wavelen - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor)
-			out[i] = (1-smooth)*f/rs.Factor + smooth*f
-		}
-	}
-	return out
+	f, _ := c.Rope(Global, false)
+	return f
 }
-
-// Arch is one architecture's tensor-name templates ({i} is the layer index).
-type Arch struct {
-	Architectures []string          `json:"architectures"`
-	AttentionBias bool              `json:"attention_bias"`
-	Embed         string            `json:"embed"`
-	FinalNorm     string            `json:"final_norm"`
-	LMHead        string            `json:"lm_head"`
-	Layer         map[string]string `json:"layer"`
-}
-
-//go:embed architectures.json
-var architecturesJSON []byte
-
-var architectures = mustArchitectures()
-
-func mustArchitectures() map[string]Arch {
-	var m map[string]Arch
-	d := json.NewDecoder(bytes.NewReader(architecturesJSON))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&m); err != nil {
-		panic("model: architectures.json: " + err.Error()) // embedded at build time; tested
-	}
-	for name, a := range m {
-		for _, role := range LayerRoles {
-			if a.Layer[role] == "" {
-				panic("model: architectures.json: " + name + " lacks layer role " + role)
-			}
-		}
-	}
-	return m
-}
-
-// SupportedTypes lists the model_type values we can run.
-func SupportedTypes() []string {
-	var out []string
-	for k := range architectures {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Layer tensor roles, in a fixed order.
-const (
-	AttnNorm = "attn_norm"
-	Q        = "q"
-	K        = "k"
-	V        = "v"
-	O        = "o"
-	QBias    = "q_bias"
-	KBias    = "k_bias"
-	VBias    = "v_bias"
-	MLPNorm  = "mlp_norm"
-	Gate     = "gate"
-	Up       = "up"
-	Down     = "down"
-)
-
-// LayerRoles lists every role a layer template may have.
-var LayerRoles = []string{AttnNorm, Q, K, V, O, QBias, KBias, VBias, MLPNorm, Gate, Up, Down}
 
 // readConfig reads dir/config.json.
 func readConfig(dir string) (*Config, error) {

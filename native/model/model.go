@@ -32,10 +32,7 @@ func Open(dir string) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Name: filepath.Base(dir), Dir: dir, Config: cfg, Arch: architectures[cfg.ModelType], Tensors: ck}
-	m.roles = []string{AttnNorm, Q, K, V, O, MLPNorm, Gate, Up, Down}
-	if cfg.HasAttentionBias() {
-		m.roles = append(m.roles, QBias, KBias, VBias)
-	}
+	m.roles = cfg.Roles()
 	if err := m.checkShapes(); err != nil {
 		ck.Close()
 		return nil, err
@@ -62,12 +59,37 @@ func (m *Model) LMHeadName() string {
 	return m.Arch.LMHead
 }
 
+// Roles lists the layer tensor roles of this config's architecture, in
+// LayerRoles order (biases only when the config has them).
+func (c *Config) Roles() []string {
+	a := c.Spec()
+	var out []string
+	for _, r := range LayerRoles {
+		switch r {
+		case QBias, KBias, VBias:
+			if !c.HasAttentionBias() {
+				continue
+			}
+		}
+		if a.Has(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // ExpectedShape is the shape a layer tensor of this config must have.
 func (c *Config) ExpectedShape(role string) []int {
 	d := c.HiddenSize
 	switch role {
-	case AttnNorm, MLPNorm:
+	case AttnNorm, MLPNorm, PostAttnNorm, PostMLPNorm:
 		return []int{d}
+	case QNorm, KNorm:
+		return []int{c.HeadDim}
+	case QKV:
+		return []int{c.QDim() + 2*c.KVDim(), d}
+	case GateUp:
+		return []int{2 * c.IntermediateSize, d}
 	case Q:
 		return []int{c.QDim(), d}
 	case K, V:
@@ -94,7 +116,7 @@ func (m *Model) checkShapes() error {
 			return fmt.Errorf("[%s]: missing tensor [%s]", m.Dir, name)
 		}
 		if !slices.Equal(info.Shape, want) {
-			return fmt.Errorf("[%s]: tensor [%s] has shape %v, config.json implies %v", m.Dir, name, info.Shape, want)
+			return fmt.Errorf("[%s]: tensor [%s] has shape %v, config.json implies %v (hidden_size %d, intermediate_size %d, num_attention_heads %d × head_dim %d, num_key_value_heads %d)", m.Dir, name, info.Shape, want, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.HeadDim, c.NumKeyValueHeads)
 		}
 		switch info.DType {
 		case safetensors.F32, safetensors.F16, safetensors.BF16:
@@ -135,16 +157,6 @@ func (m *Model) LayerParams() int64 {
 		n += p
 	}
 	return n
-}
-
-// AttnRole reports whether a layer role belongs to the attention sub-block
-// (input norm, q/k/v/o and their biases); the others are the MLP's.
-func AttnRole(role string) bool {
-	switch role {
-	case AttnNorm, Q, K, V, O, QBias, KBias, VBias:
-		return true
-	}
-	return false
 }
 
 // SubBlockParams counts the parameters of one layer's attention and MLP
@@ -282,7 +294,10 @@ func OpenFamily(members []Member) (*Family, error) {
 // stop their layers from being exchanged or merged.
 func Compatible(base, m *Model) error {
 	if base.Config.ModelType != m.Config.ModelType {
-		return fmt.Errorf("model %s [%s]: model_type %q differs from the base's %q", m.Name, m.Dir, m.Config.ModelType, base.Config.ModelType)
+		return fmt.Errorf("model %s [%s]: model_type %q differs from the base's %q: a family is one architecture", m.Name, m.Dir, m.Config.ModelType, base.Config.ModelType)
+	}
+	if err := sameLayerBehaviour(base.Config, m.Config); err != nil {
+		return fmt.Errorf("model %s [%s]: %w", m.Name, m.Dir, err)
 	}
 	bc, mc := base.Config, m.Config
 	if bc.HeadDim != mc.HeadDim || bc.NumAttentionHeads != mc.NumAttentionHeads || bc.NumKeyValueHeads != mc.NumKeyValueHeads || bc.RopeTheta != mc.RopeTheta || bc.TieWordEmbeddings != mc.TieWordEmbeddings {

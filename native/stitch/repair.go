@@ -104,6 +104,9 @@ func (b *Builder) repair(p *plan.Plan, head *engine.Head, layers []*engine.Layer
 		return nil, fmt.Errorf("repair.calibration: %w", err)
 	}
 	cfg := b.Family.Base().Config
+	if err := repairable(cfg); err != nil {
+		return nil, err
+	}
 	d := cfg.HiddenSize
 	tokens := 0
 	for _, w := range windows {
@@ -258,7 +261,7 @@ func (b *Builder) repairedMLP(key string, mlp plan.Part, t []float64) (*engine.L
 func (b *Builder) RepairedMLPTensors(mlp plan.Part, t []float64) (engine.Tensors, error) {
 	cfg := b.Family.Base().Config
 	ts := engine.Tensors{}
-	for _, role := range []string{model.MLPNorm, model.Gate, model.Up, model.Down} {
+	for _, role := range mlpRoles(cfg) {
 		v, err := b.PartTensor(mlp, role)
 		if err != nil {
 			return nil, err

@@ -204,6 +204,7 @@ func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) 
 	if err != nil {
 		return nil, err
 	}
+	l.Kind = cfg.KindAt(m.Layer)
 	b.cache.Put("merge", key, l)
 	return l, nil
 }

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -195,4 +196,37 @@ func (sp *splitter) matchGPT2(rs []rune, i int) int {
 		return end - 1 - i
 	}
 	return end - i
+}
+
+// mergedWithPrevious is a Split pre-tokenizer on a literal delimiter with
+// the "MergedWithPrevious" behaviour (Gemma's, on " "): each occurrence
+// ends the piece before it; an occurrence with no piece of its own before
+// it (at the start, or right after another) is a piece by itself — as
+// tokenizers' SplitDelimiterBehavior::MergedWithPrevious folds matches.
+func mergedWithPrevious(delim string) preStep {
+	return func(pieces []string, _ bool) []string {
+		var out []string
+		for _, p := range pieces {
+			prevMatch, have := false, false
+			for len(p) > 0 {
+				i := strings.Index(p, delim)
+				if i < 0 {
+					out = append(out, p)
+					break
+				}
+				if i > 0 {
+					out = append(out, p[:i])
+					have, prevMatch = true, false
+				}
+				if have && !prevMatch {
+					out[len(out)-1] += delim
+				} else {
+					out = append(out, delim)
+				}
+				have, prevMatch = true, true
+				p = p[i+len(delim):]
+			}
+		}
+		return out
+	}
 }

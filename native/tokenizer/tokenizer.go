@@ -553,8 +553,11 @@ func parsePre(raw json.RawMessage, field string) ([]preStep, error) {
 		if err := c.into(&s, field); err != nil {
 			return nil, err
 		}
+		if !s.Invert && s.Behavior == "MergedWithPrevious" && s.Pattern.String != nil && *s.Pattern.String != "" {
+			return []preStep{mergedWithPrevious(*s.Pattern.String)}, nil // Gemma's
+		}
 		if s.Invert || s.Behavior != "Isolated" {
-			return nil, fmt.Errorf("%w: field %s: Split with behavior %q invert=%v is not supported (Isolated is)", ErrFormat, field, s.Behavior, s.Invert)
+			return nil, fmt.Errorf("%w: field %s: Split with behavior %q invert=%v is not supported (Isolated, and MergedWithPrevious on a String, are)", ErrFormat, field, s.Behavior, s.Invert)
 		}
 		if s.Pattern.Regex == nil {
 			return nil, fmt.Errorf("%w: field %s: Split needs a Regex pattern", ErrFormat, field)

@@ -185,7 +185,7 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *
 	// limit the heap grows to twice what is live while checkpoints are read
 	// (135M F32: 1.44 GB resident for 0.54 GB). BF16 and F16 tensors are
 	// read 8 MB at a time; float32 ones a q/k/v or gate/up group at once.
-	format := engine.CheckpointSource(m, 0).Format(model.Q)
+	format := engine.WeightFormat(m, 0)
 	n := len(layers)
 	if layers == nil {
 		n = m.Config.NumHiddenLayers

@@ -25,6 +25,8 @@ type inspectReport struct {
 	Vocab            int            `json:"vocab_size"`
 	Tied             bool           `json:"tie_word_embeddings"`
 	AttentionBias    bool           `json:"attention_bias"`
+	Features         []string       `json:"features"`
+	LayerKinds       string         `json:"layer_kinds,omitempty"`
 	DTypes           map[string]int `json:"dtypes"`
 	ParamsPerLayer   int64          `json:"params_per_layer"`
 	ParamsOuter      int64          `json:"params_outside_layers"`
@@ -70,6 +72,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 			Heads: c.NumAttentionHeads, KVHeads: c.NumKeyValueHeads, HeadDim: c.HeadDim, Vocab: c.VocabSize,
 			Tied: c.TieWordEmbeddings, AttentionBias: c.HasAttentionBias(), DTypes: map[string]int{},
 			ParamsPerLayer: m.LayerParams(), ParamsOuter: m.OuterParams(), ParamsTotal: m.Params(),
+			Features: c.Features(), LayerKinds: c.KindsSummary(),
 		}
 		for dt, n := range m.Tensors.DTypes() {
 			r.DTypes[string(dt)] = n
@@ -97,6 +100,10 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  layers         %d × hidden %d, intermediate %d\n", r.Layers, r.Hidden, r.Intermediate)
 		fmt.Fprintf(stdout, "  attention      %d heads, %d kv heads, head_dim %d, bias %v\n", r.Heads, r.KVHeads, r.HeadDim, r.AttentionBias)
 		fmt.Fprintf(stdout, "  vocabulary     %d (tied embeddings: %v)\n", r.Vocab, r.Tied)
+		fmt.Fprintf(stdout, "  layer          %s\n", strings.Join(r.Features, ", "))
+		if r.LayerKinds != "" {
+			fmt.Fprintf(stdout, "  layer kinds    %s\n", r.LayerKinds)
+		}
 		var dts []string
 		for dt, n := range r.DTypes {
 			dts = append(dts, fmt.Sprintf("%s×%d", dt, n))
