@@ -23,6 +23,10 @@ type Options struct {
 	EOS       []int    // ids that end a sequence (EOSIDs)
 	IgnoreEOS bool     // generate through EOS ids (up to MaxTokens)
 	KVBF16    bool     // keys and values in bfloat16 (--kv bf16)
+	// FirstStream is the random stream of the first prompt (prompt i draws
+	// from stream FirstStream+i), so a prompt draws the same tokens in
+	// whatever batch it runs.
+	FirstStream int
 	// TruncateLeft drops a prompt's first tokens when prompt + MaxTokens
 	// exceed the context, instead of refusing it.
 	TruncateLeft bool
@@ -153,7 +157,7 @@ func (g *Generator) Run(ctx context.Context, prompts [][]int, o Options, onText 
 		if streams[i], err = newStream(g.Tok, p, o.Stop); err != nil {
 			return nil, fmt.Errorf("prompt %d: %w", i+1, err)
 		}
-		samplers[i] = newSampler(o.Sampling, i, p)
+		samplers[i] = newSampler(o.Sampling, o.FirstStream+i, p)
 		res[i].PromptTokens = len(p)
 		next[i] = p
 	}
