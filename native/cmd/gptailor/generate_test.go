@@ -99,6 +99,31 @@ func TestGeneratePromptsAndCompare(t *testing.T) {
 	}
 }
 
+// --chat renders the prompt (after --system) with a chat template; a
+// --prompts line of messages too, with its other variables.
+func TestGenerateChat(t *testing.T) {
+	tmp := t.TempDir()
+	base := filepath.Join(repoData, "stories260K-base")
+	tpl := filepath.Join(tmp, "t.jinja")
+	os.WriteFile(tpl, []byte("{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if topic is defined %}({{ topic }}){% endif %}{% if add_generation_prompt %}assistant:{% endif %}"), 0o644)
+	tok, _ := tokenizer.Load(base)
+	code, out, errOut := runCLI(t, "", "generate", "--model", base, "--template", tpl, "--chat", "--system", "Be brief.", "--prompt", "Tell a story.", "--max-tokens", "5", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := tok.Encode("<s>system: Be brief.\nuser: Tell a story.\nassistant:", false)
+	if r := genLines(t, out)[0]; r.PromptTokens != len(want) || want[0] != tok.BOS {
+		t.Fatalf("prompt tokens %d, want %d (%v)", r.PromptTokens, len(want), want)
+	}
+	prompts := filepath.Join(tmp, "m.jsonl")
+	os.WriteFile(prompts, []byte(`{"messages": [{"role": "user", "content": "Hi"}], "topic": "dogs"}`+"\n"), 0o644)
+	code, out, errOut = runCLI(t, "", "generate", "--model", base, "--template", tpl, "--prompts", prompts, "--max-tokens", "5", "--json")
+	want = tok.Encode("<s>user: Hi\n(dogs)assistant:", false)
+	if r := genLines(t, out); code != 0 || r[0].PromptTokens != len(want) {
+		t.Fatalf("exit %d %s: %+v, want %d prompt tokens", code, errOut, r, len(want))
+	}
+}
+
 // Bad input is refused naming the flag, line or field.
 func TestGenerateRefuses(t *testing.T) {
 	tmp := t.TempDir()
@@ -121,11 +146,13 @@ func TestGenerateRefuses(t *testing.T) {
 		{[]string{"--prompt", "a", "--max-tokens", "600"}, "2 prompt tokens + --max-tokens 600 = 602 exceed the model's context of 512 tokens"},
 		{[]string{"--prompts", file("bad.jsonl", "{\"prompt\": \"a\"}\n\xff\xfe\n")}, "bad.jsonl line 2: not UTF-8 text"},
 		{[]string{"--prompts", file("empty.jsonl", "{\"prompt\": \"\"}\n")}, `empty.jsonl line 1: field "prompt" is empty`},
-		{[]string{"--prompts", file("msg.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": 3}]}\n")}, `msg.jsonl line 1: messages[0]: "content" must be a string`},
-		{[]string{"--prompts", file("msg2.jsonl", "{\"messages\": \"hi\"}\n")}, `msg2.jsonl line 1: field "messages" must be a list`},
+		{[]string{"--prompts", file("msg.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": 3}]}\n")}, `msg.jsonl line 1: conversation: message 0: "content" is a number, want a string or null`},
+		{[]string{"--prompts", file("msg2.jsonl", "{\"messages\": \"hi\"}\n")}, `msg2.jsonl line 1: conversation: "messages" is a string, want an array`},
 		{[]string{"--prompts", file("both.jsonl", "{\"prompt\": \"a\", \"messages\": []}\n")}, `both.jsonl line 1: want one of "prompt"`},
 		{[]string{"--prompts", file("none.jsonl", "\n")}, "none.jsonl: no prompts"},
 		{[]string{"--prompt", "a", "--system", "s"}, "--system goes with --chat"},
+		{[]string{"--prompt", "a", "--chat"}, "has no chat template"},
+		{[]string{"--prompt", "a", "--chat", "--template", file("raise.jinja", "{{ raise_exception('no system role here') }}")}, "prompt 1: no system role here"},
 	} {
 		code, _, errOut := runCLI(t, "", append([]string{"generate", "--model", base}, c.args...)...)
 		if code != 1 || !strings.Contains(errOut, c.want) {

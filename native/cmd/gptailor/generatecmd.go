@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gptailor/gptailor/native/chattemplate"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/generate"
 	"github.com/gptailor/gptailor/native/kernel"
@@ -170,13 +171,8 @@ func (g *genFlags) readPrompts() ([]genPrompt, error) {
 	if !g.chat {
 		return []genPrompt{{Text: g.prompt}}, nil
 	}
-	var msgs []map[string]string
-	if g.system != "" {
-		msgs = append(msgs, map[string]string{"role": "system", "content": g.system})
-	}
-	msgs = append(msgs, map[string]string{"role": "user", "content": g.prompt})
-	raw, _ := json.Marshal(msgs)
-	return []genPrompt{{Messages: raw}}, nil
+	conv := chattemplate.UserPrompt(g.system, g.prompt)
+	return []genPrompt{{Conv: &conv}}, nil
 }
 
 // generate runs the prompts on one model or plan, --batch at a time,
@@ -251,14 +247,14 @@ func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 // tokens (BOS), or messages through the chat template (whose text carries
 // its own BOS).
 func encodePrompt(tok *tokenizer.Tokenizer, modelDir, template string, p genPrompt) ([]int, error) {
-	if p.Messages == nil {
+	if p.Conv == nil {
 		ids := tok.Encode(p.Text, true)
 		if len(ids) == 0 {
 			return nil, errors.New("the prompt is empty")
 		}
 		return ids, nil
 	}
-	text, err := renderChat(modelDir, template, p.Messages)
+	text, err := renderChat(tok, modelDir, template, *p.Conv)
 	if err != nil {
 		return nil, err
 	}

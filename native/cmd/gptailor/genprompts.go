@@ -9,13 +9,15 @@ import (
 	"io"
 	"os"
 	"unicode/utf8"
+
+	"github.com/gptailor/gptailor/native/chattemplate"
 )
 
-// genPrompt is one prompt of generate: text, or chat messages (a JSON
-// array, kept as it is for the chat template).
+// genPrompt is one prompt of generate: text, or a conversation for the
+// chat template.
 type genPrompt struct {
-	Text     string
-	Messages json.RawMessage
+	Text string
+	Conv *chattemplate.Conversation
 }
 
 // readPrompts reads a --prompts file: one JSON object a line,
@@ -48,7 +50,7 @@ func parsePrompts(r io.Reader, path string) ([]genPrompt, error) {
 		if err := json.Unmarshal(raw, &obj); err != nil {
 			return nil, fmt.Errorf("%s line %d: not a JSON object: %v", path, line, err)
 		}
-		p, err := promptOf(obj)
+		p, err := promptOf(obj, raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s line %d: %w", path, line, err)
 		}
@@ -63,9 +65,11 @@ func parsePrompts(r io.Reader, path string) ([]genPrompt, error) {
 	return out, nil
 }
 
-func promptOf(obj map[string]json.RawMessage) (genPrompt, error) {
+// promptOf reads a line: {"prompt": TEXT}, or {"messages": [...]} with any
+// other variables of the conversation (tools, documents, ...).
+func promptOf(obj map[string]json.RawMessage, raw []byte) (genPrompt, error) {
 	pr, hasPrompt := obj["prompt"]
-	ms, hasMessages := obj["messages"]
+	_, hasMessages := obj["messages"]
 	if hasPrompt == hasMessages {
 		return genPrompt{}, errors.New(`want one of "prompt" (a string) or "messages" (a list of {"role", "content"})`)
 	}
@@ -79,32 +83,12 @@ func promptOf(obj map[string]json.RawMessage) (genPrompt, error) {
 		}
 		return genPrompt{Text: s}, nil
 	}
-	if err := checkMessages(ms); err != nil {
+	conv, err := chattemplate.ParseConversation(raw)
+	if err != nil {
 		return genPrompt{}, err
 	}
-	return genPrompt{Messages: ms}, nil
-}
-
-// checkMessages refuses messages that are not a non-empty list of objects
-// with a string role and a string (or, for tool calls, null) content.
-func checkMessages(raw json.RawMessage) error {
-	var list []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return errors.New(`field "messages" must be a list of objects with string "role" and "content"`)
+	if len(conv.Messages) == 0 {
+		return genPrompt{}, errors.New(`field "messages" is empty`)
 	}
-	if len(list) == 0 {
-		return errors.New(`field "messages" is empty`)
-	}
-	for i, m := range list {
-		var role string
-		if err := json.Unmarshal(m["role"], &role); err != nil || role == "" {
-			return fmt.Errorf(`messages[%d]: "role" must be a non-empty string`, i)
-		}
-		c, ok := m["content"]
-		var s string
-		if !ok || (json.Unmarshal(c, &s) != nil && string(c) != "null" && c[0] != '[') {
-			return fmt.Errorf(`messages[%d]: "content" must be a string`, i)
-		}
-	}
-	return nil
+	return genPrompt{Conv: &conv}, nil
 }
