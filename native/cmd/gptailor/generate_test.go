@@ -163,3 +163,20 @@ func TestGenerateRefuses(t *testing.T) {
 		t.Errorf("no prompt: exit %d, want 2 (usage)", code)
 	}
 }
+
+// eval --tasks runs a generate_until task on the engine's generator.
+func TestEvalGenerateUntilTask(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "gen.jsonl"), []byte(`{"prompt": "Once upon a time, there was a little", "target": "girl named Lily"}
+{"prompt": "Lily wanted to play with her", "target": "ball"}
+`), 0o644)
+	list := filepath.Join(dir, "tasks.yaml")
+	os.WriteFile(list, []byte("tasks:\n  - name: words\n    type: generate_until\n    path: gen.jsonl\n    generate:\n      until: [\".\", \",\"]\n      max_tokens: 8\n      filter: [{function: strip}]\n"), 0o644)
+	code, out, errOut := runCLI(t, "", "eval", "--model", filepath.Join(repoData, "stories260K-base"), "--tasks", list, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `"exact_match,none": 0.5`) {
+		t.Fatalf("want exact_match 0.5 (girl named Lily right, toys ≠ ball): %s", out)
+	}
+}
