@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"serve":         {"serve the browser plan editor and live searches over a websocket", runServe},
 		"prune":         {"single-model depth-pruning baselines (shortgpt, angular, sleb, last) as plans", runPrune},
 		"compare":       {"compare finished search runs (seeds, --space ablations): the winners' objective and retention as mean ± s.e.", runCompare},
+		"generate":      {"generate text with a model or plan (KV-cached decoding, sampling, stop strings; --compare side by side)", runGenerate},
 		"worker":        {"evaluate search candidates for coordinators on a NATS JetStream server (search --workers/--nats)", runWorker},
 		"version":       {"the build, the CPU features seen and the compute kernel in use", runVersion},
 	}
