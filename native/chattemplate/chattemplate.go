@@ -62,23 +62,11 @@ func Load(modelDir string) (*Template, error) {
 
 // LoadNamed is Load choosing a named template of a list ("" = default).
 func LoadNamed(modelDir, name string) (*Template, error) {
-	cfgPath := filepath.Join(modelDir, "tokenizer_config.json")
-	var cfg map[string]json.RawMessage
-	raw, err := os.ReadFile(cfgPath)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfgPath, err)
-		}
-	case errors.Is(err, os.ErrNotExist):
-	default:
-		return nil, err
-	}
-	bos, err := tokenString(cfg, "bos_token", cfgPath)
+	cfg, cfgPath, err := readConfig(modelDir)
 	if err != nil {
 		return nil, err
 	}
-	eos, err := tokenString(cfg, "eos_token", cfgPath)
+	bos, eos, err := specialTokens(cfg, cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +89,40 @@ func LoadNamed(modelDir, name string) (*Template, error) {
 	}
 	t.BOSToken, t.EOSToken = bos, eos
 	return t, nil
+}
+
+// SpecialTokens returns a model directory's bos_token and eos_token
+// strings (tokenizer_config.json; "" when absent).
+func SpecialTokens(modelDir string) (bos, eos string, err error) {
+	cfg, cfgPath, err := readConfig(modelDir)
+	if err != nil {
+		return "", "", err
+	}
+	return specialTokens(cfg, cfgPath)
+}
+
+func readConfig(modelDir string) (map[string]json.RawMessage, string, error) {
+	cfgPath := filepath.Join(modelDir, "tokenizer_config.json")
+	var cfg map[string]json.RawMessage
+	raw, err := os.ReadFile(cfgPath)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", cfgPath, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, "", err
+	}
+	return cfg, cfgPath, nil
+}
+
+func specialTokens(cfg map[string]json.RawMessage, cfgPath string) (string, string, error) {
+	bos, err := tokenString(cfg, "bos_token", cfgPath)
+	if err != nil {
+		return "", "", err
+	}
+	eos, err := tokenString(cfg, "eos_token", cfgPath)
+	return bos, eos, err
 }
 
 // configTemplate picks tokenizer_config.json's chat_template.

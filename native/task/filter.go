@@ -46,7 +46,7 @@ func compileFilter(steps []FilterStep, p string) (func(string) string, error) {
 		case "take_first":
 			// One greedy response per sample: taking the first is the identity.
 		case "lowercase":
-			fns = append(fns, strings.ToLower)
+			fns = append(fns, pyLower)
 		case "uppercase":
 			fns = append(fns, strings.ToUpper)
 		case "strip", "remove_whitespace":
@@ -106,6 +106,59 @@ func pyStrip(s string) string {
 	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) })
 }
 
+// pyLower is Python's str.lower(): Unicode lower case with its two
+// context rules Go's strings.ToLower lacks — a capital sigma ending a word
+// becomes ς, and İ becomes i followed by U+0307.
+func pyLower(s string) string {
+	if !strings.ContainsAny(s, "Σİ") {
+		return strings.ToLower(s)
+	}
+	rs := []rune(s)
+	var b strings.Builder
+	for i, r := range rs {
+		switch r {
+		case 'Σ':
+			if finalSigma(rs, i) {
+				b.WriteRune('ς')
+			} else {
+				b.WriteRune('σ')
+			}
+		case 'İ':
+			b.WriteString("i\u0307")
+		default:
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// finalSigma is Unicode's Final_Sigma condition at rs[i]: a cased letter
+// before it and none after it (case-ignorable characters skipped).
+func finalSigma(rs []rune, i int) bool {
+	cased := func(r rune) bool { return unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) }
+	ignorable := func(r rune) bool {
+		return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk) || r == '\'' || r == '.' || r == ':' || r == '·'
+	}
+	before := false
+	for j := i - 1; j >= 0; j-- {
+		if ignorable(rs[j]) {
+			continue
+		}
+		before = cased(rs[j])
+		break
+	}
+	if !before {
+		return false
+	}
+	for j := i + 1; j < len(rs); j++ {
+		if ignorable(rs[j]) {
+			continue
+		}
+		return !cased(rs[j])
+	}
+	return true
+}
+
 // matcher is exact_match with its options compiled.
 type matcher struct {
 	ignore []*regexp.Regexp
@@ -135,7 +188,7 @@ func (m *matcher) normalize(s string) string {
 		s = re.ReplaceAllLiteralString(s, "")
 	}
 	if m.opts.IgnoreCase {
-		s = strings.ToLower(s)
+		s = pyLower(s)
 	}
 	if m.opts.IgnorePunctuation {
 		s = strings.Map(func(r rune) rune {

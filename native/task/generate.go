@@ -260,6 +260,23 @@ func (g *GenSpec) prompts(items []GenItem, shots []GenItem) []GenPrompt {
 	return out
 }
 
+// genBatches is forBatches for a model that may have no Net (a generator
+// alone): then one batch after another.
+func genBatches(m *Model, n int, fn func(lo, hi int) error) error {
+	if m.Net != nil {
+		return forBatches(m, n, genBatch, fn)
+	}
+	for lo := 0; lo < n; lo += genBatch {
+		if m.Ctx != nil && m.Ctx.Err() != nil {
+			return m.Ctx.Err()
+		}
+		if err := fn(lo, min(lo+genBatch, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func runGenerateUntil(m *Model, s *Spec) (*Result, error) {
 	if m.Gen == nil {
 		return nil, errors.New("generate_until tasks need a model that generates (no generator was given)")
@@ -305,7 +322,7 @@ func runGenerateUntil(m *Model, s *Spec) (*Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	err = forBatches(m, len(idx), genBatch, func(lo, hi int) error {
+	err = genBatches(m, len(idx), func(lo, hi int) error {
 		batch := make([]GenItem, 0, hi-lo)
 		for _, k := range idx[lo:hi] {
 			batch = append(batch, items[k])
