@@ -3,6 +3,7 @@ module github.com/gptailor/gptailor
 go 1.26.0
 
 require (
+	github.com/ardanlabs/jinja v1.8.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/nats-io/nats-server/v2 v2.15.2
@@ -37,3 +38,5 @@ require (
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
+
+replace github.com/ardanlabs/jinja => ./third_party/jinja

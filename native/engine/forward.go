@@ -51,6 +51,8 @@ type batch struct {
 	att    []float32       // [rows, H·hd]
 	gu     []float32       // [rows, 2I]
 	h      []float32       // [rows, I]
+
+	kv []*KVCache // per sequence, when decoding (see Extend)
 }
 
 // Seq is one packed input sequence. Tokens run causally; with Seg, a
@@ -149,7 +151,7 @@ func (n *Net) hiddenTrace(b *batch, trace func(layer int, x []float32)) {
 	cos, sin := n.ropeFor(b)
 	var keys []string
 	first := 0
-	if p := n.Prefix; p != nil && p.Cache != nil && trace == nil && len(p.LayerKeys) == len(n.Layers) {
+	if p := n.Prefix; p != nil && p.Cache != nil && trace == nil && b.kv == nil && len(p.LayerKeys) == len(n.Layers) {
 		keys = p.chainKeys(b.key)
 		for k := len(keys); k > 0; k-- {
 			if x, ok := p.Cache.get(keys[k-1]); ok && len(x) == len(b.x) {
@@ -232,7 +234,7 @@ func (n *Net) attnBlock(b *batch, l *Layer, cos, sin []float32) {
 		n.qkNorms(b, l)
 	}
 	n.applyRope(b, cos, sin)
-	n.attention(b)
+	n.attend(b)
 	if l.PostAttnNorm != nil {
 		kernel.MatMulT(b.xn, d, b.att, c.QDim(), b.rows, l.O, false)
 		addNormed(b.x, b.xn, l.PostAttnNorm, d, c.RMSNormEps, true)
@@ -487,29 +489,6 @@ func (n *Net) Logits(seq []int) ([]float32, error) {
 	kernel.MatMulT(out, V, b.xn[(b.rows-1)*d:], d, 1, n.Head.LMHead, false)
 	softCap(out, n.Cfg.FinalSoftCap())
 	return out, nil
-}
-
-// Greedy extends prompt by n tokens, each the argmax of the logits
-// (stopping early at stop, if stop >= 0).
-func (n *Net) Greedy(prompt []int, steps, stop int) ([]int, error) {
-	seq := append([]int(nil), prompt...)
-	for i := 0; i < steps; i++ {
-		l, err := n.Logits(seq)
-		if err != nil {
-			return nil, err
-		}
-		best := 0
-		for j, v := range l {
-			if v > l[best] {
-				best = j
-			}
-		}
-		if best == stop {
-			break
-		}
-		seq = append(seq, best)
-	}
-	return seq, nil
 }
 
 // Capture runs the sequences through the layers before layer k and layer

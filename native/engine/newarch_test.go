@@ -175,3 +175,35 @@ func TestNewArchitectureMissingTensorsAndMixedFamily(t *testing.T) {
 		t.Errorf("mixed family: %v", err)
 	}
 }
+
+// KV-cached decoding of every newer architecture gives the full forward's
+// logits at every position: Gemma's soft caps and alternating windows,
+// Qwen3's q/k norms, Gemma 3's local RoPE base. Phi-3's sequences stay
+// within its pre-training context: past it, longrope switches every
+// position's factors for a full forward but (as in Hugging Face's
+// generate) only the new positions' for a cache, so the two differ by
+// design.
+func TestKVCacheMatchesForwardNewArchitectures(t *testing.T) {
+	for ci, c := range newArchCases() {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), c.name)
+			hfWeights(t, dir, c.cfg, c.dt, uint64(ci+1))
+			lens := []int{20, 13, 9}
+			if strings.HasPrefix(c.name, "phi3") {
+				lens = []int{14, 16, 9}
+			}
+			eachKernel(t, func(t *testing.T) {
+				m, err := model.Open(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				net, err := NewLoader().Net(m, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkCached(t, net, randomSeqs(61, lens...), 4)
+			})
+		})
+	}
+}

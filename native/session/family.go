@@ -21,6 +21,7 @@ import (
 	"sort"
 
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/generate"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/task"
@@ -271,7 +272,11 @@ func (f *Family) RunFrom(ctx context.Context, t Target, specs []task.Spec, budge
 			specs[i].From = from
 		}
 	}
-	m := &task.Model{Name: t.Name(), Net: net, Tok: f.Tok, Ctx: ctx}
+	gen, err := generate.ForTasks(net, f.Tok, f.Base().Dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &task.Model{Name: t.Name(), Net: net, Tok: f.Tok, Ctx: ctx, Gen: gen}
 	out := make([]*task.Result, len(specs))
 	for i := range specs {
 		r, err := task.Run(m, &specs[i])

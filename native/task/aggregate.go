@@ -48,6 +48,15 @@ func Aggregate(typ string, samples []Sample) (map[string]float64, error) {
 		acc, accErr := meanStderr(accs)
 		norm, normErr := meanStderr(norms)
 		return map[string]float64{"acc": acc, "acc_stderr": accErr, "acc_norm": norm, "acc_norm_stderr": normErr}, nil
+	case "generate_until":
+		ems := make([]float64, len(samples))
+		for i, sm := range samples {
+			if sm.Correct != nil && *sm.Correct {
+				ems[i] = 1
+			}
+		}
+		em, emErr := meanStderr(ems)
+		return map[string]float64{"exact_match": em, "exact_match_stderr": emErr}, nil
 	case "loglikelihood":
 		accs := make([]float64, len(samples))
 		var nll float64

@@ -181,7 +181,8 @@ func ParseLogLikelihood(raw []byte, path string) ([]LLItem, error) {
 }
 
 // Sniff tells a task file's type from its first item: multiple_choice,
-// loglikelihood or perplexity ({"text"}).
+// loglikelihood, generate_until ({"target"} or {"targets"}) or perplexity
+// ({"text"}).
 func Sniff(raw []byte) string {
 	line := raw
 	if i := bytes.IndexByte(raw, '\n'); i >= 0 {
@@ -196,6 +197,8 @@ func Sniff(raw []byte) string {
 		return "multiple_choice"
 	case obj["continuation"] != nil:
 		return "loglikelihood"
+	case obj["target"] != nil || obj["targets"] != nil:
+		return "generate_until"
 	}
 	return "perplexity"
 }

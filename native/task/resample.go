@@ -19,7 +19,7 @@ func PrimaryOn(r *Result, idx []int) (v float64, ok bool) {
 		}
 	}
 	switch r.Primary {
-	case "acc":
+	case "acc", "exact_match":
 		if len(idx) == 0 {
 			return 0, false
 		}

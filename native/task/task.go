@@ -26,6 +26,8 @@ type Model struct {
 	Net  *engine.Net
 	Tok  *tokenizer.Tokenizer
 	Ctx  context.Context // when done, a run stops before its next batch (nil: never)
+	// Gen generates, for generate_until tasks (nil: the model does not).
+	Gen Generator
 }
 
 // Spec is one task of a task list.
@@ -44,6 +46,8 @@ type Spec struct {
 	// seq tokens over the concatenated documents (as `eval --data` cuts
 	// them) instead of whole documents: a fine-grained fidelity for search.
 	Windows bool `json:"windows,omitempty" yaml:"windows"`
+	// Generate holds a generate_until task's settings.
+	Generate *GenSpec `json:"generate,omitempty" yaml:"generate"`
 	// From skips the first From selected samples: they were evaluated
 	// before (budget reuse; see Merge). Not part of task files.
 	From int `json:"-" yaml:"-"`
@@ -60,6 +64,7 @@ var Types = map[string]func(m *Model, s *Spec) (*Result, error){
 	"multiple_choice": runMultipleChoice,
 	"loglikelihood":   runLogLikelihood,
 	"kl":              runKL,
+	"generate_until":  runGenerateUntil,
 }
 
 // metricsOf lists each type's metrics and whether higher is better.
@@ -68,10 +73,11 @@ var metricsOf = map[string]map[string]bool{
 	"multiple_choice": {"acc": true, "acc_norm": true},
 	"loglikelihood":   {"acc": true, "perplexity": false},
 	"kl":              {"kl": false},
+	"generate_until":  {"exact_match": true},
 }
 
 // primary is the metric retention and objectives use, per type.
-var primary = map[string]string{"perplexity": "bits_per_byte", "multiple_choice": "acc", "loglikelihood": "acc", "kl": "kl"}
+var primary = map[string]string{"perplexity": "bits_per_byte", "multiple_choice": "acc", "loglikelihood": "acc", "kl": "kl", "generate_until": "exact_match"}
 
 // ReadList reads a task list (YAML or JSON: JSON is YAML) or, for a .jsonl
 // file, the single task it holds, named after the file.
@@ -121,7 +127,10 @@ func ReadList(path string) (*List, error) {
 			s.Type = Sniff(b)
 		}
 		if _, ok := Types[s.Type]; !ok {
-			return nil, fmt.Errorf("%s.type %q is not a task type (perplexity, multiple_choice, loglikelihood, kl)", p, s.Type)
+			return nil, fmt.Errorf("%s.type %q is not a task type (%s)", p, s.Type, strings.Join(keys(Types), ", "))
+		}
+		if err := s.checkGenerate(p, dir); err != nil {
+			return nil, err
 		}
 		if s.Weight < 0 || math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) {
 			return nil, fmt.Errorf("%s.weight %g must be a finite number >= 0", p, s.Weight)
@@ -196,6 +205,10 @@ type Sample struct {
 	Tokens      int     `json:"tokens"`          // tokens scored
 	Bytes       int     `json:"bytes,omitempty"` // bytes of text scored (perplexity)
 	NLL         float64 `json:"nll,omitempty"`   // summed negative log-likelihood (perplexity, kl: summed KL)
+	// Output is what a generate_until sample generated, Answer what its
+	// filters made of it.
+	Output string `json:"output,omitempty"`
+	Answer string `json:"answer,omitempty"`
 }
 
 // Result is one task's outcome.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/generate"
 	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
@@ -325,7 +326,11 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 		}
 		return out, nil
 	}
-	res, err := run(&task.Model{Name: name, Net: net, Tok: tok})
+	gen, err := generate.ForTasks(net, tok, tokDir)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	res, err := run(&task.Model{Name: name, Net: net, Tok: tok, Gen: gen})
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
@@ -343,7 +348,11 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 		if err != nil {
 			return fail(stderr, "eval", err)
 		}
-		if ref, err = run(&task.Model{Name: reference, Net: rnet, Tok: rt}); err != nil {
+		rgen, err := generate.ForTasks(rnet, rt, rtok)
+		if err != nil {
+			return fail(stderr, "eval", fmt.Errorf("reference: %w", err))
+		}
+		if ref, err = run(&task.Model{Name: reference, Net: rnet, Tok: rt, Gen: rgen}); err != nil {
 			return fail(stderr, "eval", fmt.Errorf("reference: %w", err))
 		}
 	}

@@ -23,17 +23,19 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"inspect":  {"describe model directories and check that they form a family", runInspect},
-		"eval":     {"score a model, layer list or plan on text (NLL, perplexity, bits per byte) or on a task list", runEval},
-		"tokenize": {"tokenize JSONL {\"text\"} from stdin, one JSON array of ids per line", runTokenize},
-		"plan":     {"validate, show and convert layer plans (mergekit YAML both ways)", runPlan},
-		"build":    {"write a plan as a Hugging Face model directory", runBuild},
-		"search":   {"search layer plans (remove, select, merge) that keep the most quality", runSearch},
-		"serve":    {"serve the browser plan editor and live searches over a websocket", runServe},
-		"prune":    {"single-model depth-pruning baselines (shortgpt, angular, sleb, last) as plans", runPrune},
-		"compare":  {"compare finished search runs (seeds, --space ablations): the winners' objective and retention as mean ± s.e.", runCompare},
-		"worker":   {"evaluate search candidates for coordinators on a NATS JetStream server (search --workers/--nats)", runWorker},
-		"version":  {"the build, the CPU features seen and the compute kernel in use", runVersion},
+		"inspect":       {"describe model directories and check that they form a family", runInspect},
+		"eval":          {"score a model, layer list or plan on text (NLL, perplexity, bits per byte) or on a task list", runEval},
+		"chat-template": {"render a conversation with a chat template as transformers does (--model DIR or --template FILE)", runChatTemplate},
+		"tokenize":      {"tokenize JSONL {\"text\"} from stdin, one JSON array of ids per line", runTokenize},
+		"plan":          {"validate, show and convert layer plans (mergekit YAML both ways)", runPlan},
+		"build":         {"write a plan as a Hugging Face model directory", runBuild},
+		"search":        {"search layer plans (remove, select, merge) that keep the most quality", runSearch},
+		"serve":         {"serve the browser plan editor and live searches over a websocket", runServe},
+		"prune":         {"single-model depth-pruning baselines (shortgpt, angular, sleb, last) as plans", runPrune},
+		"compare":       {"compare finished search runs (seeds, --space ablations): the winners' objective and retention as mean ± s.e.", runCompare},
+		"generate":      {"generate text with a model or plan (KV-cached decoding, sampling, stop strings; --compare side by side)", runGenerate},
+		"worker":        {"evaluate search candidates for coordinators on a NATS JetStream server (search --workers/--nats)", runWorker},
+		"version":       {"the build, the CPU features seen and the compute kernel in use", runVersion},
 	}
 }
 
