@@ -214,3 +214,21 @@ func RoundTrip(t Type, v []float32) error {
 	copy(v, w)
 	return nil
 }
+
+// StorageType is the type a tensor of a file of type t is stored in, as
+// convert_hf_to_gguf.py decides: vectors (norms, biases) stay F32; in a
+// quantized file, a matrix whose rows are not whole blocks falls back to
+// F16. In a Q4_0 file the output projection (the embeddings when tied)
+// is Q8_0: llama.cpp's own Q4_0 files keep it at higher precision (Q6_K,
+// a K-quant gptailor does not write). head marks that projection.
+func StorageType(t Type, dims, rowLen int, head bool) Type {
+	switch {
+	case dims <= 1:
+		return F32
+	case t.Quantized() && rowLen%BlockSize != 0:
+		return F16
+	case t == Q4_0 && head:
+		return Q8_0
+	}
+	return t
+}

@@ -45,6 +45,8 @@ func main() {
 	dtype := flag.String("dtype", "f32", "stored dtype: f32, bf16 or f16")
 	fts := flag.Int("finetunes", 2, "number of fine-tunes")
 	noise := flag.Float64("noise", 0.02, "fine-tune deviation relative to the weights' scale")
+	modelType := flag.String("model-type", "", "config.json model_type: llama, mistral or qwen2 (default: the preset's)")
+	tokDir := flag.String("tokenizer", "", "directory whose tokenizer.json and tokenizer_config.json each model gets")
 	flag.Parse()
 	sh, ok := presets[*preset]
 	dt := map[string]safetensors.DType{"f32": safetensors.F32, "bf16": safetensors.BF16, "f16": safetensors.F16}[*dtype]
@@ -62,12 +64,19 @@ func main() {
 	}
 	cfg := engine.SyntheticConfig(sh.hidden, sh.inter, sh.layers, sh.heads, sh.kv, sh.vocab)
 	cfg.ModelType = sh.modelType
+	if *modelType != "" {
+		cfg.ModelType = *modelType
+	}
 	for k := 0; k <= *fts; k++ {
 		name := "base"
 		if k > 0 {
 			name = fmt.Sprintf("ft%d", k)
 		}
-		if err := write(filepath.Join(*out, name), cfg, dt, k, *noise); err != nil {
+		err := write(filepath.Join(*out, name), cfg, dt, k, *noise)
+		if err == nil && *tokDir != "" {
+			err = copyTokenizer(*tokDir, filepath.Join(*out, name))
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "synthfamily:", err)
 			os.Exit(1)
 		}
@@ -81,7 +90,7 @@ func write(dir string, cfg *model.Config, dt safetensors.DType, k int, noise flo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	arch := map[string]string{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}[cfg.ModelType]
+	arch := map[string]string{"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[cfg.ModelType]
 	c := map[string]any{"architectures": []string{arch}, "model_type": cfg.ModelType, "hidden_size": cfg.HiddenSize,
 		"intermediate_size": cfg.IntermediateSize, "num_hidden_layers": cfg.NumHiddenLayers, "num_attention_heads": cfg.NumAttentionHeads,
 		"num_key_value_heads": cfg.NumKeyValueHeads, "vocab_size": cfg.VocabSize, "max_position_embeddings": 2048,
@@ -160,4 +169,18 @@ func write(dir string, cfg *model.Config, dt safetensors.DType, k int, noise flo
 		return err
 	}
 	return sw.Close()
+}
+
+// copyTokenizer copies a tokenizer's files into a model directory.
+func copyTokenizer(from, to string) error {
+	for _, n := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join(from, n))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, n), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
