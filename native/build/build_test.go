@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
@@ -17,8 +16,7 @@ import (
 )
 
 var (
-	sharedDir = filepath.Join("..", "..", "..", "shared")
-	repoData  = filepath.Join("..", "..", "testdata")
+	repoData = filepath.Join("..", "..", "testdata")
 )
 
 func family(t *testing.T, dirs map[string]string) *model.Family {
@@ -46,9 +44,9 @@ func stories(t *testing.T) *model.Family {
 }
 
 func goldenPlans(t *testing.T) ([]*plan.Plan, []map[string][]float64, map[string][][]int) {
-	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
+	raw, err := os.ReadFile(filepath.Join(repoData, "golden", "plans.json"))
 	if err != nil {
-		testenv.Missing(t, err)
+		t.Fatal(err)
 	}
 	var g struct {
 		Plans []struct {
@@ -68,7 +66,7 @@ func goldenPlans(t *testing.T) ([]*plan.Plan, []map[string][]float64, map[string
 		ps = append(ps, p)
 		nll = append(nll, gp.NLL)
 	}
-	raw, _ = os.ReadFile(filepath.Join(sharedDir, "golden", "nll.json"))
+	raw, _ = os.ReadFile(filepath.Join(repoData, "golden", "nll.json"))
 	var n struct {
 		Windows map[string][][]int `json:"windows"`
 	}

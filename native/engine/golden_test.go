@@ -8,15 +8,13 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/tokenizer"
 )
 
 var (
-	sharedDir = filepath.Join("..", "..", "..", "shared")
-	repoData  = filepath.Join("..", "..", "testdata")
+	repoData = filepath.Join("..", "..", "testdata")
 )
 
 type nllGolden struct {
@@ -31,9 +29,9 @@ type nllGolden struct {
 
 func loadNLLGolden(t *testing.T) *nllGolden {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "nll.json"))
+	raw, err := os.ReadFile(filepath.Join(repoData, "golden", "nll.json"))
 	if err != nil {
-		testenv.Missing(t, err)
+		t.Fatal(err)
 	}
 	var g nllGolden
 	if err := json.Unmarshal(raw, &g); err != nil {
@@ -44,7 +42,7 @@ func loadNLLGolden(t *testing.T) *nllGolden {
 
 func modelDir(name string) string {
 	if name == "base-bf16-sharded" {
-		return filepath.Join(sharedDir, "models", "stories260K-base-bf16-sharded")
+		return filepath.Join(repoData, "stories260K-base-bf16-sharded")
 	}
 	return filepath.Join(repoData, "stories260K-"+name)
 }
@@ -215,9 +213,9 @@ type planGolden struct {
 // same forward pass and match the reference without copying any weights.
 func TestGoldenStitchedTakes(t *testing.T) {
 	g := loadNLLGolden(t)
-	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
+	raw, err := os.ReadFile(filepath.Join(repoData, "golden", "plans.json"))
 	if err != nil {
-		testenv.Missing(t, err)
+		t.Fatal(err)
 	}
 	var pg planGolden
 	if err := json.Unmarshal(raw, &pg); err != nil {

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gptailor/gptailor/internal/testenv"
 )
 
 func header(json string) []byte {
@@ -142,12 +140,9 @@ func TestShardedIndexErrors(t *testing.T) {
 	}
 }
 
-// The real BF16 sharded checkpoint of the team folder.
+// The real BF16 sharded checkpoint in testdata/.
 func TestRealShardedBF16(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "models", "stories260K-base-bf16-sharded")
-	if _, err := os.Stat(dir); err != nil {
-		testenv.Missing(t, err)
-	}
+	dir := filepath.Join("..", "..", "testdata", "stories260K-base-bf16-sharded")
 	c, err := OpenDir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -10,14 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
 var (
-	sharedDir = filepath.Join("..", "..", "..", "shared")
-	repoData  = filepath.Join("..", "..", "testdata")
+	repoData = filepath.Join("..", "..", "testdata")
 )
 
 func openStories(t testing.TB) *model.Family {
@@ -41,9 +39,9 @@ type goldenPlan struct {
 
 // GoldenPlans reads the eight reference plans as our plans.
 func goldenPlans(t testing.TB) ([]goldenPlan, []*plan.Plan, map[string][][]int) {
-	raw, err := os.ReadFile(filepath.Join(sharedDir, "golden", "plans.json"))
+	raw, err := os.ReadFile(filepath.Join(repoData, "golden", "plans.json"))
 	if err != nil {
-		testenv.Missing(t, err)
+		t.Fatal(err)
 	}
 	var g struct {
 		Plans []goldenPlan `json:"plans"`
@@ -57,7 +55,7 @@ func goldenPlans(t testing.TB) ([]goldenPlan, []*plan.Plan, map[string][][]int) 
 		}
 		ps = append(ps, p)
 	}
-	raw, _ = os.ReadFile(filepath.Join(sharedDir, "golden", "nll.json"))
+	raw, _ = os.ReadFile(filepath.Join(repoData, "golden", "nll.json"))
 	var n struct {
 		Windows map[string][][]int `json:"windows"`
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gptailor/gptailor/internal/testenv"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/tokenizer"
@@ -63,10 +62,10 @@ func TestForcedAnswers(t *testing.T) {
 // whole sequences through the plain engine path (no packing).
 func TestChoiceLogLikelihoodsAgreeWithEval(t *testing.T) {
 	m := storiesModel(t, "base")
-	path := filepath.Join(testenv.Shared(), "data", "tasks", "arc_easy.jsonl")
+	path := filepath.Join(repoData, "data", "tasks", "arc_easy.jsonl")
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		testenv.Missing(t, err)
+		t.Fatal(err)
 	}
 	items, err := ParseMultipleChoice(raw, path)
 	if err != nil {
@@ -268,10 +267,7 @@ func FuzzParseTasks(f *testing.F) {
 // ARC-Easy on the stories base: questions/s, scored continuation tokens/s
 // and processed tokens/s (each context once, every choice as a branch).
 func BenchmarkARCEasy(b *testing.B) {
-	path := filepath.Join(testenv.Shared(), "data", "tasks", "arc_easy.jsonl")
-	if _, err := os.Stat(path); err != nil {
-		testenv.Missing(b, err)
-	}
+	path := filepath.Join(repoData, "data", "tasks", "arc_easy.jsonl")
 	m := storiesModel(b, "base")
 	spec := &Spec{Name: "arc_easy", Type: "multiple_choice", Path: path, Limit: 500}
 	var items, cont int

@@ -8,22 +8,13 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/gptailor/gptailor/internal/testenv"
 )
 
-// Paths of the team folder beside the repository and of the repo's test data.
+// Paths of the repo's test data and of its reference values.
 var (
-	golden   = filepath.Join("..", "..", "..", "shared", "golden")
 	repoData = filepath.Join("..", "..", "testdata")
+	golden   = filepath.Join(repoData, "golden")
 )
-
-func needGolden(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(golden); err != nil {
-		testenv.Missing(t, err)
-	}
-}
 
 type refCase struct {
 	Text    string `json:"text"`
@@ -80,7 +71,6 @@ func checkCases(t *testing.T, tok *Tokenizer, cases []refCase, checkDecode bool)
 
 // The family's tokenizer against llama2.c's encoder (golden/tokens.json).
 func TestStoriesTokenizerGolden(t *testing.T) {
-	needGolden(t)
 	tok, err := Load(filepath.Join(repoData, "stories260K-base"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +92,6 @@ func TestStoriesTokenizerGolden(t *testing.T) {
 
 // A real 32k SentencePiece-style tokenizer, against Hugging Face tokenizers.
 func TestLlama2TokenizerGolden(t *testing.T) {
-	needGolden(t)
 	tok, err := Load(filepath.Join(golden, "tokenizers", "llama2.tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +102,6 @@ func TestLlama2TokenizerGolden(t *testing.T) {
 // The real Qwen3 byte-level tokenizer (NFC, look-ahead split), against
 // Hugging Face tokenizers.
 func TestQwen3TokenizerGolden(t *testing.T) {
-	needGolden(t)
 	tok, err := Load(filepath.Join(golden, "tokenizers", "qwen3.tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +110,6 @@ func TestQwen3TokenizerGolden(t *testing.T) {
 }
 
 func TestSpecialTokensAndSplit(t *testing.T) {
-	needGolden(t)
 	q, err := Load(filepath.Join(golden, "tokenizers", "qwen3.tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +148,10 @@ func TestSpecialTokensAndSplit(t *testing.T) {
 }
 
 func TestCharacterTokenizer(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "models", "babyllama-105")
+	dir := filepath.Join(repoData, "babyllama-105")
 	tok, err := Load(dir)
 	if err != nil {
-		testenv.Missing(t, err)
+		t.Fatal(err)
 	}
 	ids := tok.Encode("The cat sat.", true)
 	if ids[0] != 1 || len(ids) != 1+len("▁The▁cat▁sat.")-2*3 {
