@@ -46,7 +46,9 @@ type Result struct {
 }
 
 // wrapFile lets tests fail the write part-way (a full disk).
-var wrapFile = func(f *os.File) io.Writer { return f }
+var wrapFile = defaultWrap
+
+func defaultWrap(f *os.File) io.Writer { return f }
 
 type pair struct {
 	k string

@@ -43,6 +43,48 @@ var preTokenizers = map[string]string{
 	"63b97e4253352e6f357cc59ea5b583e3a680eaeaf2632188c2b952de2588485e": "tekken",
 }
 
+// preRegexes maps a Split pre-tokenizer's regex to tokenizer.ggml.pre,
+// for tokenizers cut from a family's (a smaller vocabulary changes the
+// checksum, not the pre-tokenizer). The regexes are the families' own.
+var preRegexes = map[string]string{
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:      "qwen2",
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: "llama-bpe",
+}
+
+// preByRegex names the pre-tokenizer from its Split regexes ("" when no
+// regex is known).
+func preByRegex(path string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var f struct {
+		Pre any `json:"pre_tokenizer"`
+	}
+	if json.Unmarshal(raw, &f) != nil {
+		return ""
+	}
+	var found string
+	var walk func(x any)
+	walk = func(x any) {
+		switch y := x.(type) {
+		case map[string]any:
+			if r, ok := y["Regex"].(string); ok && preRegexes[r] != "" {
+				found = preRegexes[r]
+			}
+			for _, z := range y {
+				walk(z)
+			}
+		case []any:
+			for _, z := range y {
+				walk(z)
+			}
+		}
+	}
+	walk(f.Pre)
+	return found
+}
+
 // Vocab is what the file says about the tokenizer.
 type Vocab struct {
 	Model, Pre   string // tokenizer.ggml.model and .pre
@@ -90,6 +132,9 @@ func LoadVocab(dir string, cfg *model.Config) (*Vocab, error) {
 		h := sha256.Sum256([]byte(pyList(ids)))
 		sum := hex.EncodeToString(h[:])
 		if v.Pre = preTokenizers[sum]; v.Pre == "" {
+			v.Pre = preByRegex(path)
+		}
+		if v.Pre == "" {
 			return nil, fmt.Errorf("%s: field pre_tokenizer: a byte-level BPE whose pre-tokenizer (checksum %s) has no GGUF mapping; llama.cpp knows only the pre-tokenizers listed in convert_hf_to_gguf.py", path, sum)
 		}
 		for _, m := range tok.Merges() {
