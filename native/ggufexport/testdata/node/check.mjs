@@ -18,7 +18,10 @@ for (const c of cases) {
     for (let s = 0; s < c.seqs.length; s++) {
         const seq = c.seqs[s];
         const size = Math.max(32, seq.length + 8);
-        const ctx = await model.createContext({contextSize: size, batchSize: size, threads: 2});
+        // The KV cache in F32 (llama.cpp defaults to F16, which rounds keys and
+        // values; gptailor keeps them in float32) and no flash attention.
+        const ctx = await model.createContext({contextSize: size, batchSize: size, threads: 2,
+            flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32"});
         const sq = ctx.getSequence();
         const opts = {temperature: 1, topK: 0, topP: 1, minP: 0};
         const res = await sq.controlledEvaluate(seq.map((t) => [t, {generateNext: {probabilities: true, options: opts}}]));
