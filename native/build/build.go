@@ -178,132 +178,24 @@ func withPaths(p *plan.Plan, f *model.Family) *plan.Plan {
 	return &q
 }
 
-// plan_ lists the output tensors in file order: embeddings, layers, norm,
-// head.
+// plan_ lists the output tensors in file order (see Tensors), each stored
+// as dt ("" keeps its dtype).
 func plan_(b *stitch.Builder, p *plan.Plan, dt safetensors.DType) ([]output, []stitch.Fitted, error) {
-	base := b.Family.Base()
-	var outs []output
-	// raw copies a tensor as stored when no conversion is asked for.
-	raw := func(m *model.Model, src, dst string) (output, error) {
-		info, ok := m.Tensors.Info(src)
-		if !ok {
-			return output{}, fmt.Errorf("model %s: no tensor [%s]", m.Name, src)
-		}
-		want := info.DType
-		if dt != "" {
-			want = dt
-		}
-		return output{
-			planned: safetensors.Planned{Name: dst, DType: want, Shape: info.Shape},
-			produce: func() ([]byte, error) {
-				if want == info.DType {
-					_, b, err := m.Tensors.ReadRaw(src)
-					return b, err
-				}
-				v, err := m.Tensors.ReadFloat32(src)
-				if err != nil {
-					return nil, err
-				}
-				if err := checkFinite(v, want); err != nil {
-					return nil, err
-				}
-				return safetensors.FromFloat32(want, v)
-			},
-		}, nil
-	}
-	computed := func(src, dst string, f func() ([]float32, error)) output {
-		info, _ := base.Tensors.Info(src)
-		want := info.DType
-		if dt != "" {
-			want = dt
-		}
-		return output{
-			planned: safetensors.Planned{Name: dst, DType: want, Shape: info.Shape},
-			produce: func() ([]byte, error) {
-				v, err := f()
-				if err != nil {
-					return nil, err
-				}
-				if err := checkFinite(v, want); err != nil {
-					return nil, err
-				}
-				return safetensors.FromFloat32(want, v)
-			},
-		}
-	}
-	outer := func(o *plan.Outer, name string) (output, error) {
-		if o != nil && o.Merge != nil {
-			return computed(name, name, func() ([]float32, error) { return b.OuterTensor(o, name) }), nil
-		}
-		m := base
-		if o != nil {
-			var ok bool
-			if m, ok = b.Family.Model(o.Model); !ok {
-				return output{}, fmt.Errorf("model %q is not in the family", o.Model)
-			}
-		}
-		return raw(m, name, name)
-	}
-	o, err := outer(p.Embed, base.Arch.Embed)
+	ts, fits, err := Tensors(b, p)
 	if err != nil {
 		return nil, nil, err
 	}
-	outs = append(outs, o)
-	fits, err := b.Repairs(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	repaired := map[int][]float64{}
-	for _, f := range fits {
-		repaired[f.Cut.Slot] = f.T
-	}
-	for i, s := range p.Slots {
-		attn, mlp := s.Blocks()
-		for _, role := range base.Roles() {
-			dst := base.LayerTensorName(role, i)
-			pt := mlp
-			if model.AttnRole(role) {
-				pt = attn
-			}
-			switch {
-			case pt.None:
-				// A skipped sub-block is written as zeros: its output
-				// projection is 0, so it adds nothing to the residual
-				// stream in any loader (see RATIONALE).
-				info, _ := base.Tensors.Info(base.LayerTensorName(role, 0))
-				outs = append(outs, computed(base.LayerTensorName(role, 0), dst, func() ([]float32, error) { return make([]float32, info.NumElements()), nil }))
-			case repaired[i] != nil && !model.AttnRole(role):
-				t := repaired[i]
-				outs = append(outs, computed(base.LayerTensorName(role, 0), dst, func() ([]float32, error) {
-					ts, err := b.RepairedMLPTensors(mlp, t)
-					if err != nil {
-						return nil, err
-					}
-					return ts[role], nil
-				}))
-			case pt.Take != nil:
-				m, _ := b.Family.Model(pt.Take.Model)
-				o, err := raw(m, m.LayerTensorName(role, pt.Take.Layer), dst)
-				if err != nil {
-					return nil, nil, err
-				}
-				outs = append(outs, o)
-			default:
-				mg := pt.Merge
-				src := base.LayerTensorName(role, mg.Layer)
-				outs = append(outs, computed(src, dst, func() ([]float32, error) { return b.LayerTensor(mg, role) }))
-			}
+	outs := make([]output, len(ts))
+	for i := range ts {
+		t := &ts[i]
+		want := t.DType
+		if dt != "" {
+			want = dt
 		}
-	}
-	if o, err = outer(p.Head, base.Arch.FinalNorm); err != nil {
-		return nil, nil, err
-	}
-	outs = append(outs, o)
-	if !base.Config.TieWordEmbeddings {
-		if o, err = outer(p.Head, base.Arch.LMHead); err != nil {
-			return nil, nil, err
+		outs[i] = output{
+			planned: safetensors.Planned{Name: t.Name, DType: want, Shape: t.Shape},
+			produce: func() ([]byte, error) { return t.Encode(want) },
 		}
-		outs = append(outs, o)
 	}
 	return outs, fits, nil
 }

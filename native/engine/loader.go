@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/gptailor/gptailor/native/gguf"
 	"github.com/gptailor/gptailor/native/model"
 )
 
@@ -13,6 +14,9 @@ import (
 // re-reads an evicted layer from its checkpoint when it is needed again).
 type Loader struct {
 	Cache *LayerCache
+	// Quant, when set, stores every weight as a GGUF file of this type
+	// would before packing (QuantSource): eval --quant.
+	Quant gguf.Type
 	mu    sync.Mutex
 }
 
@@ -38,7 +42,16 @@ func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 		return ly.(*Layer), nil
 	}
 	l.Cache.Reserve(LayerBytes(m.Config, WeightFormat(m, i)))
-	ly, err := LoadLayer(m, i)
+	var ly *Layer
+	var err error
+	if l.Quant != gguf.F32 {
+		ly, err = BuildLayer(m.Config, QuantSource(CheckpointSource(m, i), m.Config, l.Quant), true)
+		if err == nil {
+			ly.Kind = m.Config.KindAt(i)
+		}
+	} else {
+		ly, err = LoadLayer(m, i)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +75,13 @@ func (l *Loader) Head(m *model.Model) (*Head, error) {
 		return h.(*Head), nil
 	}
 	l.Cache.Reserve(HeadBytes(m.Config, CheckpointSource(m, -1).Format(HeadEmbed)))
-	h, err := LoadHead(m)
+	var h *Head
+	var err error
+	if l.Quant != gguf.F32 {
+		h, err = BuildHead(m.Config, QuantSource(CheckpointSource(m, -1), m.Config, l.Quant))
+	} else {
+		h, err = LoadHead(m)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ type bpe struct {
 	fuseUnk      bool
 	ignoreMerges bool
 	byteIDs      [256]int // <0xNN> ids, -1 where missing
+	mergeList    [][2]string
 }
 
 type merge struct {
@@ -27,7 +28,7 @@ func pairKey(a, b int) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b))
 
 func newBPE(vocab map[string]int, mergeList [][2]string, unk string, byteFallback, fuseUnk, ignoreMerges bool) (*bpe, error) {
 	m := &bpe{vocab: vocab, merges: make(map[uint64]merge, len(mergeList)), unkID: -1,
-		byteFallback: byteFallback, fuseUnk: fuseUnk, ignoreMerges: ignoreMerges}
+		byteFallback: byteFallback, fuseUnk: fuseUnk, ignoreMerges: ignoreMerges, mergeList: mergeList}
 	if unk != "" {
 		id, ok := vocab[unk]
 		if !ok {

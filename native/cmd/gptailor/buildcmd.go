@@ -19,10 +19,14 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	force := fs.Bool("force", false, "replace a non-empty output directory")
 	shard := fs.Int64("shard-size", build.DefaultShardBytes, "largest shard in bytes")
 	repairOpt := repairFlags(fs, "repair the plan's cuts with ReplaceMe's linear map fitted on this calibration text (text or JSONL), folded into down_proj")
+	format := fs.String("format", "hf", "hf (a Hugging Face directory) or gguf (one file llama.cpp, Ollama and LM Studio load)")
+	ggufType := fs.String("type", "f16", "--format gguf: f32, f16, bf16, q8_0 or q4_0 (norms stay f32)")
+	ollama := fs.Bool("ollama", false, "--format gguf: also write an Ollama Modelfile beside the file")
 	var fam memberFlags
 	fs.Var(&fam, "family", "alias=DIR of a family model (repeatable; overrides the plan's models)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor build PLAN -o DIR [--dtype f32|bf16|f16] [--force] [--shard-size BYTES]")
+		fmt.Fprintln(stderr, "       gptailor build PLAN -o MODEL.gguf --format gguf [--type f32|f16|bf16|q8_0|q4_0] [--ollama] [--force]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -32,6 +36,12 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 || *out == "" {
 		fs.Usage()
 		return 2
+	}
+	if *format != "hf" && *format != "gguf" {
+		return fail(stderr, "build", fmt.Errorf("--format %q: hf or gguf", *format))
+	}
+	if *format == "gguf" && *dtype != "" {
+		return fail(stderr, "build", fmt.Errorf("--dtype is for --format hf; --format gguf takes --type"))
 	}
 	dt := map[string]safetensors.DType{"": "", "f32": safetensors.F32, "bf16": safetensors.BF16, "f16": safetensors.F16}
 	d, ok := dt[strings.ToLower(*dtype)]
@@ -54,6 +64,9 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		if p, err = withRepairFlag(p, r, f); err != nil {
 			return fail(stderr, "build", err)
 		}
+	}
+	if *format == "gguf" {
+		return buildGGUF(b, p, *out, *ggufType, *force, *ollama, stdout, stderr)
 	}
 	var bar *progress.Bar
 	res, err := build.Build(b, p, build.Options{

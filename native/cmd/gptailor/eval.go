@@ -66,6 +66,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the evaluation to this file")
 	repairOpt := repairFlags(fs, "with --plan: repair its cuts with ReplaceMe's linear map fitted on this calibration text (text or JSONL)")
+	quant := fs.String("quant", "none", "with --model: score the weights as a GGUF file of this type stores them: none, q8_0 or q4_0")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) (--data FILE | --tasks FILE [--reference DIR|PLAN]) [--seq N] [--layers LIST] [--json]")
 		fs.PrintDefaults()
@@ -90,6 +91,11 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
+	q, qerr := parseQuant(*quant, *planPath != "")
+	if qerr != nil {
+		return fail(stderr, "eval", qerr)
+	}
+	evalQuant = q
 	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam, repairOpt())
 	if err != nil {
 		return fail(stderr, "eval", err)
@@ -192,7 +198,9 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *
 		n = m.Config.NumHiddenLayers
 	}
 	sysmem.SoftLimit(int64(n)*engine.LayerBytes(m.Config, format) + engine.HeadBytes(m.Config, format) + readSlack)
-	net, err := engine.NewLoader().Net(m, layers)
+	loader := engine.NewLoader()
+	loader.Quant = evalQuant
+	net, err := loader.Net(m, layers)
 	if err != nil {
 		return nil, "", "", nil, err
 	}
