@@ -184,7 +184,10 @@ func onMessage(e *protocol.Envelope) {
 	}
 	switch e.Type {
 	case protocol.EventTrial:
-		addTrial(e.Payload)
+		var ev protocol.TrialEvent
+		if json.Unmarshal(e.Payload, &ev) == nil {
+			addTrial(ev)
+		}
 		if searchStart > 0 && trialTarget > 0 {
 			el := (js.Global().Get("Date").Call("now").Float() - searchStart) / 1000
 			n := len(trials)
@@ -709,23 +712,11 @@ func renderEval(payload []byte) string {
 	return b.String()
 }
 
-func addTrial(payload []byte) {
-	var t struct {
-		Trial struct {
-			Index     int       `json:"index"`
-			Budget    int       `json:"budget"`
-			Objective *float64  `json:"objective"`
-			Retention []float64 `json:"retention"`
-			Error     string    `json:"error"`
-		} `json:"trial"`
-		Plan *plan.Plan `json:"plan"`
-	}
-	if json.Unmarshal(payload, &t) != nil {
-		return
-	}
-	r := editor.TrialPoint{Index: t.Trial.Index, Budget: t.Trial.Budget, Failed: t.Trial.Error != "", Plan: t.Plan, Retention: t.Trial.Retention}
-	if t.Trial.Objective != nil {
-		r.Objective = *t.Trial.Objective
+func addTrial(ev protocol.TrialEvent) {
+	t := ev.Trial
+	r := editor.TrialPoint{Index: t.Index, Budget: t.Samples, Failed: t.Error != "", Plan: ev.Plan, Retention: t.Retention}
+	if t.Objective != nil {
+		r.Objective = *t.Objective
 	}
 	trials = append(trials, r)
 }

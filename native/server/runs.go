@@ -96,9 +96,7 @@ func (s *Server) openRun(name string) (*protocol.RunData, error) {
 	}
 	out := &protocol.RunData{Run: name}
 	for _, t := range trials {
-		p, _ := space.Plan(t.Config, nil)
-		b, _ := json.Marshal(map[string]any{"trial": t, "plan": p})
-		out.Trials = append(out.Trials, b)
+		out.Trials = append(out.Trials, session.TrialEvent(space, t))
 	}
 	if raw, err := os.ReadFile(filepath.Join(dir, session.RowsFile)); err == nil {
 		var rows []session.Row

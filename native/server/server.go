@@ -78,7 +78,7 @@ type Server struct {
 	selected string
 	status   protocol.Status
 	cancel   context.CancelFunc
-	trials   []json.RawMessage // trial events of the current search
+	trials   []protocol.TrialEvent // of the current search
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -349,7 +349,7 @@ func (s *Server) state() protocol.State {
 	st.Scorers = append(st.Scorers, s.scorers.names()...)
 	status := s.status
 	st.Search = &status
-	st.Trials = append([]json.RawMessage(nil), s.trials...)
+	st.Trials = append([]protocol.TrialEvent(nil), s.trials...)
 	st.Workers = s.workers()
 	return st
 }
