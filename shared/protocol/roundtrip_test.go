@@ -19,7 +19,7 @@ func TestEveryMessageRoundTrips(t *testing.T) {
 	msgs := []any{
 		&Error{Reason: "r"},
 		&State{Version: 1, Family: FamilyInfo{Models: []string{"base", "code"}, Layers: 5, Tasks: []string{"a"}, TaskWeights: []float64{2}}, Plan: p,
-			Search: &Status{Running: true, Run: "x", Trials: 2, Best: 0.5, Rows: []ResultRow{{Kind: "search", Name: "w", Retention: []float64{1}, Objective: 1}}},
+			Search:  &Status{Running: true, Run: "x", Trials: 2, Best: 0.5, Rows: []ResultRow{{Kind: "search", Name: "w", Retention: []float64{1}, Objective: 1}}},
 			Scorers: []string{"s.wasm"}, Scorer: "s.wasm", Trials: []TrialEvent{{Trial: Trial{Index: 1, Samples: 3, Objective: &obj, Retention: []float64{0.75}}, Plan: p}},
 			Workers: []Worker{{Name: "w", Busy: true, Trial: 3, Threads: 2, Done: 1, AgoMS: 5}}},
 		&FamilyInfo{Models: []string{"base"}, Layers: 8, LayerParams: 10, AttnParams: 4, MLPParams: 6, OuterParams: 3, Tasks: []string{"t"}},
