@@ -204,6 +204,9 @@ func plan_(b *stitch.Builder, p *plan.Plan, dt safetensors.DType) ([]output, []s
 				if err != nil {
 					return nil, err
 				}
+				if err := checkFinite(v, want); err != nil {
+					return nil, err
+				}
 				return safetensors.FromFloat32(want, v)
 			},
 		}, nil
@@ -219,6 +222,9 @@ func plan_(b *stitch.Builder, p *plan.Plan, dt safetensors.DType) ([]output, []s
 			produce: func() ([]byte, error) {
 				v, err := f()
 				if err != nil {
+					return nil, err
+				}
+				if err := checkFinite(v, want); err != nil {
 					return nil, err
 				}
 				return safetensors.FromFloat32(want, v)

@@ -1,11 +1,13 @@
 package search
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"regexp"
 	"time"
@@ -27,6 +29,25 @@ type Journal struct {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var crcSuffix = regexp.MustCompile(`,"crc":"([0-9a-f]{8})"}$`)
+
+// crcAt is crcSuffix.FindSubmatchIndex without the regexp (which scanned
+// every line whole): the field's start and its hex digits' bounds, or nil.
+func crcAt(line []byte) []int {
+	const pre, n = `,"crc":"`, len(`,"crc":"`) + 8 + 2
+	if len(line) < n {
+		return nil
+	}
+	i := len(line) - n
+	if string(line[i:i+len(pre)]) != pre || string(line[len(line)-2:]) != `"}` {
+		return nil
+	}
+	for _, c := range line[i+len(pre) : len(line)-2] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return nil
+		}
+	}
+	return []int{i, len(line), i + len(pre), len(line) - 2}
+}
 
 // sealLine appends the checksum field to a JSON object's encoding.
 func sealLine(obj []byte) []byte {
@@ -50,15 +71,21 @@ func (e *DamageError) Error() string {
 // OpenJournal opens (creating) the journal and returns the trials in it.
 // With truncate, a damaged journal is cut before its first bad line (the
 // whole file is first saved as PATH.damaged-TIME) instead of refused.
+// It is for the run's writer (the caller holds the run's lock): readers
+// use ReadJournal or ScanJournal, which never write.
 func OpenJournal(path string, truncate bool) (*Journal, []Trial, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
+	var trials []Trial
+	good, size, err := scanFile(path, func(t Trial) error { trials = append(trials, t); return nil })
+	if err != nil && errors.Is(err, os.ErrNotExist) {
+		err = nil
 	}
-	trials, good, err := readJournal(path, raw)
 	var dmg *DamageError
 	if errors.As(err, &dmg) && truncate {
 		backup := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+		raw, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return nil, nil, rerr
+		}
 		if werr := atomicfile.Write(backup, raw, 0o644); werr != nil {
 			return nil, nil, werr
 		}
@@ -67,8 +94,8 @@ func OpenJournal(path string, truncate bool) (*Journal, []Trial, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if good < len(raw) {
-		if err := os.Truncate(path, int64(good)); err != nil {
+	if good < size {
+		if err := os.Truncate(path, good); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -79,43 +106,138 @@ func OpenJournal(path string, truncate bool) (*Journal, []Trial, error) {
 	return &Journal{path: path, f: f}, trials, nil
 }
 
-// readJournal returns the trials of the intact lines and the byte length
-// they span. Journals written before checksums (no line has one) are read
-// as they are.
+// ReadJournal returns a journal's intact trials without writing to it: a
+// torn last line (a run still writing, or killed) is left as it is, and a
+// journal on a read-only mount reads. A missing journal has no trials.
+func ReadJournal(path string) ([]Trial, error) {
+	var trials []Trial
+	err := ScanJournal(path, func(t Trial) error { trials = append(trials, t); return nil })
+	return trials, err
+}
+
+// ScanJournal calls fn with each intact trial in order, reading the file
+// as a stream (memory bounded by the longest line, not the file) and
+// never writing to it. A missing journal has no trials.
+func ScanJournal(path string, fn func(Trial) error) error {
+	_, _, err := scanFile(path, fn)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// MaxJournalLine bounds one journal line (a trial is a few kilobytes).
+const MaxJournalLine = 16 << 20
+
+// scanFile scans the journal at path read-only: the byte length of its
+// intact lines and the file's size.
+func scanFile(path string, fn func(Trial) error) (good, size int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	good, err = scanJournal(path, f, fn)
+	return good, st.Size(), err
+}
+
+// readJournal returns the trials of the intact lines of raw and the byte
+// length they span.
 func readJournal(path string, raw []byte) ([]Trial, int, error) {
 	var trials []Trial
-	good := 0
-	legacy := len(raw) > 0 && !bytes.Contains(raw, []byte(`,"crc":"`))
-	for line := 1; good < len(raw); line++ {
-		nl := bytes.IndexByte(raw[good:], '\n')
-		if nl < 0 { // no newline: the last write was cut short
-			break
+	good, err := scanJournal(path, bytes.NewReader(raw), func(t Trial) error { trials = append(trials, t); return nil })
+	return trials, int(good), err
+}
+
+// scanJournal reads journal lines from r. Journals written before
+// checksums (the first line has none) are read as they are; a checksummed
+// line after an unchecksummed first one means the first lost its checksum.
+// Every line's config is checked for shape and against the first line's
+// layer count, so a reader never indexes past a hand-edited config.
+func scanJournal(path string, r io.Reader, fn func(Trial) error) (int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var good int64
+	n, layers := 0, -1
+	legacy := false
+	for line := 1; ; line++ {
+		text, err := readLine(br, MaxJournalLine)
+		damaged := func(format string, args ...any) (int64, error) {
+			return good, &DamageError{Path: path, Line: line, Reason: fmt.Sprintf(format, args...)}
 		}
-		text := raw[good : good+nl]
-		damaged := func(format string, args ...any) ([]Trial, int, error) {
-			return trials, good, &DamageError{Path: path, Line: line, Reason: fmt.Sprintf(format, args...)}
+		if errors.Is(err, errLongLine) {
+			return damaged("longer than %d bytes", MaxJournalLine)
+		}
+		if err != nil { // io.EOF: the end, or a torn last line (no newline: the write was cut)
+			if err == io.EOF {
+				return good, nil
+			}
+			return good, err
+		}
+		body := text[:len(text)-1]
+		m := crcAt(body)
+		if line == 1 {
+			legacy = m == nil && len(body) > 0 && body[0] == '{'
+		}
+		if legacy && m != nil {
+			return 0, &DamageError{Path: path, Line: 1, Reason: "no checksum at the end of the line"}
 		}
 		if !legacy {
-			m := crcSuffix.FindSubmatchIndex(text)
 			if m == nil {
 				return damaged("no checksum at the end of the line")
 			}
-			body := append(append([]byte{}, text[:m[0]]...), '}')
-			if want := fmt.Sprintf("%08x", crc32.Checksum(body, castagnoli)); want != string(text[m[2]:m[3]]) {
-				return damaged("checksum %s does not match the line (%s): it was changed after it was written", text[m[2]:m[3]], want)
+			sealed := append(append([]byte{}, body[:m[0]]...), '}')
+			if want := fmt.Sprintf("%08x", crc32.Checksum(sealed, castagnoli)); want != string(body[m[2]:m[3]]) {
+				return damaged("checksum %s does not match the line (%s): it was changed after it was written", body[m[2]:m[3]], want)
 			}
 		}
 		var t Trial
-		if err := json.Unmarshal(text, &t); err != nil {
+		if err := json.Unmarshal(body, &t); err != nil {
 			return damaged("not a trial: %v", err)
 		}
-		if t.Index != len(trials) {
-			return damaged("trial %d found where %d was expected", t.Index, len(trials))
+		if t.Index != n {
+			return damaged("trial %d found where %d was expected", t.Index, n)
 		}
-		trials = append(trials, t)
-		good += nl + 1
+		if err := t.Config.CheckShape(); err != nil {
+			return damaged("trial %d: %v", t.Index, err)
+		}
+		if layers < 0 {
+			layers = len(t.Config.Removed)
+		} else if len(t.Config.Removed) != layers {
+			return damaged("trial %d: config has %d layers, the trials before it %d", t.Index, len(t.Config.Removed), layers)
+		}
+		if err := fn(t); err != nil {
+			return good, err
+		}
+		n++
+		good += int64(len(text))
 	}
-	return trials, good, nil
+}
+
+var errLongLine = errors.New("line too long")
+
+// readLine reads one line with its newline, at most max bytes; io.EOF for
+// a last line without a newline (torn) or none.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if len(buf) > max {
+			return nil, errLongLine
+		}
+		switch err {
+		case nil:
+			return buf, nil
+		case bufio.ErrBufferFull:
+			continue
+		default:
+			return nil, err
+		}
+	}
 }
 
 // Append writes one trial durably.

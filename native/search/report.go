@@ -37,6 +37,9 @@ type ReportInput struct {
 	// in the order of Rows and then the Pareto set's.
 	HeldOutTasks []string
 	HeldOut      []Comparison
+	// Notes are said under their own heading (e.g. tasks whose reference
+	// scored 0, where retention is defined as 100 %).
+	Notes []string
 }
 
 // Report writes a run's summary: report.md, objective.svg (objective per
@@ -158,6 +161,12 @@ func Report(dir string, in ReportInput) error {
 			fmt.Fprintf(&md, " %s |", plan.Percent(v))
 		}
 		md.WriteString("\n")
+	}
+	if len(in.Notes) > 0 {
+		md.WriteString("\n## Notes\n\n")
+		for _, n := range in.Notes {
+			fmt.Fprintf(&md, "- %s\n", n)
+		}
 	}
 	if failed > 0 {
 		md.WriteString("\n## Failed trials\n\n")

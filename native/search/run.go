@@ -81,17 +81,17 @@ type Trial struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-// MarshalJSON writes a failed trial's objective as null.
+// MarshalJSON writes every number the journal holds finite or null: a
+// failed trial's objective, and any cost or retention that is NaN or ±Inf
+// (json.Marshal refuses them, which would stop the search at that trial).
 func (t Trial) MarshalJSON() ([]byte, error) {
 	type plain Trial
-	var obj *float64
-	if !math.IsNaN(t.Objective) {
-		obj = &t.Objective
-	}
 	return json.Marshal(struct {
 		plain
-		Objective *float64 `json:"objective"`
-	}{plain(t), obj})
+		Costs     []*float64 `json:"costs,omitempty"`
+		Retention []*float64 `json:"retention,omitempty"`
+		Objective *float64   `json:"objective"`
+	}{plain(t), nullable(t.Costs), nullable(t.Retention), finiteOrNil(t.Objective)})
 }
 
 // UnmarshalJSON reads null as NaN.
@@ -99,12 +99,15 @@ func (t *Trial) UnmarshalJSON(b []byte) error {
 	type plain Trial
 	var aux struct {
 		plain
-		Objective *float64 `json:"objective"`
+		Costs     []*float64 `json:"costs,omitempty"`
+		Retention []*float64 `json:"retention,omitempty"`
+		Objective *float64   `json:"objective"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
 	*t = Trial(aux.plain)
+	t.Costs, t.Retention = fromNullable(aux.Costs), fromNullable(aux.Retention)
 	t.Objective = math.NaN()
 	if aux.Objective != nil {
 		t.Objective = *aux.Objective
@@ -136,8 +139,10 @@ func (s Settings) Validate() error {
 	if s.Batch < 0 {
 		errs = append(errs, fmt.Errorf("batch %d: must be 0 or more trials in flight", s.Batch))
 	}
-	if s.Eta != 0 && (!(s.Eta > 1) || math.IsInf(s.Eta, 0)) {
-		errs = append(errs, fmt.Errorf("eta %v: Hyperband's η must be a finite number above 1 (0: the default %v)", s.Eta, DefaultEta))
+	if err := checkEta(s.Eta); err != nil {
+		errs = append(errs, err)
+	} else if err := checkSchedule(s.MinBudget, s.MaxBudget, s.Eta); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -202,6 +207,8 @@ func Search(ctx context.Context, space *Space, ev Evaluator, s Settings, journal
 				return t, err
 			}
 			t.Error, t.Objective = err.Error(), math.NaN()
+		} else if msg := nonFinite(o); msg != "" { // a trial, not the search, fails on it
+			t.Error, t.Objective, t.Retention = msg, math.NaN(), o.Retention
 		} else {
 			t.Costs, t.Retention, t.Objective = o.Costs, o.Retention, o.Objective
 		}
@@ -360,20 +367,11 @@ func Mean(v []float64) float64 {
 // Best is the trial with the highest objective at the largest budget that
 // has a finished trial.
 func Best(trials []Trial) (Trial, bool) {
-	top := 0
+	var l Leader
 	for _, t := range trials {
-		if t.Error == "" && t.Budget > top {
-			top = t.Budget
-		}
+		l.Add(t)
 	}
-	var best Trial
-	found := false
-	for _, t := range trials {
-		if t.Error == "" && t.Budget == top && (!found || t.Objective > best.Objective) {
-			best, found = t, true
-		}
-	}
-	return best, found
+	return l.Best()
 }
 
 // RunDir is where a run keeps its files.

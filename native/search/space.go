@@ -403,6 +403,9 @@ func (s *Space) Genotype(c *Config) *plan.Genotype {
 // their own recipe or none. A space with a Repair gives it to every plan
 // with a cut to repair.
 func (s *Space) Plan(c *Config, models map[string]string) (*plan.Plan, error) {
+	if err := s.Check(c); err != nil {
+		return nil, err
+	}
 	p, err := s.plan(c, models)
 	if err != nil {
 		return nil, err

@@ -213,7 +213,8 @@ func TestSearchStartValidated(t *testing.T) {
 		`{"remove":7}`:                                         "remove",
 		`{"remove":1,"min_budget":-1,"optimizer":"annealing"}`: "min budget -1",
 		`{"remove":1,"granularity":"head"}`:                    `granularity \"head\": one of layer, block`,
-		`{"remove":1,"repair":"/nonexistent/calib.txt"}`:       "repair calibration /nonexistent/calib.txt: stat",
+		`{"remove":1,"repair":"/nonexistent/calib.txt"}`:       `repair \"/nonexistent/calib.txt\": not a regular file`,
+		`{"remove":1,"eta":1.0001}`:                            "eta 1.0001: Hyperband's η must be a finite number of at least 1.5",
 	} {
 		e := call(t, c, "s", protocol.SearchStart, json.RawMessage(req))
 		if e.Type != protocol.ReplyError || !strings.Contains(string(e.Payload), want) {

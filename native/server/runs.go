@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -37,12 +36,12 @@ func (s *Server) runs() []protocol.RunInfo {
 		}
 		ri := protocol.RunInfo{Name: e.Name(), Target: spec.Settings.Trials, Objective: spec.ObjectiveName(), Space: spec.SpaceName(),
 			Running: running && current == e.Name()}
-		if _, trials, err := readTrials(journal); err != nil {
+		if n, w, err := summarize(journal); err != nil {
 			ri.Error = err.Error()
 		} else {
-			ri.Trials = len(trials)
-			if w, ok := search.Best(trials); ok && !math.IsNaN(w.Objective) {
-				ri.Best = w.Objective
+			ri.Trials = n
+			if !math.IsNaN(w) {
+				ri.Best = w
 			}
 		}
 		if _, err := os.Stat(filepath.Join(dir, "report.md")); err == nil {
@@ -62,19 +61,6 @@ func (s *Server) runs() []protocol.RunInfo {
 	return infos
 }
 
-// readTrials reads a journal without writing to it.
-func readTrials(path string) (int, []search.Trial, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return 0, nil, nil
-	}
-	j, trials, err := search.OpenJournal(path, false)
-	if err != nil {
-		return 0, nil, err
-	}
-	j.Close()
-	return len(trials), trials, nil
-}
-
 // openRun reads a run's trials as trial events and its result table.
 func (s *Server) openRun(name string) (*protocol.RunData, error) {
 	if !runName.MatchString(name) || name[0] == '.' {
@@ -90,15 +76,11 @@ func (s *Server) openRun(name string) (*protocol.RunData, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s was searched over another family: %w", name, err)
 	}
-	_, trials, err := readTrials(journal)
-	if err != nil {
+	out := &protocol.RunData{Run: name}
+	if out.Trials, err = recentTrials(journal, space); err != nil {
 		return nil, err
 	}
-	out := &protocol.RunData{Run: name}
-	for _, t := range trials {
-		out.Trials = append(out.Trials, session.TrialEvent(space, t))
-	}
-	if raw, err := os.ReadFile(filepath.Join(dir, session.RowsFile)); err == nil {
+	if raw, err := readBounded(filepath.Join(dir, session.RowsFile), maxRowsFile); err == nil {
 		var rows []session.Row
 		if json.Unmarshal(raw, &rows) == nil {
 			out.Rows = rowsOf(rows)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/shared/protocol"
@@ -21,39 +22,57 @@ var runName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // family and tasks, or the stored one when resuming): every refusal,
 // including a run directory that cannot be created or a search.json that
 // cannot be written, comes back here, before anything starts.
-func (s *Server) prepare(req protocol.RunRequest) (*session.Run, error) {
+func (s *Server) prepare(req protocol.RunRequest) (*session.Run, *runlock.Lock, error) {
 	if req.Run == "" {
 		req.Run = "search-" + time.Now().UTC().Format("20060102-150405")
 	}
 	if !runName.MatchString(req.Run) || req.Run[0] == '.' {
-		return nil, fmt.Errorf("run %q: 1-64 letters, digits, '.', '_' or '-', not starting with '.'", req.Run)
+		return nil, nil, fmt.Errorf("run %q: 1-64 letters, digits, '.', '_' or '-', not starting with '.'", req.Run)
 	}
 	if req.ReportTasks != "" {
-		return nil, errors.New("report_tasks: held-out tasks are a CLI option (search --report-tasks)")
+		return nil, nil, errors.New("report_tasks: held-out tasks are a CLI option (search --report-tasks)")
 	}
 	if req.Repair != "" {
-		req.Repair = session.AbsPath(req.Repair)
+		calib, err := s.clientFile("repair", req.Repair)
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Repair = calib
 	}
 	var members []model.Member
 	for _, m := range s.ses.Family.Models {
 		members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
 	}
 	dir := filepath.Join(s.cfg.RunsDir, req.Run)
+	lock, err := runlock.Acquire(dir, "gptailor serve (the app's search "+req.Run+")")
+	if err != nil {
+		return nil, nil, fmt.Errorf("run %s: run directory: %w", req.Run, err)
+	}
+	run, err := s.prepareLocked(req, dir, members)
+	if err != nil {
+		lock.Release()
+		return nil, nil, fmt.Errorf("run %s: %w", req.Run, err)
+	}
+	return run, lock, nil
+}
+
+// prepareLocked is prepare with the run directory locked.
+func (s *Server) prepareLocked(req protocol.RunRequest, dir string, members []model.Member) (*session.Run, error) {
 	res, err := session.Resolve(dir, req, members, s.cfg.TasksPath, nil)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", req.Run, err)
+		return nil, err
 	}
 	spec := res.Spec
 	if !res.Resumed && spec.Settings.Batch == 0 && s.cfg.Cluster != nil {
 		spec.Settings.Batch = s.cfg.Cluster.Batch(0) // stored with the run: the batch shapes the journal
 	}
-	// The run's own session: its objective, its runner; the server's
-	// family and caches.
-	run, err := session.New(s.ses.Family, s.ses.Specs).Prepare(spec, dir)
+	specs, err := session.RunTasks(spec, s.cfg.TasksPath, s.ses.Specs) // a resumed run keeps its own tasks
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", req.Run, err)
+		return nil, err
 	}
-	return run, nil
+	// The run's own session: its tasks, objective and runner; the
+	// server's family and caches.
+	return session.New(s.ses.Family, specs).Prepare(spec, dir)
 }
 
 // startSearch runs one search at a time, in a run directory like the
@@ -74,7 +93,7 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 		s.fail(c, e.ID, errors.New("a search is running: stop it first"))
 		return
 	}
-	run, err := s.prepare(req)
+	run, lock, err := s.prepare(req)
 	if err != nil {
 		s.mu.Unlock()
 		s.fail(c, e.ID, err) // refused before anything starts or "running" is said
@@ -90,7 +109,10 @@ func (s *Server) startSearch(c *client, e *protocol.Envelope) {
 	}
 	s.mu.Unlock()
 	s.reply(c, e.ID, protocol.SearchStatus, s.state().Search)
-	go s.search(ctx, run, sc)
+	go func() {
+		defer lock.Release()
+		s.search(ctx, run, sc)
+	}()
 }
 
 // search runs a prepared search, broadcasting its trials and its end.

@@ -61,6 +61,11 @@ type Config struct {
 	// past either the least recently used are evicted.
 	MaxScorers     int
 	MaxScorerBytes int
+	// FileDirs are the directories whose regular files clients may name
+	// (a repair's calibration text); none: every client-named file is
+	// refused. MaxClientFile bounds such a file (default 256 MiB).
+	FileDirs      []string
+	MaxClientFile int64
 }
 
 // Server holds the shared state every tab sees.
@@ -121,6 +126,14 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.TasksPath = abs
 	}
+	if cfg.MaxClientFile == 0 {
+		cfg.MaxClientFile = DefaultMaxClientFile
+	}
+	dirs, err := canonicalDirs(cfg.FileDirs)
+	if err != nil {
+		return nil, err
+	}
+	cfg.FileDirs = dirs
 	if cfg.MaxJobsPerClient == 0 {
 		cfg.MaxJobsPerClient = 4
 	}
@@ -321,7 +334,7 @@ func (s *Server) enqueue(c *client, m []byte) {
 func (s *Server) reply(c *client, id, typ string, payload any) {
 	b, err := protocol.Encode(id, typ, payload)
 	if err != nil {
-		b, _ = protocol.Encode(id, protocol.ReplyError, protocol.Error{Reason: err.Error()})
+		b, _ = protocol.Encode(id, protocol.ReplyError, protocol.Error{Reason: encodeFailure(typ, err).Error()})
 	}
 	s.enqueue(c, b)
 }
@@ -467,6 +480,9 @@ func (s *Server) readPlan(e *protocol.Envelope) (*plan.Plan, protocol.PlanReport
 	if errors.As(err, &ps) {
 		return nil, protocol.PlanReport{Valid: false, Problems: ps}, nil
 	}
+	if err == nil {
+		err = s.planFiles(p)
+	}
 	if err != nil {
 		return nil, protocol.PlanReport{}, err
 	}
@@ -537,6 +553,9 @@ func (s *Server) evaluate(c *client, e *protocol.Envelope) {
 	}
 	fi := s.ses.Family.Info()
 	p, err := plan.ParseFor(req.Plan, fi)
+	if err == nil {
+		err = s.planFiles(p)
+	}
 	if err != nil {
 		s.fail(c, e.ID, err)
 		return
@@ -560,6 +579,9 @@ func (s *Server) runEvaluate(ctx context.Context, c *client, id string, p *plan.
 	fi := s.ses.Family.Info()
 	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: 0, Total: len(s.ses.Specs)})
 	ev, err := s.ses.Evaluate(ctx, session.Target{Plan: p}, samples, -1)
+	if err == nil {
+		err = nonFinite(ev)
+	}
 	if err != nil {
 		s.fail(c, id, err)
 		return
@@ -643,6 +665,9 @@ func (s *Server) build(c *client, e *protocol.Envelope) {
 		return
 	}
 	p, err := plan.ParseFor(req.Plan, s.ses.Family.Info())
+	if err == nil {
+		err = s.planFiles(p)
+	}
 	if err != nil {
 		s.fail(c, e.ID, err)
 		return

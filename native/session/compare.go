@@ -40,11 +40,10 @@ func ReadRun(dir string) (RunResult, error) {
 	if err != nil {
 		return RunResult{}, fmt.Errorf("%s: not a search run: %w", dir, err)
 	}
-	j, trials, err := search.OpenJournal(journal, false)
+	trials, err := search.ReadJournal(journal) // read-only: the run may be being written
 	if err != nil {
 		return RunResult{}, err
 	}
-	j.Close()
 	best, ok := search.Best(trials)
 	if !ok {
 		return RunResult{}, fmt.Errorf("%s: no finished trial", dir)
@@ -68,12 +67,14 @@ func Compare(dirs []string) ([]Group, error) {
 		return nil, errors.New("compare: no run directory")
 	}
 	var runs []RunResult
-	for _, d := range dirs {
+	for _, d := range UniqueDirs(dirs) {
 		r, err := ReadRun(d)
 		if err != nil {
 			return nil, err
 		}
-		runs = append(runs, r)
+		if !sameRunSeen(runs, r) {
+			runs = append(runs, r)
+		}
 	}
 	first := runs[0]
 	for _, r := range runs[1:] {

@@ -115,6 +115,9 @@ func (o Objective) Combine(ret, w []float64, res, ref []*task.Result) float64 {
 			num += w[i] * res[i].Metrics[res[i].Primary]
 			den += w[i] * ref[i].Metrics[ref[i].Primary]
 		}
+		if den == 0 && !math.IsNaN(num) { // the reference scores 0 everywhere: nothing to keep (task.Retention)
+			return 1
+		}
 		return num / den
 	}
 	return WeightedMean(ret, w)
@@ -134,7 +137,7 @@ func (s *Session) references(ctx context.Context, budget int) ([]*task.Result, e
 			return nil, err
 		}
 		for i, r := range res {
-			if task.Retention(r, out[i]) > 1 {
+			if task.ZeroReference(out[i]) && r.Metrics[r.Primary] > 0 || task.Retention(r, out[i]) > 1 {
 				out[i] = r
 			}
 		}

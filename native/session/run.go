@@ -216,6 +216,9 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 		logf("search interrupted after %d trials; --resume continues it", len(trials))
 	}
 	win, ok := search.Best(trials)
+	if !ok && out.Interrupted {
+		return out, ErrStoppedEarly
+	}
 	if !ok {
 		return out, errors.New("no trial finished: every candidate failed (see the journal)")
 	}
@@ -277,8 +280,12 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 			return out, err
 		}
 	}
+	notes := s.ZeroReferenceNotes()
+	for _, n := range notes {
+		logf("note: %s", n)
+	}
 	if err := search.Report(o.Dir, search.ReportInput{Tasks: s.Tasks(), Objectives: ev.Tasks(), Objective: objective, Trials: trials, Rows: cmp,
-		HeldOutTasks: out.HeldOutTasks, HeldOut: held}); err != nil {
+		HeldOutTasks: out.HeldOutTasks, HeldOut: held, Notes: notes}); err != nil {
 		return out, err
 	}
 	return out, nil

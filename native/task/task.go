@@ -229,21 +229,37 @@ func Run(m *Model, s *Spec) (*Result, error) {
 // Retention is candidate against reference on the primary metric: c/r for
 // higher-is-better metrics, r/c for lower-is-better ones, and exp(r−c) for
 // KL (whose reference value is 0).
+//
+// A reference of 0 on a higher-is-better metric (a multiple-choice task
+// the base gets wrong on every sample, likely with 4 choices at 3 samples)
+// has nothing to keep: retention is then 1 whatever the candidate scores,
+// so the task neither costs nor credits any candidate (ZeroReference says
+// when; reports name such tasks). Likewise a lower-is-better metric at 0
+// for both is 1. A NaN metric stays NaN.
 func Retention(c, r *Result) float64 {
 	cv, rv := c.Metrics[c.Primary], r.Metrics[r.Primary]
 	switch {
 	case c.Type == "kl":
 		return math.Exp(rv - cv)
 	case c.HigherIsBetter:
-		if rv == 0 {
-			return math.NaN()
+		if rv == 0 && !math.IsNaN(cv) {
+			return 1
 		}
 		return cv / rv
+	}
+	if cv == 0 && rv == 0 {
+		return 1
 	}
 	if cv == 0 {
 		return math.NaN()
 	}
 	return rv / cv
+}
+
+// ZeroReference says whether retention against r is the defined 1 of a
+// reference with nothing to keep (see Retention).
+func ZeroReference(r *Result) bool {
+	return r.Type != "kl" && r.HigherIsBetter && r.Metrics[r.Primary] == 0
 }
 
 func meanStderr(xs []float64) (float64, float64) {

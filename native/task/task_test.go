@@ -289,3 +289,22 @@ func BenchmarkARCEasy(b *testing.B) {
 	b.ReportMetric(float64(items)/b.Elapsed().Seconds(), "items/s")
 	b.ReportMetric(float64(cont)/b.Elapsed().Seconds(), "ll-tokens/s")
 }
+
+// A reference of 0 has nothing to keep: retention 1 (issue 22 item 3).
+func TestRetentionAgainstZero(t *testing.T) {
+	acc := func(v float64) *Result {
+		return &Result{Type: "multiple_choice", Primary: "acc", HigherIsBetter: true, Metrics: map[string]float64{"acc": v}}
+	}
+	bpb := func(v float64) *Result {
+		return &Result{Type: "perplexity", Primary: "bits_per_byte", Metrics: map[string]float64{"bits_per_byte": v}}
+	}
+	if Retention(acc(0), acc(0)) != 1 || Retention(acc(0.6), acc(0)) != 1 || Retention(bpb(0), bpb(0)) != 1 {
+		t.Errorf("zero references: %v %v %v", Retention(acc(0), acc(0)), Retention(acc(0.6), acc(0)), Retention(bpb(0), bpb(0)))
+	}
+	if !math.IsNaN(Retention(acc(math.NaN()), acc(0))) {
+		t.Error("a NaN candidate against 0 is not NaN")
+	}
+	if !ZeroReference(acc(0)) || ZeroReference(acc(0.1)) || ZeroReference(bpb(0)) {
+		t.Error("ZeroReference")
+	}
+}

@@ -318,6 +318,11 @@ func (r *reader) params(m map[string]any, path string) Params {
 		}
 	}
 	p.Lambda, p.Density, p.Gamma, p.T, p.Scale = fl("lambda"), fl("density"), fl("gamma"), fl("t"), fl("scale")
+	r.bounded(path, "lambda", p.Lambda)
+	r.bounded(path, "scale", p.Scale)
+	for i, w := range p.Weights {
+		r.bounded(path, fmt.Sprintf("weights[%d]", i), &w)
+	}
 	if n, ok := m["normalize"]; ok {
 		b, isBool := n.(bool)
 		if !isBool {
@@ -423,4 +428,15 @@ func (r *reader) outer(v any, path string) *Outer {
 		o.Merge = r.merge(mg, path+".merge", false)
 	}
 	return o
+}
+
+// MaxMergeScale bounds λ, scale and merge weights: past it a layer's
+// weights overflow (λ 1e20 or a passthrough scale 1e30 gave a model whose
+// NLL is NaN; λ 1e6 overflows float16).
+const MaxMergeScale = 100
+
+func (r *reader) bounded(path, name string, v *float64) {
+	if v != nil && math.Abs(*v) > MaxMergeScale {
+		r.add(join(path, name), "must be between -%d and %d, is %g (larger scales overflow the weights)", MaxMergeScale, MaxMergeScale, *v)
+	}
 }

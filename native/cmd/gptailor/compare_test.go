@@ -9,7 +9,8 @@ import (
 )
 
 func TestParseSeeds(t *testing.T) {
-	for in, want := range map[string][]uint64{"0,1,2": {0, 1, 2}, "3-5": {3, 4, 5}, "7, 0-1": {7, 0, 1}} {
+	for in, want := range map[string][]uint64{"0,1,2": {0, 1, 2}, "3-5": {3, 4, 5}, "7, 0-1": {7, 0, 1},
+		"18446744073709551613-18446744073709551615": {1<<64 - 3, 1<<64 - 2, 1<<64 - 1}} { // wrapped and grew until killed (issue 22 item 16)
 		got, err := parseSeeds(in)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: %v %v, want %v", in, got, err, want)

@@ -26,6 +26,9 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if u := session.UniqueDirs(fs.Args()); len(u) < fs.NArg() {
+		fmt.Fprintf(stderr, "compare: %d directories name %d runs: each is counted once\n", fs.NArg(), len(u))
+	}
 	groups, err := session.Compare(fs.Args())
 	if err != nil {
 		return fail(stderr, "compare", err)
@@ -71,7 +74,8 @@ func parseSeeds(s string) ([]uint64, error) {
 				return nil, fmt.Errorf("--seeds %q: %q is not a range lo-hi of at most 1000 seeds", s, part)
 			}
 		}
-		for x := a; x <= b; x++ {
+		for k := uint64(0); k <= b-a; k++ { // by count: a range ending at 2⁶⁴−1 would wrap
+			x := a + k
 			if seen[x] {
 				return nil, fmt.Errorf("--seeds %q: seed %d twice", s, x)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -148,7 +147,10 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	res.Model, res.Data, res.Layers = name, *data, layers
 	res.Kernel, res.PeakRSSMB = kernel.Active(), sysmem.PeakRSSMB()
 	if *asJSON {
-		b, _ := json.Marshal(res)
+		b, err := finiteJSON(res, false)
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
@@ -389,7 +391,10 @@ func reportTasks(stdout, stderr io.Writer, name, reference string, res, ref []*t
 		}
 	}
 	if asJSON {
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		b, err := finiteJSON(rep, true)
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
 		fmt.Fprintf(stdout, "%s\n", b)
 		return status
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/prune"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
@@ -145,6 +146,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	); err != nil {
 		return fail(stderr, "search", err)
 	}
+	runLock, err := runlock.Acquire(c.run, "gptailor search --run "+c.run)
+	if err != nil {
+		return fail(stderr, "search", err)
+	}
+	defer runLock.Release()
 	res, err := session.Resolve(c.run, req, c.fam, c.tasks, func(name string) bool {
 		return set[name] || (name == "repair-samples" && set["repair"])
 	})

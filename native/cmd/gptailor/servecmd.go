@@ -15,6 +15,7 @@ import (
 
 	"github.com/gptailor/gptailor/native/dist"
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/server"
 	"github.com/gptailor/gptailor/native/session"
 )
@@ -27,6 +28,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8417", "listen address (loopback by default)")
 	tasksPath := fs.String("tasks", "", "task list for evaluation and search in the app")
 	ui := fs.String("ui", "ui", "directory of the browser app (built by build.sh)")
+	var files dirList
+	fs.Var(&files, "files", "a directory whose regular files the app may name (a repair's calibration text); repeatable; none: the app can name no file on this machine")
 	runs := fs.String("runs", "runs", "directory of the search runs started from the app (each resumable with `gptailor search --resume --run DIR`)")
 	cacheMB := fs.Int("cache-mb", -1, "memory for packed layers, source and merged alike (default 40% of the machine's memory, as search)")
 	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between a search's candidates with common first slots (0: off; default a quarter of the machine's memory, as search)")
@@ -67,9 +70,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	f := ses.Family
 	defer f.Close()
-	cfg := server.Config{UIDir: *ui, Session: ses, TasksPath: *tasksPath, RunsDir: *runs}
+	cfg := server.Config{UIDir: *ui, Session: ses, TasksPath: *tasksPath, RunsDir: *runs, FileDirs: files}
 	if distOpts.Active() {
 		distOpts.Dir, distOpts.Log = filepath.Join(*runs, "nats"), stderr
+		if distOpts.URL == "" { // one owner of the embedded server's store
+			l, err := runlock.Acquire(distOpts.Dir, "gptailor serve (its NATS store)")
+			if err != nil {
+				return fail(stderr, "serve", err)
+			}
+			defer l.Release()
+		}
 		var members []model.Member
 		for _, m := range f.Models {
 			members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
