@@ -72,8 +72,13 @@ func (s *Session) Prepare(spec RunSpec, dir string) (*Run, error) {
 // left alone.
 func (r *Run) SaveSpec() error {
 	_, path := search.RunDir(r.Dir)
-	if old, err := ReadSpec(path); err == nil && reflect.DeepEqual(old, r.Spec) {
-		return nil
+	if old, err := ReadSpec(path); err == nil {
+		if old.Settings.Batch == 0 && r.Spec.Settings.Batch == 1 {
+			old.Settings.Batch = 1 // the same: one trial at a time
+		}
+		if reflect.DeepEqual(old, r.Spec) {
+			return nil
+		}
 	}
 	if err := WriteSpec(path, r.Spec); err != nil {
 		return fmt.Errorf("run settings: %w", err)
