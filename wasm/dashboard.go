@@ -10,37 +10,29 @@ import (
 
 	"github.com/gptailor/gptailor/shared/editor"
 	"github.com/gptailor/gptailor/shared/plan"
+	"github.com/gptailor/gptailor/shared/protocol"
 )
 
-// searchForm is search.start's payload from the form (what the CLI's
-// search flags say); resume continues run name with its stored settings.
-func searchForm(resume bool, name string) map[string]any {
+// searchForm is search.start's payload from the form: the RunRequest the
+// CLI's search flags bind to; resume continues run name with its stored
+// settings.
+func searchForm(resume bool, name string) protocol.RunRequest {
+	if resume {
+		return protocol.RunRequest{Run: name, Resume: true}
+	}
 	val := func(id string) string { return strings.TrimSpace(el(id).Get("value").String()) }
 	num := func(id string) float64 { f, _ := strconv.ParseFloat(val(id), 64); return f }
-	if resume {
-		return map[string]any{"run": name, "resume": true}
-	}
 	trialTarget = int(num("trial-budget"))
-	req := map[string]any{
-		"run": val("run-name"), "remove": int(num("remove")), "trials": trialTarget, "optimizer": val("optimizer"),
-		"space": val("space"), "reference": val("reference"), "aggregate": val("aggregate"),
-		"min_budget": int(num("min-budget")), "max_budget": int(num("max-budget")), "eta": num("eta"),
-		"seed": int(num("seed")), "batch": int(num("batch")), "param_budget": num("param-budget"),
-		"granularity": val("granularity"),
-	}
-	if r := val("repair"); r != "" {
-		req["repair"] = r
-	}
-	if m := val("methods"); m != "" {
-		var ms []string
-		for _, x := range strings.Split(m, ",") {
-			if x = strings.TrimSpace(x); x != "" {
-				ms = append(ms, x)
-			}
+	req := protocol.RunRequest{Run: val("run-name"), Remove: int(num("remove")), Trials: &trialTarget, Optimizer: val("optimizer"),
+		Space: val("space"), Reference: val("reference"), Aggregate: val("aggregate"),
+		MinSamples: int(num("min-budget")), MaxSamples: int(num("max-budget")), Eta: num("eta"),
+		Seed: uint64(num("seed")), Batch: int(num("batch")), ParamBudget: num("param-budget"),
+		Granularity: val("granularity"), Repair: val("repair"), Weights: el("search-weights").Get("checked").Bool()}
+	for _, x := range strings.Split(val("methods"), ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			req.Methods = append(req.Methods, x)
 		}
-		req["methods"] = ms
 	}
-	req["weights"] = el("search-weights").Get("checked").Bool()
 	return req
 }
 

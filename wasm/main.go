@@ -94,8 +94,13 @@ func edit(f func()) {
 	undo = append(undo, snapshot())
 	redo = nil
 	f()
+	putPlan()
 	render()
 }
+
+// putPlan tells the server the plan being edited (plan.put), so a reload
+// or another tab starts from it.
+func putPlan() { send(protocol.PutPlan, protocol.PlanPayload{Plan: planJSON()}, nil) }
 
 func famInfo() *plan.Family {
 	return &plan.Family{Models: family.Models, Layers: family.Layers, LayerParams: family.LayerParams, OuterParams: family.OuterParams, AttnParams: family.AttnParams, MLPParams: family.MLPParams}
@@ -184,7 +189,10 @@ func onMessage(e *protocol.Envelope) {
 	}
 	switch e.Type {
 	case protocol.EventTrial:
-		addTrial(e.Payload)
+		var ev protocol.TrialEvent
+		if json.Unmarshal(e.Payload, &ev) == nil {
+			addTrial(ev)
+		}
 		if searchStart > 0 && trialTarget > 0 {
 			el := (js.Global().Get("Date").Call("now").Float() - searchStart) / 1000
 			n := len(trials)
@@ -278,6 +286,7 @@ func onClick(_ js.Value, args []js.Value) any {
 			redo = append(redo, snapshot())
 			restore(undo[len(undo)-1])
 			undo = undo[:len(undo)-1]
+			putPlan()
 			render()
 		}
 	case "redo":
@@ -285,11 +294,12 @@ func onClick(_ js.Value, args []js.Value) any {
 			undo = append(undo, snapshot())
 			restore(redo[len(redo)-1])
 			redo = redo[:len(redo)-1]
+			putPlan()
 			render()
 		}
 	case "evaluate":
 		status = "evaluating…"
-		send(protocol.Evaluate, map[string]any{"plan": planJSON(), "samples": atoi(el("samples").Get("value").String())}, func(e *protocol.Envelope) {
+		send(protocol.Evaluate, protocol.EvaluateRequest{Plan: planJSON(), Samples: atoi(el("samples").Get("value").String())}, func(e *protocol.Envelope) {
 			evalOut = renderEval(e.Payload)
 			status = "evaluated"
 			render()
@@ -320,10 +330,8 @@ func onClick(_ js.Value, args []js.Value) any {
 	case "build":
 		name := el("build-name").Get("value").String()
 		status = "building " + name + "…"
-		send(protocol.BuildPlan, map[string]any{"plan": planJSON(), "name": name}, func(e *protocol.Envelope) {
-			var r struct {
-				Dir string `json:"dir"`
-			}
+		send(protocol.BuildPlan, protocol.BuildRequest{Plan: planJSON(), Name: name}, func(e *protocol.Envelope) {
+			var r protocol.BuildResult
 			json.Unmarshal(e.Payload, &r)
 			status = "built " + r.Dir
 			render()
@@ -347,7 +355,7 @@ func onClick(_ js.Value, args []js.Value) any {
 			})
 			return nil
 		}
-		send(protocol.RunOpen, map[string]string{"run": name}, func(e *protocol.Envelope) {
+		send(protocol.RunOpen, protocol.RunOpenRequest{Run: name}, func(e *protocol.Envelope) {
 			var d protocol.RunData
 			json.Unmarshal(e.Payload, &d)
 			trials, results, comparePick = nil, d.Rows, nil
@@ -489,12 +497,12 @@ func onChange(_ js.Value, args []js.Value) any {
 			js.CopyBytesToGo(data, buf)
 			nextID++
 			id := strconv.Itoa(nextID)
-			hdr := fmt.Sprintf(`{"v":1,"id":"%s","type":"scorer.upload","name":%q}`+"\n", id, name)
-			frame := append([]byte(hdr), data...)
+			hdr, _ := json.Marshal(protocol.UploadHeader{V: protocol.Version, ID: id, Type: protocol.ScorerUpload, Name: name})
+			frame := append(append(hdr, '\n'), data...)
 			out := js.Global().Get("Uint8Array").New(len(frame))
 			js.CopyBytesToJS(out, frame)
 			pending[id] = func(*protocol.Envelope) {
-				send(protocol.SelectScorer, map[string]string{"name": name}, func(*protocol.Envelope) {
+				send(protocol.SelectScorer, protocol.SelectScorerRequest{Name: name}, func(*protocol.Envelope) {
 					status = "scorer " + name + " uploaded and selected"
 					render()
 				})
@@ -675,19 +683,7 @@ func contains(xs []string, x string) bool {
 }
 
 func renderEval(payload []byte) string {
-	var r struct {
-		Tasks []struct {
-			Name      string             `json:"name"`
-			Primary   string             `json:"primary"`
-			Metrics   map[string]float64 `json:"metrics"`
-			Reference map[string]float64 `json:"reference"`
-			Retention float64            `json:"retention"`
-		} `json:"tasks"`
-		Mean      float64  `json:"mean_retention"`
-		Objective string   `json:"objective"`
-		Score     *float64 `json:"score"`
-		ScoreErr  string   `json:"score_error"`
-	}
+	var r protocol.EvaluateResult
 	if json.Unmarshal(payload, &r) != nil {
 		return "unreadable result"
 	}
@@ -698,7 +694,7 @@ func renderEval(payload []byte) string {
 		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td>%.4f</td><td>%.4f</td><td class="ret" data-task="%s">%.1f%%</td><td><div class="bar" style="width:%.0fpx"></div></td></tr>`,
 			html.EscapeString(t.Name), t.Primary, t.Metrics[t.Primary], t.Reference[t.Primary], html.EscapeString(t.Name), 100*t.Retention, w)
 	}
-	fmt.Fprintf(&b, `</table><p>%s <b id="mean">%.1f%%</b>`, html.EscapeString(r.Objective), 100*r.Mean)
+	fmt.Fprintf(&b, `</table><p>%s <b id="mean">%.1f%%</b>`, html.EscapeString(r.ObjectiveName), 100*r.Objective)
 	if r.Score != nil {
 		fmt.Fprintf(&b, ` · scorer <b id="score">%.6g</b>`, *r.Score)
 	}
@@ -709,23 +705,11 @@ func renderEval(payload []byte) string {
 	return b.String()
 }
 
-func addTrial(payload []byte) {
-	var t struct {
-		Trial struct {
-			Index     int       `json:"index"`
-			Budget    int       `json:"budget"`
-			Objective *float64  `json:"objective"`
-			Retention []float64 `json:"retention"`
-			Error     string    `json:"error"`
-		} `json:"trial"`
-		Plan *plan.Plan `json:"plan"`
-	}
-	if json.Unmarshal(payload, &t) != nil {
-		return
-	}
-	r := editor.TrialPoint{Index: t.Trial.Index, Budget: t.Trial.Budget, Failed: t.Trial.Error != "", Plan: t.Plan, Retention: t.Trial.Retention}
-	if t.Trial.Objective != nil {
-		r.Objective = *t.Trial.Objective
+func addTrial(ev protocol.TrialEvent) {
+	t := ev.Trial
+	r := editor.TrialPoint{Index: t.Index, Budget: t.Samples, Failed: t.Error != "", Plan: ev.Plan, Retention: t.Retention}
+	if t.Objective != nil {
+		r.Objective = *t.Objective
 	}
 	trials = append(trials, r)
 }

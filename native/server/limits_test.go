@@ -110,7 +110,7 @@ func TestEvaluationFloodBounded(t *testing.T) {
 	// B is still served: its two evaluations reply.
 	for i := 0; i < 2; i++ {
 		e := waitFor(t, b, func(e *protocol.Envelope) bool { return e.Type == protocol.ReplyEvaluate })
-		var r EvaluateResult
+		var r protocol.EvaluateResult
 		json.Unmarshal(e.Payload, &r)
 		if len(r.Tasks) != 4 || r.Samples != 1 {
 			t.Errorf("tab B result: %s", e.Payload)

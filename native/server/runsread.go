@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/gptailor/gptailor/native/search"
+	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/shared/protocol"
 )
 
 // runs.list and runs.open read journals as streams, read-only (a run may
@@ -39,31 +41,31 @@ func summarize(path string) (int, float64, error) {
 // recentTrials are the journal's last trials as trial events (trial and
 // plan), at most maxOpenTrials of them and maxOpenBytes in all. A config
 // that is not of the run's space is damage, named, not a panic.
-func recentTrials(path string, space *search.Space) ([]json.RawMessage, error) {
-	var ring []json.RawMessage
+func recentTrials(path string, space *search.Space) ([]protocol.TrialEvent, error) {
+	var ring []protocol.TrialEvent
+	var sizes []int
 	size := 0
 	err := search.ScanJournal(path, func(t search.Trial) error {
-		p, err := space.Plan(t.Config, nil)
-		if err != nil {
+		if _, err := space.Plan(t.Config, nil); err != nil {
 			return &search.DamageError{Path: path, Line: t.Index + 1, Reason: fmt.Sprintf("trial %d: %v", t.Index, err)}
 		}
-		b, err := json.Marshal(map[string]any{"trial": t, "plan": p})
+		ev := session.TrialEvent(space, t)
+		b, err := json.Marshal(ev)
 		if err != nil {
 			return err
 		}
-		ring = append(ring, b)
+		ring, sizes = append(ring, ev), append(sizes, len(b))
 		size += len(b)
 		for len(ring) > maxOpenTrials || size > maxOpenBytes {
-			size -= len(ring[0])
-			ring[0] = nil
-			ring = ring[1:]
+			size -= sizes[0]
+			ring, sizes = ring[1:], sizes[1:]
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return append([]json.RawMessage(nil), ring...), nil
+	return append([]protocol.TrialEvent(nil), ring...), nil
 }
 
 // readBounded reads at most max bytes of a file, refusing a longer one.

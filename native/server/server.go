@@ -83,7 +83,7 @@ type Server struct {
 	selected string
 	status   protocol.Status
 	cancel   context.CancelFunc
-	trials   []json.RawMessage // trial events of the current search
+	trials   []protocol.TrialEvent // of the current search
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -362,7 +362,7 @@ func (s *Server) state() protocol.State {
 	st.Scorers = append(st.Scorers, s.scorers.names()...)
 	status := s.status
 	st.Search = &status
-	st.Trials = append([]json.RawMessage(nil), s.trials...)
+	st.Trials = append([]protocol.TrialEvent(nil), s.trials...)
 	st.Workers = s.workers()
 	return st
 }
@@ -397,7 +397,7 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 		s.mu.Lock()
 		p := s.current
 		s.mu.Unlock()
-		s.reply(c, e.ID, protocol.ReplyPlan, map[string]*plan.Plan{"plan": p})
+		s.reply(c, e.ID, protocol.ReplyPlan, protocol.PlanReply{Plan: p})
 	case protocol.ExportPlan:
 		s.export(c, e)
 	case protocol.Evaluate:
@@ -418,9 +418,7 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 	case protocol.RunsList:
 		s.reply(c, e.ID, protocol.RunsList, s.runs())
 	case protocol.RunOpen:
-		var req struct {
-			Run string `json:"run"`
-		}
+		var req protocol.RunOpenRequest
 		if err := e.Into(&req); err != nil {
 			s.fail(c, e.ID, err)
 			return
@@ -449,9 +447,7 @@ func (s *Server) dispatch(c *client, e *protocol.Envelope) {
 	case protocol.ListScorers:
 		s.reply(c, e.ID, protocol.ListScorers, s.state())
 	case protocol.SelectScorer:
-		var req struct {
-			Name string `json:"name"`
-		}
+		var req protocol.SelectScorerRequest
 		if err := e.Into(&req); err != nil {
 			s.fail(c, e.ID, err)
 			return
@@ -536,28 +532,6 @@ func (s *Server) export(c *client, e *protocol.Envelope) {
 	}
 }
 
-// EvaluateResult is the payload of evaluate.result.
-type EvaluateResult struct {
-	Tasks     []TaskResult `json:"tasks"`
-	Mean      float64      `json:"mean_retention"` // the objective's value (named by Objective): what a search with the defaults maximises
-	Objective string       `json:"objective"`      // e.g. "min retention vs the dense base"
-	Score     *float64     `json:"score,omitempty"`
-	ScoreErr  string       `json:"score_error,omitempty"`
-	Samples   int          `json:"samples"`
-	Params    int64        `json:"params"`
-	Removed   float64      `json:"fraction_removed"`
-}
-
-// TaskResult is one task's figures for the app.
-type TaskResult struct {
-	Name      string             `json:"name"`
-	Primary   string             `json:"primary"`
-	Metrics   map[string]float64 `json:"metrics"`
-	Reference map[string]float64 `json:"reference"`
-	Retention float64            `json:"retention"`
-	Weight    float64            `json:"weight"`
-}
-
 func finite(m map[string]float64) map[string]float64 {
 	out := map[string]float64{}
 	for k, v := range m {
@@ -569,10 +543,7 @@ func finite(m map[string]float64) map[string]float64 {
 }
 
 func (s *Server) evaluate(c *client, e *protocol.Envelope) {
-	var req struct {
-		Plan    json.RawMessage `json:"plan"`
-		Samples int             `json:"samples"`
-	}
+	var req protocol.EvaluateRequest
 	if err := e.Into(&req); err != nil {
 		s.fail(c, e.ID, err)
 		return
@@ -615,10 +586,10 @@ func (s *Server) runEvaluate(ctx context.Context, c *client, id string, p *plan.
 		s.fail(c, id, err)
 		return
 	}
-	out := EvaluateResult{Samples: samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi), Mean: ev.Objective, Objective: s.ses.Objective.String()}
+	out := protocol.EvaluateResult{Samples: samples, Params: p.ParamCount(fi), Removed: p.FractionRemoved(fi), Objective: ev.Objective, ObjectiveName: s.ses.Objective.String()}
 	for i, r := range ev.Results {
 		ref := ev.Reference[i]
-		out.Tasks = append(out.Tasks, TaskResult{Name: r.Name, Primary: r.Primary, Metrics: finite(r.Metrics), Reference: finite(ref.Metrics), Retention: ev.Retention[i], Weight: r.Weight})
+		out.Tasks = append(out.Tasks, protocol.TaskResult{Name: r.Name, Primary: r.Primary, Metrics: finite(r.Metrics), Reference: finite(ref.Metrics), Retention: ev.Retention[i], Weight: r.Weight})
 	}
 	s.reply(c, "", protocol.EventProgress, protocol.Progress{Op: "evaluate", Done: len(ev.Results), Total: len(ev.Results)})
 	s.mu.Lock()
@@ -656,13 +627,8 @@ func (s *Server) upload(c *client, data []byte) {
 		s.fail(c, "", errors.New("binary frames are scorer uploads: a JSON header line, then the module"))
 		return
 	}
-	var hdr struct {
-		V    int    `json:"v"`
-		ID   string `json:"id"`
-		Type string `json:"type"`
-		Name string `json:"name"`
-	}
-	if err := json.Unmarshal(data[:nl], &hdr); err != nil || hdr.Type != "scorer.upload" || hdr.V != protocol.Version || hdr.Name == "" {
+	var hdr protocol.UploadHeader
+	if err := json.Unmarshal(data[:nl], &hdr); err != nil || hdr.Type != protocol.ScorerUpload || hdr.V != protocol.Version || hdr.Name == "" {
 		s.fail(c, hdr.ID, errors.New(`upload header must be {"v":1,"id":..,"type":"scorer.upload","name":..}`))
 		return
 	}
@@ -689,11 +655,7 @@ var buildName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // build writes a plan as a model directory under the build directory,
 // with progress events, and replies where it went.
 func (s *Server) build(c *client, e *protocol.Envelope) {
-	var req struct {
-		Plan  json.RawMessage `json:"plan"`
-		Name  string          `json:"name"`
-		DType string          `json:"dtype"`
-	}
+	var req protocol.BuildRequest
 	if err := e.Into(&req); err != nil {
 		s.fail(c, e.ID, err)
 		return
@@ -727,7 +689,7 @@ func (s *Server) build(c *client, e *protocol.Envelope) {
 			return
 		}
 		abs, _ := filepath.Abs(res.Dir)
-		s.reply(c, e.ID, protocol.ReplyBuild, map[string]any{"dir": abs, "tensors": res.Tensors, "bytes": res.Bytes, "mergekit": res.Mergekit})
+		s.reply(c, e.ID, protocol.ReplyBuild, protocol.BuildResult{Dir: abs, Tensors: res.Tensors, Bytes: res.Bytes, Mergekit: res.Mergekit})
 	})
 	if err != nil {
 		s.fail(c, e.ID, err)

@@ -130,7 +130,7 @@ func TestPlanRoundTrips(t *testing.T) {
 	}
 	// Evaluate: progress events, then per-task retention.
 	e = call(t, c, "6", protocol.Evaluate, map[string]any{"plan": good, "samples": 2})
-	var ev EvaluateResult
+	var ev protocol.EvaluateResult
 	json.Unmarshal(e.Payload, &ev)
 	if e.Type != protocol.ReplyEvaluate || len(ev.Tasks) != 4 || ev.Tasks[0].Retention <= 0 || ev.Samples != 2 {
 		t.Errorf("evaluate: %s", e.Payload)

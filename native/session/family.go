@@ -61,7 +61,7 @@ func (f *Family) HeapLimit(seq int) int64 {
 
 // FamilyOptions bound the family's caches.
 type FamilyOptions struct {
-	CacheBytes  int64 // packed layers, source and merged (0: stitch.DefaultCacheBytes; < 0: unbounded)
+	CacheBytes  int64 // packed layers, source and merged (0: DefaultCacheMB; < 0: unbounded)
 	PrefixBytes int64 // activations shared between candidates with common first slots (0: off)
 }
 
@@ -104,7 +104,7 @@ func OpenFamily(members []model.Member, o FamilyOptions) (*Family, error) {
 		return nil, err
 	}
 	if o.CacheBytes == 0 {
-		o.CacheBytes = stitch.DefaultCacheBytes
+		o.CacheBytes = int64(DefaultCacheMB()) << 20
 	}
 	b := stitch.New(f, o.CacheBytes)
 	b.Calibrate = CalibrationReader(tok, f.Base().Config.MaxPositionEmbeddings)

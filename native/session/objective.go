@@ -166,3 +166,16 @@ func (s *Session) DenseResults(ctx context.Context, alias string, budget int) ([
 	s.mu.Unlock()
 	return r, nil
 }
+
+// Of is the objective of results against a reference's, with the
+// results' task weights: what Session.Evaluate computes, for results
+// obtained elsewhere (eval --model --tasks --reference DIR).
+func (o Objective) Of(res, ref []*task.Result) float64 {
+	ret := make([]float64, len(res))
+	w := make([]float64, len(res))
+	for i := range res {
+		ret[i] = task.Retention(res[i], ref[i])
+		w[i] = res[i].Weight
+	}
+	return o.Combine(ret, w, res, ref)
+}

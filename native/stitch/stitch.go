@@ -17,7 +17,8 @@ import (
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
-// DefaultCacheBytes bounds the merged-layer cache unless told otherwise.
+// DefaultCacheBytes is a fixed cache size for tests and tools; the
+// commands size the cache from the machine (session.DefaultCacheMB).
 const DefaultCacheBytes = 2 << 30
 
 // Builder builds nets from plans over one family.

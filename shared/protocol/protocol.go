@@ -75,7 +75,7 @@ type State struct {
 	Scorer  string     `json:"scorer,omitempty"`
 	// Trials are the trial events of the current (or last) search, so a
 	// reconnecting tab redraws the search it missed (the last 2,000).
-	Trials []json.RawMessage `json:"trials,omitempty"`
+	Trials []TrialEvent `json:"trials,omitempty"`
 	// Workers are the evaluation workers heard from in the last minute
 	// (when the server evaluates on NATS workers: serve --workers/--nats).
 	Workers []Worker `json:"workers,omitempty"`
@@ -161,9 +161,9 @@ type RunInfo struct {
 
 // RunData is a run's trials (as trial events) and its result table.
 type RunData struct {
-	Run    string            `json:"run"`
-	Trials []json.RawMessage `json:"trials"`
-	Rows   []ResultRow       `json:"rows,omitempty"`
+	Run    string       `json:"run"`
+	Trials []TrialEvent `json:"trials"`
+	Rows   []ResultRow  `json:"rows,omitempty"`
 }
 
 // ResultRow is a row of a finished search's table: the winner (kind

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/scorer"
+	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/native/sysmem"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
@@ -54,7 +56,9 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&fam, "family", "alias=DIR of a family model for --plan (repeatable; overrides the plan's models)")
 	data := fs.String("data", "", "text file, or JSONL with one {\"text\"} per line")
 	tasksPath := fs.String("tasks", "", "task list (YAML/JSON) or one task JSONL, instead of --data")
-	reference := fs.String("reference", "", "with --tasks: a model directory or plan to compute retention against")
+	reference := fs.String("reference", "", "with --tasks: what retention and the objective are computed against: base or best (with --plan: the family's dense base, or its best dense member per task, as search judges) or a model directory or plan")
+	aggregate := fs.String("aggregate", session.DefaultObjective.Aggregate, "with --tasks and a reference: the objective combines the tasks' retentions by min, mean, geomean or paper (as search --aggregate)")
+	samples := fs.Int("samples", 0, "with --tasks: samples per task (as a search's budget; 0: each task's own limit)")
 	scorerPath := fs.String("scorer", "", "with --tasks: a WebAssembly scoring module (docs/scorer-abi.md) to score the results")
 	scorerMem := fs.Int("scorer-memory-mib", 256, "memory limit of the scoring module")
 	scorerTime := fs.Duration("scorer-timeout", 2*time.Second, "time limit of one scoring call")
@@ -96,6 +100,17 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "eval", qerr)
 	}
 	evalQuant = q
+	if *tasksPath != "" && *planPath != "" && (*reference == "" || slices.Contains(session.References, *reference)) {
+		// Through the session, as search and serve evaluate: the same
+		// objective for the same plan and samples.
+		o := evalTaskOptions{plan: *planPath, fam: fam, tasks: *tasksPath, repair: repairOpt(), samples: *samples, scorer: *scorerPath,
+			objective: session.Objective{Reference: orBase(*reference), Aggregate: *aggregate}, asJSON: *asJSON,
+			limits: scorer.Limits{MemoryBytes: uint64(*scorerMem) << 20, CallTimeout: *scorerTime}}
+		if err := errors.Join(between("--scorer-memory-mib", float64(*scorerMem), 1, scorer.MaxMemoryBytes>>20), positiveDuration("--scorer-timeout", *scorerTime), atLeast("--samples", *samples, 0)); err != nil {
+			return fail(stderr, "eval", err)
+		}
+		return evalPlanTasks(o, stdout, stderr)
+	}
 	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam, repairOpt())
 	if err != nil {
 		return fail(stderr, "eval", err)
@@ -111,7 +126,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	if *tasksPath != "" {
 		lim := scorer.Limits{MemoryBytes: uint64(*scorerMem) << 20, CallTimeout: *scorerTime}
-		return runTasks(net, tokDir, name, *tasksPath, *reference, *scorerPath, *planPath, lim, fam, *asJSON, stdout, stderr)
+		return runTasks(net, tokDir, name, *tasksPath, *reference, *scorerPath, *planPath, lim, fam, session.Objective{Reference: "base", Aggregate: *aggregate}, *samples, *asJSON, stdout, stderr)
 	}
 	if mp := net.Cfg.MaxPositionEmbeddings; mp > 0 && *seq > mp {
 		return fail(stderr, "eval", fmt.Errorf("--seq %d exceeds the model's max_position_embeddings %d", *seq, mp))
@@ -311,11 +326,12 @@ func parseLayers(spec string, n int) ([]int, error) {
 }
 
 // runTasks evaluates a task list, and the reference when given.
-func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, planPath string, lim scorer.Limits, fam memberFlags, asJSON bool, stdout, stderr io.Writer) int {
+func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, planPath string, lim scorer.Limits, fam memberFlags, obj session.Objective, samples int, asJSON bool, stdout, stderr io.Writer) int {
 	list, err := task.ReadList(listPath)
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
+	list.Tasks = session.SpecsAt(list.Tasks, samples)
 	tok, err := tokenizer.Load(tokDir)
 	if err != nil {
 		return fail(stderr, "eval", err)
@@ -364,7 +380,21 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 			return fail(stderr, "eval", fmt.Errorf("reference: %w", err))
 		}
 	}
+	return reportTasks(stdout, stderr, name, reference, res, ref, obj, scorerPath, planPath, lim, asJSON)
+}
+
+// reportTasks prints an evaluation on tasks: lm-eval's layout, retention
+// and the objective against the reference (when there is one), and a
+// sandboxed scorer's score.
+func reportTasks(stdout, stderr io.Writer, name, reference string, res, ref []*task.Result, obj session.Objective, scorerPath, planPath string, lim scorer.Limits, asJSON bool) int {
 	rep := task.NewReport(name, reference, res, ref)
+	if ref != nil {
+		if err := obj.Validate(nil); err != nil {
+			return fail(stderr, "eval", err)
+		}
+		rep.Config["objective"] = obj.Of(res, ref)
+		rep.Config["objective_name"] = obj.String()
+	}
 	status := 0
 	if scorerPath != "" {
 		score, err := runScorer(scorerPath, planPath, name, res, ref, lim)
@@ -386,6 +416,9 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 		return status
 	}
 	rep.Table(stdout)
+	if v, ok := rep.Config["objective"].(float64); ok {
+		fmt.Fprintf(stdout, "objective (%s, with the tasks' weights): %.2f%%\n", obj, 100*v)
+	}
 	if s, ok := rep.Config["score"]; ok {
 		fmt.Fprintf(stdout, "score (%s): %.6g\n", scorerPath, s)
 	}
@@ -419,4 +452,69 @@ func runScorer(path, planPath, name string, res, ref []*task.Result, lim scorer.
 		return 0, err
 	}
 	return h.Score(ctx, m, doc)
+}
+
+// evalTaskOptions are eval --plan --tasks's settings.
+type evalTaskOptions struct {
+	plan, tasks, scorer string
+	fam                 memberFlags
+	repair              *plan.Repair
+	samples             int
+	objective           session.Objective
+	limits              scorer.Limits
+	asJSON              bool
+}
+
+// evalPlanTasks evaluates a plan on tasks through the session search and
+// serve use (session.Session.Evaluate): the reference's results, the
+// retention and the objective are a search's for the same plan and
+// samples.
+func evalPlanTasks(o evalTaskOptions, stdout, stderr io.Writer) int {
+	p, f, err := loadPlan(o.plan, o.fam)
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	if f == nil {
+		return fail(stderr, "eval", fmt.Errorf(`%s: the plan names no models: add "models": {"base": DIR, ...} or pass --family base=DIR`, o.plan))
+	}
+	var members []model.Member
+	for _, m := range f.Models {
+		members = append(members, model.Member{Alias: m.Name, Dir: m.Dir})
+	}
+	f.Close()
+	if o.repair != nil {
+		mf, err := model.OpenFamily(members[:1])
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
+		p, err = withRepairFlag(p, o.repair, mf)
+		mf.Close()
+		if err != nil {
+			return fail(stderr, "eval", err)
+		}
+	}
+	ses, err := session.Open(members, o.tasks, session.CacheSizes(-1, 0))
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	defer ses.Family.Close()
+	if err := o.objective.Validate(ses.Specs); err != nil {
+		return fail(stderr, "eval", err)
+	}
+	ses.Objective = o.objective
+	ses.LimitMemory()
+	bar := progress.New(stderr, "eval "+o.plan, "evaluations", 1)
+	ev, err := ses.Evaluate(context.Background(), session.Target{Plan: p}, o.samples, -1)
+	bar.Finish()
+	if err != nil {
+		return fail(stderr, "eval", err)
+	}
+	return reportTasks(stdout, stderr, o.plan, o.objective.RefName(), ev.Results, ev.Reference, o.objective, o.scorer, o.plan, o.limits, o.asJSON)
+}
+
+func orBase(ref string) string {
+	if ref == "" {
+		return "base"
+	}
+	return ref
 }

@@ -41,7 +41,7 @@ func readPlan(path string) (*plan.Plan, error) {
 // planBuilder is the builder eval and build run a plan with: its repairs
 // read calibration text with the base's tokenizer.
 func planBuilder(f *model.Family) (*stitch.Builder, error) {
-	b := stitch.New(f, stitch.DefaultCacheBytes)
+	b := stitch.New(f, int64(session.DefaultCacheMB())<<20)
 	tok, err := tokenizer.Load(f.Base().Dir)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,6 @@ import (
 	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/server"
 	"github.com/gptailor/gptailor/native/session"
-	"github.com/gptailor/gptailor/native/task"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -32,7 +31,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var files dirList
 	fs.Var(&files, "files", "a directory whose regular files the app may name (a repair's calibration text); repeatable; none: the app can name no file on this machine")
 	runs := fs.String("runs", "runs", "directory of the search runs started from the app (each resumable with `gptailor search --resume --run DIR`)")
-	cacheMB := fs.Int("cache-mb", 1024, "memory for packed layers, source and merged alike")
+	cacheMB := fs.Int("cache-mb", -1, "memory for packed layers, source and merged alike (default 40% of the machine's memory, as search)")
+	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between a search's candidates with common first slots (0: off; default a quarter of the machine's memory, as search)")
 	distOpts := distFlags(fs)
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
@@ -59,20 +59,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if !loop {
 		fmt.Fprintf(stderr, "gptailor serve: WARNING: listening on %s, reachable from other machines; the access token is the only guard and travels unencrypted over HTTP\n", *addr)
 	}
-	f, err := session.OpenFamily(fam, session.FamilyOptions{CacheBytes: int64(*cacheMB) << 20})
+	if err := errors.Join(atLeast("--cache-mb", *cacheMB, -1), atLeast("--prefix-cache-mb", *prefixMB, -1)); err != nil {
+		return fail(stderr, "serve", err)
+	}
+	// The same session a search opens: canonical paths, the caches' one
+	// default, the cache-fits check; searches set the memory limit.
+	ses, err := session.Open(fam, *tasksPath, session.CacheSizes(*cacheMB, *prefixMB))
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
+	f := ses.Family
 	defer f.Close()
-	var specs []task.Spec
-	if *tasksPath != "" {
-		list, err := task.ReadList(*tasksPath)
-		if err != nil {
-			return fail(stderr, "serve", err)
-		}
-		specs = list.Tasks
-	}
-	cfg := server.Config{UIDir: *ui, Session: session.New(f, specs), TasksPath: *tasksPath, RunsDir: *runs, FileDirs: files}
+	cfg := server.Config{UIDir: *ui, Session: ses, TasksPath: *tasksPath, RunsDir: *runs, FileDirs: files}
 	if distOpts.Active() {
 		distOpts.Dir, distOpts.Log, distOpts.Fingerprint = filepath.Join(*runs, "nats"), stderr, f.Fingerprint
 		tokenFromEnv(&distOpts.Token)
