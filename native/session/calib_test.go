@@ -29,7 +29,8 @@ func TestCalibrationReadsOnlyWhatItNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the broken line past the needed tokens was read: %v", err)
 	}
-	if len(w) != 4 || len(w[0]) != 64 {
+	// 4 windows to fit on and 1 held out to check the fit.
+	if len(w) != 5 || len(w[0]) != 64 {
 		t.Fatalf("%d windows of %d", len(w), len(w[0]))
 	}
 	// The windows are the first tokens of the text, as from the whole file.

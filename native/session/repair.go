@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gptailor/gptailor/native/corpus"
+	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/tokenizer"
 	"github.com/gptailor/gptailor/shared/plan"
 )
@@ -18,10 +19,11 @@ func (f *Family) CheckRepair(r *plan.Repair) error {
 	if ps := r.Check(); len(ps) > 0 {
 		return fmt.Errorf("repair: %w", ps)
 	}
-	w, err := f.Builder.Calibrate(r)
+	all, err := f.Builder.Calibrate(r)
 	if err != nil {
 		return fmt.Errorf("repair calibration %s: %w", r.Calibration, err)
 	}
+	w, _ := stitch.SplitCalibration(all, r.SamplesOr())
 	n := 0
 	for _, x := range w {
 		n += len(x)
@@ -46,7 +48,8 @@ func WithRepair(p *plan.Plan, r *plan.Repair, layers int) *plan.Plan {
 // CalibrationReader returns the function a stitch.Builder reads a repair's
 // calibration windows with: the file's documents (text, or JSONL with a
 // "text" field) tokenized and cut into windows of the repair's seq tokens
-// (capped by maxPos when > 0), the first `samples` of them. Windows are
+// (capped by maxPos when > 0), the first `samples` of them and the
+// held-out ones after them (stitch.SplitCalibration). Windows are
 // kept per file (path, size and modification time), length and count.
 func CalibrationReader(tok *tokenizer.Tokenizer, maxPos int) func(*plan.Repair) ([][]int, error) {
 	var mu sync.Mutex
@@ -70,7 +73,8 @@ func CalibrationReader(tok *tokenizer.Tokenizer, maxPos int) func(*plan.Repair) 
 		// Only the tokens the windows need are read and tokenized (a 61 MB
 		// one-line JSONL took 8 GB for 8,192 tokens): documents stream
 		// until there are enough, and a long one is cut to what is left.
-		need := seq * r.SamplesOr()
+		count := stitch.CalibrationWindows(r) // the fit's and the held-out ones
+		need := seq * count
 		var streams [][]int
 		have := 0
 		err = corpus.Stream(r.Calibration, func(d corpus.Document) error {
@@ -95,7 +99,7 @@ func CalibrationReader(tok *tokenizer.Tokenizer, maxPos int) func(*plan.Repair) 
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Calibration, err)
 		}
-		w = w[:min(len(w), r.SamplesOr())]
+		w = w[:min(len(w), count)]
 		mu.Lock()
 		cache[key] = w
 		mu.Unlock()

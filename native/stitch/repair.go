@@ -23,6 +23,8 @@ type Fitted struct {
 	T       []float64 // hidden × hidden, row-major
 	Tokens  int
 	Elapsed time.Duration
+
+	mlp *engine.Layer // the repaired MLP, pinned for the net
 }
 
 // fifo keeps values by key, bounded in bytes, oldest dropped first: the
@@ -72,6 +74,11 @@ type RepairStats struct {
 	Cuts    int     `json:"cuts"`
 	Fits    int     `json:"fits"`
 	Seconds float64 `json:"seconds"`
+	// Checked counts the repaired plans compared with their unrepaired
+	// selves on the held-out calibration windows, LeftOut those whose
+	// repair made the held-out NLL worse and was left out.
+	Checked int `json:"checked"`
+	LeftOut int `json:"left_out"`
 }
 
 // RepairStats returns the builder's repair counts so far.
@@ -99,10 +106,11 @@ func (b *Builder) repair(p *plan.Plan, head *engine.Head, layers []*engine.Layer
 	if b.Calibrate == nil {
 		return nil, fmt.Errorf("repair: this builder cannot read calibration text (no tokenizer)")
 	}
-	windows, err := b.Calibrate(r)
+	all, err := b.Calibrate(r)
 	if err != nil {
 		return nil, fmt.Errorf("repair.calibration: %w", err)
 	}
+	windows, _ := SplitCalibration(all, r.SamplesOr())
 	cfg := b.Family.Base().Config
 	if err := repairable(cfg); err != nil {
 		return nil, err
@@ -158,6 +166,7 @@ func (b *Builder) repair(p *plan.Plan, head *engine.Head, layers []*engine.Layer
 		if err != nil {
 			return nil, fmt.Errorf("repair of slots[%d]: %w", i, err)
 		}
+		f.mlp = ml
 		layers[i] = engine.Compose(layers[i], ml)
 		keys[i] = keys[i] + "+repair:" + key
 		out = append(out, f)

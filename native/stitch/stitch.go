@@ -6,6 +6,7 @@ package stitch
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/gptailor/gptailor/native/bf16"
@@ -32,8 +33,9 @@ type Builder struct {
 	// holds the family's tokenizer); nil: plans with a repair are refused.
 	Calibrate func(r *plan.Repair) ([][]int, error)
 
-	fits    fifo[[]float64] // fitted repair maps
-	hidden  fifo[[]float32] // teachers' hidden states on calibration text
+	fits    fifo[[]float64]   // fitted repair maps
+	checks  fifo[RepairCheck] // repairs checked on held-out calibration windows
+	hidden  fifo[[]float32]   // teachers' hidden states on calibration text
 	statsMu sync.Mutex
 	stats   RepairStats
 
@@ -54,7 +56,8 @@ func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
 	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, format: familyFormat(f),
 		fits:   fifo[[]float64]{max: 256 << 20, size: func(t []float64) int64 { return int64(len(t)) * 8 }},
-		hidden: fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }}}
+		hidden: fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }},
+		checks: fifo[RepairCheck]{max: 1 << 16, size: func(RepairCheck) int64 { return 1 }}}
 }
 
 // familyFormat is BF16 for a family stored all in BF16, F16 for one all
@@ -107,8 +110,17 @@ func (b *Builder) Net(p *plan.Plan) (*engine.Net, error) {
 }
 
 func (b *Builder) net(p *plan.Plan) (*engine.Net, []Fitted, error) {
+	net, fits, _, err := b.netChecked(p)
+	return net, fits, err
+}
+
+// netChecked builds p's net; with a repair, the repair is fitted, checked
+// on the held-out calibration windows and left out (no fits returned) when
+// it makes them worse.
+func (b *Builder) netChecked(p *plan.Plan) (*engine.Net, []Fitted, RepairCheck, error) {
+	var check RepairCheck
 	if err := plan.Validate(p, Info(b.Family)); err != nil {
-		return nil, nil, err
+		return nil, nil, check, err
 	}
 	layers := make([]*engine.Layer, len(p.Slots))
 	keys := make([]string, len(p.Slots))
@@ -116,23 +128,35 @@ func (b *Builder) net(p *plan.Plan) (*engine.Net, []Fitted, error) {
 		var err error
 		if layers[i], err = b.slotLayer(p, i); err != nil {
 			b.cache.Unpin(layers)
-			return nil, nil, fmt.Errorf("slots[%d]: %w", i, err)
+			return nil, nil, check, fmt.Errorf("slots[%d]: %w", i, err)
 		}
 		keys[i] = p.SlotHash(i)
 	}
 	head, pinnedHead, err := b.head(p)
 	if err != nil {
 		b.cache.Unpin(layers)
-		return nil, nil, err
+		return nil, nil, check, err
 	}
 	var fits []Fitted
 	if p.Repair != nil {
-		if fits, err = b.repair(p, head, layers, keys); err != nil {
+		plain, plainKeys := slices.Clone(layers), slices.Clone(keys)
+		fits, err = b.repair(p, head, layers, keys)
+		if err == nil {
+			check, err = b.checkRepair(p, head, plain, layers, keys)
+		}
+		if err != nil {
 			b.cache.Unpin(layers)
 			if pinnedHead {
 				b.cache.UnpinHead(head)
 			}
-			return nil, nil, err
+			return nil, nil, check, err
+		}
+		if !check.Kept {
+			// The repaired MLPs' pins go; the plain layers keep theirs.
+			for _, f := range fits {
+				b.cache.Unpin([]*engine.Layer{f.mlp})
+			}
+			layers, keys, fits = plain, plainKeys, nil
 		}
 	}
 	net := engine.NewNet(b.Family.Base().Config, head, layers)
@@ -140,7 +164,7 @@ func (b *Builder) net(p *plan.Plan) (*engine.Net, []Fitted, error) {
 	if b.Prefix != nil {
 		net.Prefix = &engine.Prefixes{Cache: b.Prefix, EmbedKey: p.OuterHash(p.Embed), LayerKeys: keys}
 	}
-	return net, fits, nil
+	return net, fits, check, nil
 }
 
 // slotLayer is slot i's layer, pinned: a source layer, a merged one, or one

@@ -65,6 +65,9 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "build", err)
 		}
 	}
+	if p, _, err = checkedRepair(b, p, stderr); err != nil {
+		return fail(stderr, "build", err)
+	}
 	if *format == "gguf" {
 		return buildGGUF(b, p, *out, *ggufType, *force, *ollama, stdout, stderr)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/gptailor/gptailor/native/progress"
 	"github.com/gptailor/gptailor/native/scorer"
 	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/native/sysmem"
 	"github.com/gptailor/gptailor/native/task"
 	"github.com/gptailor/gptailor/native/tokenizer"
@@ -45,6 +46,9 @@ type evalResult struct {
 	TokensPerSecond float64 `json:"tokens_per_second"`
 	Kernel          string  `json:"kernel"`
 	PeakRSSMB       int     `json:"peak_rss_mb"`
+	// RepairCheck is how the plan's repair fared on the calibration
+	// windows its fit never read (kept, or left out as worse).
+	RepairCheck *stitch.RepairCheck `json:"repair_check,omitempty"`
 }
 
 func runEval(args []string, stdout, stderr io.Writer) int {
@@ -111,7 +115,11 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		}
 		return evalPlanTasks(o, stdout, stderr)
 	}
-	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam, repairOpt())
+	var check *stitch.RepairCheck
+	net, tokDir, name, layers, err := openEvalNet(*modelDir, *planPath, *layerSpec, fam, repairOpt(), func(c stitch.RepairCheck) {
+		check = &c
+		fmt.Fprintf(stderr, "%s\n", c)
+	})
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
@@ -151,7 +159,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
-	res.Model, res.Data, res.Layers = name, *data, layers
+	res.Model, res.Data, res.Layers, res.RepairCheck = name, *data, layers, check
 	res.Kernel, res.PeakRSSMB = kernel.Active(), sysmem.PeakRSSMB()
 	if *asJSON {
 		b, err := finiteJSON(res, false)
@@ -168,7 +176,9 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 // openEvalNet builds the net to score: a model (optionally a layer list of
 // it) or a plan over its family. It returns the tokenizer's directory, the
 // name to report and the layer list (nil: all, or the plan's).
-func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *plan.Repair) (*engine.Net, string, string, []int, error) {
+// A plan with a repair has it checked on held-out calibration windows;
+// onCheck (when not nil) is told how it fared.
+func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *plan.Repair, onCheck func(stitch.RepairCheck)) (*engine.Net, string, string, []int, error) {
 	if planPath != "" {
 		if layerSpec != "" {
 			return nil, "", "", nil, errors.New("--layers goes with --model; a plan lists its own layers")
@@ -192,6 +202,13 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *
 		net, err := b.Net(p)
 		if err != nil {
 			return nil, "", "", nil, fmt.Errorf("%s: %w", planPath, err)
+		}
+		if p.Repair != nil && onCheck != nil {
+			c, err := b.CheckRepair(p) // the verdict the net was built with, from the cache
+			if err != nil {
+				return nil, "", "", nil, fmt.Errorf("%s: %w", planPath, err)
+			}
+			onCheck(c)
 		}
 		return net, f.Base().Dir, planPath, nil, nil
 	}
@@ -364,7 +381,7 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 		if strings.HasSuffix(reference, ".json") {
 			modelDir, planPath = "", reference
 		}
-		rnet, rtok, _, _, err := openEvalNet(modelDir, planPath, "", fam, nil)
+		rnet, rtok, _, _, err := openEvalNet(modelDir, planPath, "", fam, nil, nil)
 		if err != nil {
 			return fail(stderr, "eval", fmt.Errorf("reference: %w", err))
 		}
@@ -508,6 +525,11 @@ func evalPlanTasks(o evalTaskOptions, stdout, stderr io.Writer) int {
 	bar.Finish()
 	if err != nil {
 		return fail(stderr, "eval", err)
+	}
+	if p.Repair != nil { // the verdict the evaluation used, from the cache
+		if _, _, err := checkedRepair(ses.Family.Builder, p, stderr); err != nil {
+			return fail(stderr, "eval", err)
+		}
 	}
 	return reportTasks(stdout, stderr, o.plan, o.objective.RefName(), ev.Results, ev.Reference, o.objective, o.scorer, o.plan, o.limits, o.asJSON)
 }

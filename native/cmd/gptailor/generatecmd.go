@@ -179,7 +179,7 @@ func (g *genFlags) readPrompts() ([]genPrompt, error) {
 // streaming the text of a single prompt to stdout when stream is set, and
 // returns one result per prompt (those done when ctx was cancelled).
 func (g *genFlags) generate(ctx context.Context, name, modelDir, planPath string, prompts []genPrompt, stdout, stderr io.Writer, stream bool) ([]genResult, error) {
-	net, tokDir, _, _, err := openEvalNet(modelDir, planPath, "", g.fam, nil)
+	net, tokDir, _, _, err := openEvalNet(modelDir, planPath, "", g.fam, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/session"
+	"github.com/gptailor/gptailor/native/stitch"
 	"github.com/gptailor/gptailor/shared/plan"
 )
 
@@ -46,4 +48,25 @@ func repairString(r *plan.Repair) string {
 		return "no repair"
 	}
 	return fmt.Sprintf("%s on %s (%d samples)", r.Method, r.Calibration, r.SamplesOr())
+}
+
+// checkedRepair fits p's repair, checks it on the calibration windows the
+// fit never read and says on stderr how it fared; p is returned without
+// its repair when the repair made those windows worse (what build writes,
+// prune prints and a net of p runs).
+func checkedRepair(b *stitch.Builder, p *plan.Plan, stderr io.Writer) (*plan.Plan, stitch.RepairCheck, error) {
+	if p.Repair == nil {
+		return p, stitch.RepairCheck{}, nil
+	}
+	c, err := b.CheckRepair(p)
+	if err != nil {
+		return nil, c, err
+	}
+	fmt.Fprintf(stderr, "%s\n", c)
+	if c.Kept {
+		return p, c, nil
+	}
+	q := *p
+	q.Repair = nil
+	return &q, c, nil
 }

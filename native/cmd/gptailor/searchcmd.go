@@ -284,6 +284,7 @@ func reportSearch(stdout, stderr io.Writer, run *session.Run, out *session.Outco
 			fmt.Fprintf(stdout, ", %.2f s per trial", rs.Seconds/float64(len(out.Trials)))
 		}
 		fmt.Fprintln(stdout)
+		fmt.Fprintf(stdout, "repair check: %d repaired plans compared with their unrepaired selves on held-out calibration windows; %d repairs left out as worse there\n", rs.Checked, rs.LeftOut)
 	}
 	fmt.Fprintf(stdout, "\nmemory: peak %d MiB resident; packed layers peaked at %d MiB of the %d MiB --cache-mb (kernel %s)\n",
 		sysmem.PeakRSSMB(), cachePeak>>20, cacheMB, kernel.Active())
@@ -443,7 +444,9 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 		for _, ft := range fits {
 			fmt.Fprintf(stderr, "repair: layers %d–%d after slot %d fitted on %d tokens in %v\n", ft.Cut.From, ft.Cut.To-1, ft.Cut.Slot, ft.Tokens, ft.Elapsed.Round(time.Millisecond))
 		}
-		p = q
+		if p, _, err = checkedRepair(b, q, stderr); err != nil {
+			return fail(stderr, "prune", err)
+		}
 	}
 	b, _ := plan.Marshal(p)
 	return writeOut(*out, append(b, '\n'), stdout, stderr, "prune")
