@@ -61,7 +61,7 @@ func checkListen(addr, token string) error {
 		return fmt.Errorf("--nats-listen %w", err)
 	}
 	if !loop && token == "" {
-		return fmt.Errorf("--nats-listen %s is reachable from other machines: give workers a secret with --nats-token (or listen on 127.0.0.1 and tunnel)", addr)
+		return fmt.Errorf("--nats-listen %s is reachable from other machines: give workers a secret with --nats-token-file or "+TokenEnv+" (or listen on 127.0.0.1 and tunnel)", addr)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func distFlags(fs *flag.FlagSet) *dist.Options {
 	o := &dist.Options{}
 	fs.IntVar(&o.Workers, "workers", 0, "evaluate on N local worker processes (gptailor worker) over an embedded NATS JetStream server")
 	fs.StringVar(&o.URL, "nats", "", "evaluate on the workers attached to this NATS server (nats://host:4222) instead of an embedded one")
-	fs.StringVar(&o.Listen, "nats-listen", "", "the embedded server listens here so workers on other machines can join (loopback unless --nats-token is given)")
+	fs.StringVar(&o.Listen, "nats-listen", "", "the embedded server listens here so workers on other machines can join (loopback unless a token is given by --nats-token-file or "+dist.TokenEnv+")")
 	fs.StringVar(&o.Creds, "nats-creds", "", "NATS credentials file (JWT + NKey) for --nats")
 	fs.StringVar(&o.TLSCA, "nats-tls-ca", "", "CA certificate that signs the NATS server's TLS certificate")
 	fs.Func("nats-token", "refused: a token on the command line is readable by every local user (/proc/PID/cmdline); use --nats-token-file or "+dist.TokenEnv, refuseTokenFlag)
