@@ -72,7 +72,15 @@ func Resolve(dir string, req protocol.RunRequest, members []model.Member, tasksP
 		if saved.Settings.Batch == 0 {
 			saved.Settings.Batch = 1 // the run's: workers joining now do not change its journal
 		}
-		return &Resolved{Spec: saved, Resumed: true, Changes: changes}, nil
+		note, err := checkTaskHashes(saved)
+		if err != nil {
+			return nil, fmt.Errorf("resume %s: %w", dir, err)
+		}
+		r := &Resolved{Spec: saved, Resumed: true, Changes: changes}
+		if note != "" {
+			r.Notes = append(r.Notes, note)
+		}
+		return r, nil
 	}
 	if req.Overwrite {
 		for _, f := range []string{journal, specPath} {
@@ -100,6 +108,8 @@ func fresh(req protocol.RunRequest, members []model.Member, tasksPath string) (*
 	if err := spec.Settings.Validate(); err != nil {
 		return nil, err
 	}
+	// An unreadable list is left for the session to refuse, naming it.
+	spec.TaskHashes, _ = TaskHashes(spec.Tasks)
 	return &Resolved{Spec: spec}, nil
 }
 

@@ -48,6 +48,9 @@ type RunSpec struct {
 	// Repair, when set, is applied to every candidate with a cut and to
 	// the pruning baselines (like with like).
 	Repair *plan.Repair `json:"repair,omitempty"`
+	// TaskHashes are the SHA-256 of the task list and its data files when
+	// the run started (TaskHashes): a resume refuses tasks that changed.
+	TaskHashes map[string]string `json:"task_hashes,omitempty"`
 }
 
 // Granularities are the values of RunSpec.Granularity (search --granularity).
