@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
 	"time"
 
+	"github.com/gptailor/gptailor/native/dist"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/runlock"
 	"github.com/gptailor/gptailor/native/search"
@@ -153,6 +155,17 @@ func (s *Server) search(ctx context.Context, run *session.Run, sc *session.Score
 		}
 		defer func() { pool.Finish(context.Background()); pool.Close() }()
 		run.S.Runner = pool
+		// As the CLI's: the final table is evaluated again here, from
+		// nothing the workers sent, and a row they got wrong is named.
+		log := s.cfg.Log
+		if log == nil {
+			log = io.Discard
+		}
+		run.S.Recheck = pool.Recheck(run.S, log, func(m dist.Mismatch) {
+			s.mu.Lock()
+			s.status.Warnings = append(s.status.Warnings, m.String())
+			s.mu.Unlock()
+		})
 	}
 	end(run.Search(ctx, session.RunOptions{Compare: true, Scorer: sc, OnTrial: onTrial}))
 }

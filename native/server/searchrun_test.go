@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,7 +130,11 @@ func TestAppSearchOnWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wf.Close()
-	nc, js, err := dist.Connect(context.Background(), c.URL, dist.ConnectOptions{Name: "w"})
+	token, err := os.ReadFile(dist.TokenFile(filepath.Join(runs, "nats"))) // the embedded server's generated credential
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, js, err := dist.Connect(context.Background(), c.URL, dist.ConnectOptions{Name: "w", Token: strings.TrimSpace(string(token))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +142,8 @@ func TestAppSearchOnWorkers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go (&dist.Worker{Name: "worker-one", Family: wf, Files: t.TempDir(), Every: 200 * time.Millisecond}).Serve(ctx, nc, js)
-	_, ts := newServerWith(t, func(cfg *Config) { cfg.UIDir, cfg.RunsDir, cfg.Cluster = testUI(t), runs, c })
+	var log syncLog
+	_, ts := newServerWith(t, func(cfg *Config) { cfg.UIDir, cfg.RunsDir, cfg.Cluster, cfg.Log = testUI(t), runs, c, &log })
 	a, _, err := dial(t, ts, "secret", "")
 	if err != nil {
 		t.Fatal(err)
@@ -161,9 +167,32 @@ func TestAppSearchOnWorkers(t *testing.T) {
 	if st.Error != "" || st.Trials != 4 {
 		t.Fatalf("status %+v", st)
 	}
+	// The final table was evaluated again in the server's process, as the
+	// CLI's is, and the honest worker's numbers agreed.
+	if !strings.Contains(log.String(), "dist: re-evaluating the final table (") || len(st.Warnings) > 0 || len(st.Rows) == 0 {
+		t.Errorf("the app's search on workers: log %q, warnings %q, %d rows", log.String(), st.Warnings, len(st.Rows))
+	}
 	var state protocol.State
 	json.Unmarshal(call(t, a, "h2", protocol.Hello, nil).Payload, &state)
 	if len(state.Workers) != 1 || state.Workers[0].Name != "worker-one" || state.Workers[0].Foreign || state.Workers[0].Done == 0 {
 		t.Errorf("workers in the state: %+v (events saw %+v)", state.Workers, seen)
 	}
+}
+
+// syncLog is a log buffer safe to read while the server writes it.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

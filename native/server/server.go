@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -66,6 +67,9 @@ type Config struct {
 	// refused. MaxClientFile bounds such a file (default 256 MiB).
 	FileDirs      []string
 	MaxClientFile int64
+	// Log receives what the server says outside the app (a distributed
+	// search's re-check of its final table); nil: nowhere.
+	Log io.Writer
 }
 
 // Server holds the shared state every tab sees.

@@ -144,6 +144,10 @@ type Status struct {
 	Best    float64     `json:"best"`
 	Error   string      `json:"error,omitempty"`
 	Rows    []ResultRow `json:"rows,omitempty"` // when a search ends: the winner, then the baselines
+	// Warnings, when a search on workers ends: each final-table row whose
+	// workers' numbers differ from this server's re-evaluation (the rows
+	// show the server's), naming the workers.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // RunInfo describes a run directory.

@@ -90,7 +90,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "serve", err)
 		}
 		defer c.Close()
-		cfg.Cluster = c
+		cfg.Cluster, cfg.Log = c, stderr
 	}
 	s, err := server.New(cfg)
 	if err != nil {
