@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/gptailor/gptailor/native/corpus"
 	"github.com/gptailor/gptailor/native/stitch"
@@ -70,28 +69,11 @@ func CalibrationReader(tok *tokenizer.Tokenizer, maxPos int) func(*plan.Repair) 
 		if ok {
 			return w, nil
 		}
+		count := stitch.CalibrationWindows(r) // the fit's and the held-out ones
 		// Only the tokens the windows need are read and tokenized (a 61 MB
 		// one-line JSONL took 8 GB for 8,192 tokens): documents stream
 		// until there are enough, and a long one is cut to what is left.
-		count := stitch.CalibrationWindows(r) // the fit's and the held-out ones
-		need := seq * count
-		var streams [][]int
-		have := 0
-		err = corpus.Stream(r.Calibration, func(d corpus.Document) error {
-			text := d.Text
-			if max := (need + seq - have) * maxBytesPerToken; len(text) > max {
-				for max > 0 && !utf8.RuneStart(text[max]) {
-					max--
-				}
-				text = text[:max]
-			}
-			t := tok.Encode(text, true)
-			streams = append(streams, t)
-			if have += len(t); have >= need+seq {
-				return corpus.ErrStop
-			}
-			return nil
-		})
+		streams, _, err := corpus.TokenStreams(r.Calibration, tok.Encode, 0, seq*count+seq, maxBytesPerToken)
 		if err != nil {
 			return nil, err
 		}

@@ -150,7 +150,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if *maxWindows > 0 {
 		need = *maxWindows**seq + 1
 	}
-	streams, docs, err := corpus.TokenStreams(*data, tok.Encode, *limit, need)
+	streams, docs, err := corpus.TokenStreams(*data, tok.Encode, *limit, need, 0)
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
