@@ -67,8 +67,8 @@ func TestLlamaCpp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, vals, _ := readBack(t, path)
-			net := netFromGGUF(t, *base.Config, vals, len(p.Slots))
+			gf, vals, _ := readBack(t, path)
+			net := netFromGGUF(t, *base.Config, vals, len(p.Slots), gf)
 			nc := nodeCase{Path: path, Texts: checkTexts}
 			for _, text := range checkTexts[:2] {
 				seq := tok.Encode(text, true)
@@ -99,6 +99,7 @@ func TestLlamaCpp(t *testing.T) {
 	}
 	worst, sum, count := map[gguf.Type]float64{}, map[gguf.Type]float64{}, map[gguf.Type]float64{}
 	for i, nc := range ncs {
+		caseWorst := 0.0
 		for k, text := range nc.Texts {
 			want := toks[i].Encode(text, false)
 			if !equalInts(res[i].IDs[k], want) {
@@ -111,6 +112,7 @@ func TestLlamaCpp(t *testing.T) {
 				for j, lp := range res[i].LogP[s][pos] {
 					d := math.Abs(lp - nc.ours[s][pos][j])
 					worst[typ] = max(worst[typ], d)
+					caseWorst = max(caseWorst, d)
 					sum[typ] += d
 					count[typ]++
 					if d > tolerance[typ] {
@@ -118,6 +120,9 @@ func TestLlamaCpp(t *testing.T) {
 					}
 				}
 			}
+		}
+		if typ == gguf.F32 {
+			t.Logf("%s: largest |log-prob difference| %.2e over %d positions", labels[i], caseWorst, len(nc.Seqs[0])+len(nc.Seqs[1]))
 		}
 	}
 	for _, typ := range allTypes {

@@ -16,9 +16,9 @@ func TestQuantEvalIsTheFile(t *testing.T) {
 	for _, c := range []exportCase{cases[0], cases[4]} {
 		for _, typ := range []gguf.Type{gguf.Q8_0, gguf.Q4_0} {
 			path, b, p := c.export(t, dir, typ)
-			_, vals, _ := readBack(t, path)
+			gf, vals, _ := readBack(t, path)
 			base := b.Family.Base()
-			fromFile := netFromGGUF(t, *base.Config, vals, len(p.Slots))
+			fromFile := netFromGGUF(t, *base.Config, vals, len(p.Slots), gf)
 			l := engine.NewLoader()
 			l.Quant = typ
 			quant, err := l.Net(base, nil)
