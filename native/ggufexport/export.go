@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/gptailor/gptailor/native/atomicfile"
+	"github.com/gptailor/gptailor/native/bf16"
+	"github.com/gptailor/gptailor/native/f16"
 	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/gguf"
 	"github.com/gptailor/gptailor/native/model"
@@ -230,6 +232,14 @@ func encode(t *build.Tensor, typ gguf.Type, nHeads int, adj adjust) ([]byte, err
 	v, err := t.Float32()
 	if err != nil {
 		return nil, err
+	}
+	// A computed tensor (a merge, a repair) holds what the safetensors
+	// build writes and the plan's net evaluates: rounded to its dtype.
+	switch t.DType {
+	case safetensors.BF16:
+		bf16.Round(v)
+	case safetensors.F16:
+		f16.Round(v)
 	}
 	if !adj.identity() {
 		adj.apply(v)

@@ -14,6 +14,7 @@ import (
 	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/gguf"
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/safetensors"
 )
 
 // The file holds exactly the plan's weights, stored as gguf.StorageType
@@ -51,7 +52,12 @@ func TestExportHoldsThePlan(t *testing.T) {
 			for i := range ts {
 				tn := &ts[i]
 				name, _ := arch.tensorName(tn)
-				want, err := tn.Float32()
+				// What the safetensors build writes for it.
+				raw, err := tn.Encode("")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := safetensors.ToFloat32(tn.DType, raw)
 				if err != nil {
 					t.Fatal(err)
 				}
