@@ -18,8 +18,8 @@ import (
 
 	"github.com/gptailor/gptailor/native/atomicfile"
 	"github.com/gptailor/gptailor/native/bf16"
-	"github.com/gptailor/gptailor/native/f16"
 	"github.com/gptailor/gptailor/native/build"
+	"github.com/gptailor/gptailor/native/f16"
 	"github.com/gptailor/gptailor/native/gguf"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
