@@ -155,11 +155,22 @@ func (f *family) gemma(a Arch, cfg *model.Config, kinds []model.LayerKind) error
 		}
 		f.keys = append(f.keys, pair{n + "rope.freq_base_swa", float32(cfg.RopeLocalBaseFreq)})
 	}
-	period, err := swaPeriod(cfg, kinds)
-	if err != nil {
-		return err
+	switch {
+	case slices.Contains(kinds, model.Sliding):
+		period, err := swaPeriod(cfg, kinds)
+		if err != nil {
+			return err
+		}
+		f.keys = append(f.keys, pair{n + "attention.sliding_window", uint32(cfg.WindowFor(model.Sliding))}, pair{n + "attention.sliding_window_pattern", uint32(period)})
+	case a.Name == "gemma2":
+		// Every slot global: llama.cpp's gemma2 graph needs a sliding
+		// layer (its cache asserts one), so every layer is sliding with
+		// a window no context reaches, rotating with the global base.
+		f.keys = append(f.keys, pair{n + "attention.sliding_window", uint32(allContext)}, pair{n + "attention.sliding_window_pattern", uint32(0)})
+		f.notes = append(f.notes, fmt.Sprintf("every block attends globally: written as sliding layers with a window of %d tokens", allContext))
 	}
-	f.keys = append(f.keys, pair{n + "attention.sliding_window", uint32(cfg.WindowFor(model.Sliding))}, pair{n + "attention.sliding_window_pattern", uint32(period)})
+	// gemma3 with every slot global: no sliding_window, so llama.cpp
+	// builds its graph without sliding layers.
 
 	// The query scale llama.cpp applies, against Hugging Face's.
 	dl := cfg.HeadDim
@@ -178,6 +189,10 @@ func (f *family) gemma(a Arch, cfg *model.Config, kinds []model.LayerKind) error
 	return nil
 }
 
+// allContext is a sliding window longer than any context llama.cpp runs
+// (it compares positions as int32).
+const allContext = 1 << 30
+
 // swaPeriod is the sliding_window_pattern whose layer kinds are kinds:
 // the base's own when it fits, else the smallest that does.
 func swaPeriod(cfg *model.Config, kinds []model.LayerKind) (int, error) {
@@ -192,7 +207,7 @@ func swaPeriod(cfg *model.Config, kinds []model.LayerKind) (int, error) {
 			break
 		}
 	}
-	for n := 1; n <= len(kinds)+1; n++ {
+	for n := 2; n <= len(kinds)+1; n++ { // 1 (no sliding layer) is never asked for
 		cands = append(cands, n)
 	}
 	cands = append(cands, 0)

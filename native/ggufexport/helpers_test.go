@@ -53,6 +53,9 @@ var cases = []exportCase{
 	{"gemma3", tinyDirs("gemma3"), `{"slots":[{"take":["base",0]},{"merge":{"method":"task_arithmetic","layer":4,"models":["ft1"],"lambda":0.5}},{"take":["base",5]},{"take":["ft1",1],"attn":"none"}]}`},
 	// Not "phi3": llama.cpp would look up Phi-3's own tokens by that name
 	// (phi3Name), and this tokenizer is Llama 2's cut.
+	// Every slot global (layers 1 and 3 of Gemma 2, 2 and 5 of Gemma 3).
+	{"gemma2-global", tinyDirs("gemma2"), `{"slots":[{"take":["ft1",1]},{"take":["base",3]}]}`},
+	{"gemma3-global", tinyDirs("gemma3"), `{"slots":[{"take":["ft1",2]},{"take":["base",5]}]}`},
 	{"phi-tiny", tinyDirs("phi3"), `{"slots":[{"take":["base",0]},{"take":["ft1",2]},{"take":["base",3],"mlp":["ft1",1]}]}`},
 }
 
@@ -198,7 +201,12 @@ func netFromGGUF(t *testing.T, cfg model.Config, vals map[string][]float32, bloc
 			dl = float64(cfg.HiddenSize / cfg.NumAttentionHeads)
 		}
 		cfg.QueryPreAttnScalar = &dl
-		n := int(meta(t, gf, arch.Name+".attention.sliding_window_pattern").ValueUint32())
+		n := 1 // no sliding_window: every layer global
+		if _, ok := gf.Header.MetadataKV.Get(arch.Name + ".attention.sliding_window"); ok {
+			n = int(meta(t, gf, arch.Name+".attention.sliding_window_pattern").ValueUint32())
+			w := int(meta(t, gf, arch.Name+".attention.sliding_window").ValueUint32())
+			cfg.SlidingWindow = &w
+		}
 		for i := 0; i < blocks; i++ {
 			k := model.Global
 			if n == 0 || i%n < n-1 {
