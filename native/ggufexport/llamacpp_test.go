@@ -19,6 +19,7 @@ var checkTexts = []string{
 	"func main() {\n\tfmt.Println(\"hello\")\n\tfor i := 0; i < 10; i++ {\n\t\tx += i\n\t}\n}",
 	"Héllo wörld — naïve café, 世界 ☃ 🦙",
 	"<s>Tom said</s> <unk> hi <|im_start|>user\nhi<|im_end|>",
+	"<bos><start_of_turn>user\nWrite  two\n\nlines<end_of_turn>\n<start_of_turn>model\n<|user|>\n\tok<|end|>",
 }
 
 // nodeDir holds the pinned node-llama-cpp (npm ci there; .ci/run does).
