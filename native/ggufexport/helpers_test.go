@@ -1,6 +1,7 @@
 package ggufexport
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -56,7 +57,51 @@ var cases = []exportCase{
 	// Every slot global (layers 1 and 3 of Gemma 2, 2 and 5 of Gemma 3).
 	{"gemma2-global", tinyDirs("gemma2"), `{"slots":[{"take":["ft1",1]},{"take":["base",3]}]}`},
 	{"gemma3-global", tinyDirs("gemma3"), `{"slots":[{"take":["ft1",2]},{"take":["base",5]}]}`},
+	{"gemma3-linear", tinyDirs("gemma3"), `{"slots":[{"take":["base",0]},{"take":["ft1",1]},{"take":["base",2]}]}`},
+	{"phi-window", tinyDirs("phi3"), `{"slots":[{"take":["base",0]},{"take":["ft1",3]}]}`},
 	{"phi-tiny", tinyDirs("phi3"), `{"slots":[{"take":["base",0]},{"take":["ft1",2]},{"take":["base",3],"mlp":["ft1",1]}]}`},
+}
+
+// caseConfig changes config.json fields of a case's models (in copies):
+// the same weights under another setting.
+var caseConfig = map[string]map[string]any{
+	// Gemma 3 4B and up: linear RoPE scaling (factor 8) on the global
+	// layers only.
+	"gemma3-linear": {"rope_scaling": map[string]any{"rope_type": "linear", "factor": 8.0}},
+	// A window shorter than the context: llama.cpp's phi3 graph has none,
+	// so context_length becomes the window (the test's sequences fit it).
+	"phi-window": {"sliding_window": 48},
+}
+
+// patchedCopy copies model directory dir into a temporary one with
+// config.json's fields set.
+func patchedCopy(t *testing.T, dir string, set map[string]any) string {
+	t.Helper()
+	out := t.TempDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "config.json" {
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range set {
+				m[k] = v
+			}
+			raw, _ = json.Marshal(m)
+		}
+		if err := os.WriteFile(filepath.Join(out, e.Name()), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // tinyDirs is a synthetic family of testdata/NAME-tiny: base and ft1.
@@ -73,6 +118,9 @@ func (c exportCase) open(t *testing.T) (*stitch.Builder, *plan.Plan) {
 	var ms []model.Member
 	for _, a := range []string{"base", "code", "docs", "math", "ft1"} {
 		if d, ok := c.members[a]; ok {
+			if set := caseConfig[c.name]; set != nil {
+				d = patchedCopy(t, d, set)
+			}
 			ms = append(ms, model.Member{Alias: a, Dir: d})
 		}
 	}
