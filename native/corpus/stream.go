@@ -84,6 +84,11 @@ func Stream(path string, fn func(Document) error) error {
 			Text *string `json:"text"`
 		}
 		if err := json.Unmarshal(b, &rec); err != nil {
+			// The messages Read gives (ParseJSONL), for the same line.
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(b, &obj) == nil {
+				return fmt.Errorf("%s:%d: field \"text\" must be a string", path, line)
+			}
 			return fmt.Errorf("%s:%d: not a JSON object with a string field \"text\": %v", path, line, err)
 		}
 		if rec.Text == nil {
