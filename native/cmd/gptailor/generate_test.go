@@ -140,6 +140,10 @@ func TestGenerateRefuses(t *testing.T) {
 		{[]string{"--prompt", "a", "--max-tokens", "0"}, "--max-tokens 0: must be at least 1"},
 		{[]string{"--prompt", "a", "--temperature", "-0.5"}, "--temperature -0.5"},
 		{[]string{"--prompt", "a", "--top-p", "1.2"}, "--top-p 1.2: must be in (0, 1]"},
+		{[]string{"--prompt", "a", "--top-p", "0"}, "--top-p 0: must be in (0, 1]"},
+		{[]string{"--prompt", "a", "--repeat-penalty", "0"}, "--repeat-penalty 0: must be more than 0"},
+		{[]string{"--prompt", ""}, "--prompt is empty"},
+		{[]string{"--prompt", "a", "--prompts", file("two.jsonl", "{\"prompt\": \"a\"}\n")}, "--prompt and --prompts: give one"},
 		{[]string{"--prompt", "a", "--top-k", "-1"}, "--top-k -1"},
 		{[]string{"--prompt", "a", "--stop", ""}, "--stop #1 is empty"},
 		{[]string{"--prompt", "a", "--kv", "f8"}, `--kv "f8": f32 or bf16`},
@@ -161,6 +165,12 @@ func TestGenerateRefuses(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "", "generate", "--model", base); code != 2 {
 		t.Errorf("no prompt: exit %d, want 2 (usage)", code)
+	}
+	// --compare resolves every entry before running any: nothing is
+	// generated when the last one is not a model.
+	code, out, errOut := runCLI(t, "", "generate", "--compare", "base,nosuch", "--family", "base="+base, "--prompt", "Once", "--max-tokens", "3")
+	if code != 1 || out != "" || !strings.Contains(errOut, "--compare nosuch: not a family alias") || strings.Contains(errOut, "prompt tokens at") {
+		t.Errorf("--compare with an unknown entry: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
