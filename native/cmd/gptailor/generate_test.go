@@ -190,3 +190,42 @@ func TestEvalGenerateUntilTask(t *testing.T) {
 		t.Fatalf("want exact_match 0.5 (girl named Lily right, toys ≠ ball): %s", out)
 	}
 }
+
+// A plan mixing a merge, a cross-model take, a skipped attention and a
+// linear repair generates, through the CLI, the same tokens as the model
+// `gptailor build` writes from it (greedy, and sampled with one seed).
+func TestGeneratePlanEqualsBuiltModel(t *testing.T) {
+	tmp := t.TempDir()
+	calib, _ := filepath.Abs(filepath.Join(repoData, "data", "stories.jsonl"))
+	plan := filepath.Join(tmp, "plan.json")
+	os.WriteFile(plan, []byte(`{"slots":[
+		{"take":["base",0]},
+		{"merge":{"method":"ties","layer":1,"models":["base","code","math"],"density":0.5}},
+		{"take":["code",2],"mlp":["math",2]},
+		{"take":["base",3],"attn":"none"}
+	],"repair":{"method":"linear","calibration":`+fmt.Sprintf("%q", calib)+`,"samples":16}}`), 0o644)
+	fam := []string{"--family", "base=" + filepath.Join(repoData, "stories260K-base"), "--family", "code=" + filepath.Join(repoData, "stories260K-code"), "--family", "math=" + filepath.Join(repoData, "stories260K-math")}
+	built := filepath.Join(tmp, "built")
+	if code, _, errOut := runCLI(t, "", append([]string{"build", plan, "-o", built}, fam...)...); code != 0 {
+		t.Fatalf("build: exit %d: %s", code, errOut)
+	}
+	prompts := filepath.Join(tmp, "p.jsonl")
+	os.WriteFile(prompts, []byte("{\"prompt\": \"Once upon a time\"}\n{\"prompt\": \"The little dog\"}\n"), 0o644)
+	for _, sampling := range [][]string{nil, {"--temperature", "0.9", "--top-k", "40", "--seed", "7"}} {
+		args := append(append([]string{"generate", "--compare", plan + "," + built, "--prompts", prompts, "--max-tokens", "24", "--json", "--ignore-eos"}, sampling...), fam...)
+		code, out, errOut := runCLI(t, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", sampling, code, errOut)
+		}
+		rs := genLines(t, out)
+		if len(rs) != 4 {
+			t.Fatalf("%v: %d results, want 4: %s", sampling, len(rs), out)
+		}
+		for i := 0; i < 4; i += 2 {
+			p, b := rs[i], rs[i+1]
+			if p.Model != plan || b.Model != built || len(p.Tokens) != 24 || fmt.Sprint(p.Tokens) != fmt.Sprint(b.Tokens) || p.Text != b.Text {
+				t.Errorf("%v prompt %d: plan %v %q, built model %v %q", sampling, p.Prompt, p.Tokens, p.Text, b.Tokens, b.Text)
+			}
+		}
+	}
+}
