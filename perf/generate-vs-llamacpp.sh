@@ -26,27 +26,43 @@ PY=${PY:-/usr/bin/python3}
 export PERF GOMAXPROCS=$THREADS
 
 say() { printf '== %s\n' "$*" >&2; }
-SETUP_ONLY=1 BF16=1 bash "$SHARED_PERF/vs-llamacpp.sh"
-BIN=$PERF/llama.cpp/build/bin
-MODEL=$PERF/smol/base
-MODEL16=$PERF/smol/base-bf16
-F32=$PERF/smol-f32.gguf
-BF=$PERF/smol-bf16.gguf
+mkdir -p "$PERF"
+# One gptailor binary for the setup and the measurements (the shared script would build its own).
 GPTAILOR=${GPTAILOR:-$MAIN/bin/gptailor}
 if [ "${GPTAILOR_BUILD:-0}" = 1 ] || [ ! -x "$GPTAILOR" ]; then
   say "building gptailor into $PERF/gptailor-gen"
   (cd "$MAIN" && CGO_ENABLED=0 go build -o "$PERF/gptailor-gen" ./native/cmd/gptailor)
   GPTAILOR=$PERF/gptailor-gen
 fi
+export GPTAILOR
+SETUP_ONLY=1 BF16=1 bash "$SHARED_PERF/vs-llamacpp.sh"
+BIN=$PERF/llama.cpp/build/bin
+MODEL=$PERF/smol/base
+MODEL16=$PERF/smol/base-bf16
+# The GGUFs llama.cpp runs: by default written by gptailor's own export (`build --format gguf`) from
+# the same safetensors; GGUF_FROM=mkgguf takes the shared script's gguf-py conversions instead.
+if [ "${GGUF_FROM:-gptailor}" = mkgguf ]; then
+  F32=$PERF/smol-f32.gguf
+  BF=$PERF/smol-bf16.gguf
+else
+  F32=$PERF/smol-gpt-f32.gguf
+  BF=$PERF/smol-gpt-bf16.gguf
+fi
 # The same weights as BF16 safetensors (gptailor build of the dense model, rounded as the BF16 GGUF).
-if [ ! -f "$MODEL16/config.json" ]; then
-  L=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["num_hidden_layers"])' "$MODEL/config.json")
-  $PY - "$MODEL" "$L" >"$PERF/dense.json" <<'PYEOF'
+L=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["num_hidden_layers"])' "$MODEL/config.json")
+$PY - "$MODEL" "$L" >"$PERF/dense.json" <<'PYEOF'
 import json, sys
 m, n = sys.argv[1], int(sys.argv[2])
 print(json.dumps({"models": {"base": m}, "slots": [{"take": ["base", i]} for i in range(n)]}))
 PYEOF
+if [ ! -f "$MODEL16/config.json" ]; then
   "$GPTAILOR" build "$PERF/dense.json" -o "$MODEL16" --dtype bf16 --force >/dev/null
+fi
+if [ "${GGUF_FROM:-gptailor}" != mkgguf ]; then
+  for w in f32 bf16; do
+    g=$PERF/smol-gpt-$w.gguf
+    [ -f "$g" ] || "$GPTAILOR" build "$PERF/dense.json" -o "$g" --format gguf --type $w --force >/dev/null 2>&1
+  done
 fi
 # Prompts: a PP-token prompt from the stories text (prefill), a short one (decode), BATCH short ones.
 TXT=$PERF/stories-30k.txt
@@ -122,7 +138,9 @@ def gpt(pat, field, total=False):
     return med(v)
 copy = med([float(m) for m in re.findall(r"([0-9.]+) GB/s", open(f"{d}/copy.log").read())]) if glob.glob(f"{d}/copy.log") else float("nan")
 kv_per_tok = lambda ctx, b: 2 * L * KV * hd * ctx * b          # bytes of keys+values read at context ctx
-print(f"copy bandwidth (STREAM-style, read+write): {copy:.1f} GB/s; {params/1e6:.1f}M parameters; tg{tg}, pp{pp}, batch {B}\n")
+loads = [float(l.split()[1]) for l in open(f"{d}/load.txt") if l[:1].isdigit() and len(l.split()) == 3]
+print(f"copy bandwidth (STREAM-style, read+write): {copy:.1f} GB/s; {params/1e6:.1f}M parameters; tg{tg}, pp{pp}, batch {B}")
+print(f"1-min load average at the runs' starts: median {med(loads):.1f}, range {min(loads, default=float('nan')):.1f}-{max(loads, default=float('nan')):.1f} (2 cores)\n")
 print("| weights | llama.cpp tg | gptailor decode | ratio | llama.cpp pp | gptailor prefill | ratio | gptailor batch-B decode | batch/1 |")
 print("|---|---|---|---|---|---|---|---|---|")
 for w, by in (("f32", 4), ("bf16", 2)):
