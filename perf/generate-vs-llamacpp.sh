@@ -7,6 +7,8 @@
 #   LLAMA_SRC=DIR bash perf/generate-vs-llamacpp.sh     # from the repo root; DIR: the fetch tool's
 #                                                       # mirror of github:ggerganov/llama.cpp
 #   RUNS=5 THREADS=2 SHARED_PERF=../shared/perf bash perf/generate-vs-llamacpp.sh
+#   THREADS=1 GO_BENCH=0 ...   # on a machine others load: ggml's 2 threads spin at every barrier and
+#                              # collapse when a core is taken (tg32 0.6 tokens/s at load 10), 1 does not
 #
 # Setup (llama.cpp built locally, never committed; the model; its F32/BF16 GGUFs) is the shared
 # script's, run with SETUP_ONLY=1. Nothing is written into the repo: results go to $PERF/gen-results.
@@ -26,27 +28,43 @@ PY=${PY:-/usr/bin/python3}
 export PERF GOMAXPROCS=$THREADS
 
 say() { printf '== %s\n' "$*" >&2; }
-SETUP_ONLY=1 BF16=1 bash "$SHARED_PERF/vs-llamacpp.sh"
-BIN=$PERF/llama.cpp/build/bin
-MODEL=$PERF/smol/base
-MODEL16=$PERF/smol/base-bf16
-F32=$PERF/smol-f32.gguf
-BF=$PERF/smol-bf16.gguf
+mkdir -p "$PERF"
+# One gptailor binary for the setup and the measurements (the shared script would build its own).
 GPTAILOR=${GPTAILOR:-$MAIN/bin/gptailor}
 if [ "${GPTAILOR_BUILD:-0}" = 1 ] || [ ! -x "$GPTAILOR" ]; then
   say "building gptailor into $PERF/gptailor-gen"
   (cd "$MAIN" && CGO_ENABLED=0 go build -o "$PERF/gptailor-gen" ./native/cmd/gptailor)
   GPTAILOR=$PERF/gptailor-gen
 fi
+export GPTAILOR
+GPTAILOR_BUILD=0 SETUP_ONLY=1 BF16=1 bash "$SHARED_PERF/vs-llamacpp.sh"
+BIN=$PERF/llama.cpp/build/bin
+MODEL=$PERF/smol/base
+MODEL16=$PERF/smol/base-bf16
+# The GGUFs llama.cpp runs: by default written by gptailor's own export (`build --format gguf`) from
+# the same safetensors; GGUF_FROM=mkgguf takes the shared script's gguf-py conversions instead.
+if [ "${GGUF_FROM:-gptailor}" = mkgguf ]; then
+  F32=$PERF/smol-f32.gguf
+  BF=$PERF/smol-bf16.gguf
+else
+  F32=$PERF/smol-gpt-f32.gguf
+  BF=$PERF/smol-gpt-bf16.gguf
+fi
 # The same weights as BF16 safetensors (gptailor build of the dense model, rounded as the BF16 GGUF).
-if [ ! -f "$MODEL16/config.json" ]; then
-  L=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["num_hidden_layers"])' "$MODEL/config.json")
-  $PY - "$MODEL" "$L" >"$PERF/dense.json" <<'PYEOF'
+L=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["num_hidden_layers"])' "$MODEL/config.json")
+$PY - "$MODEL" "$L" >"$PERF/dense.json" <<'PYEOF'
 import json, sys
 m, n = sys.argv[1], int(sys.argv[2])
 print(json.dumps({"models": {"base": m}, "slots": [{"take": ["base", i]} for i in range(n)]}))
 PYEOF
+if [ ! -f "$MODEL16/config.json" ]; then
   "$GPTAILOR" build "$PERF/dense.json" -o "$MODEL16" --dtype bf16 --force >/dev/null
+fi
+if [ "${GGUF_FROM:-gptailor}" != mkgguf ]; then
+  for w in f32 bf16; do
+    g=$PERF/smol-gpt-$w.gguf
+    [ -f "$g" ] || "$GPTAILOR" build "$PERF/dense.json" -o "$g" --format gguf --type $w --force >/dev/null 2>&1
+  done
 fi
 # Prompts: a PP-token prompt from the stories text (prefill), a short one (decode), BATCH short ones.
 TXT=$PERF/stories-30k.txt
@@ -97,7 +115,9 @@ for r in $(seq 1 "$RUNS"); do
   done
 done
 (cd "$MAIN" && go test ./native/engine -run xxx -bench 'CopyBandwidth' -benchtime 10x -count "$RUNS") >"$OUTD/copy.log" 2>&1 || true
-(cd "$MAIN" && go test ./native/engine -run xxx -bench 'DecodeSmolLM|PrefillSmolLM' -benchtime 3x -count "$RUNS") >"$OUTD/go-bench.log" 2>&1 || true
+if [ "${GO_BENCH:-1}" = 1 ]; then
+  (cd "$MAIN" && go test ./native/engine -run xxx -bench 'DecodeSmolLM|PrefillSmolLM' -benchtime 3x -count "$RUNS") >"$OUTD/go-bench.log" 2>&1 || true
+fi
 echo "end $(date -u +%FT%TZ) loadavg $(cat /proc/loadavg)" >>"$OUTD/load.txt"
 
 $PY - "$OUTD" "$MODEL/config.json" "$TG" "$PP" "$BATCH" <<'PYEOF' | tee "$OUTD/summary.md"
@@ -122,7 +142,9 @@ def gpt(pat, field, total=False):
     return med(v)
 copy = med([float(m) for m in re.findall(r"([0-9.]+) GB/s", open(f"{d}/copy.log").read())]) if glob.glob(f"{d}/copy.log") else float("nan")
 kv_per_tok = lambda ctx, b: 2 * L * KV * hd * ctx * b          # bytes of keys+values read at context ctx
-print(f"copy bandwidth (STREAM-style, read+write): {copy:.1f} GB/s; {params/1e6:.1f}M parameters; tg{tg}, pp{pp}, batch {B}\n")
+loads = [float(l.split()[1]) for l in open(f"{d}/load.txt") if l[:1].isdigit() and len(l.split()) == 3]
+print(f"copy bandwidth (STREAM-style, read+write): {copy:.1f} GB/s; {params/1e6:.1f}M parameters; tg{tg}, pp{pp}, batch {B}")
+print(f"1-min load average at the runs' starts: median {med(loads):.1f}, range {min(loads, default=float('nan')):.1f}-{max(loads, default=float('nan')):.1f} (2 cores)\n")
 print("| weights | llama.cpp tg | gptailor decode | ratio | llama.cpp pp | gptailor prefill | ratio | gptailor batch-B decode | batch/1 |")
 print("|---|---|---|---|---|---|---|---|---|")
 for w, by in (("f32", 4), ("bf16", 2)):
@@ -135,7 +157,8 @@ for w, by in (("f32", 4), ("bf16", 2)):
     per = params * by + kv_per_tok(tg // 2 + 16, 4)
     for name, r in (("llama.cpp", llama(f"llama-tg-{w}", "n_gen")), ("gptailor", gpt(f"gpt-tg-{w}", "tokens_per_second"))):
         print(f"- {w} {name}: {per*r/1e9:.1f} GB/s = {per*r/1e9/copy:.0%} of {copy:.1f}")
-cb = gpt("gpt-tg-f32-cbf16", "tokens_per_second")
-if cb == cb: print(f"- gptailor --compute bf16 on the F32 weights (16-bit panels): {cb:.1f} tokens/s")
+for w in ("f32", "bf16"):
+    cb = gpt(f"gpt-tg-{w}-cbf16", "tokens_per_second")
+    if cb == cb: print(f"- gptailor --compute bf16 (VDPBF16PS, as llama.cpp's BF16 path on avx512_bf16) on the {w.upper()} weights: {cb:.1f} tokens/s")
 PYEOF
 echo "(logs: $OUTD)"

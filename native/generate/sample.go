@@ -55,10 +55,11 @@ func (s Sampling) Greedy() bool { return s.Temperature == 0 }
 // sampler is one sequence's sampling state: its random stream and the
 // tokens the repetition penalty looks at.
 type sampler struct {
-	s    Sampling
-	rng  *rand.Rand
-	seen map[int]bool
-	cand []cand
+	s     Sampling
+	rng   *rand.Rand
+	seen  map[int]bool
+	cand  []cand
+	probs []float64
 }
 
 type cand struct {
@@ -107,15 +108,31 @@ func (sm *sampler) pick(logits []float32) int {
 	if s.Greedy() {
 		return engine.Argmax(logits)
 	}
+	// Probabilities at temperature T, unnormalised (the largest is 1), in
+	// a buffer kept across steps. math.Exp, not the kernels' vector exp:
+	// the same seed must draw the same tokens on every kernel.
 	mx := float64(logits[engine.Argmax(logits)])
-	// Probabilities at temperature T, unnormalised (the largest is 1).
 	inv := 1 / s.Temperature
+	if cap(sm.probs) < len(logits) {
+		sm.probs = make([]float64, len(logits))
+	}
+	probs := sm.probs[:len(logits)]
 	var z float64
-	probs := make([]float64, len(logits))
 	for i, l := range logits {
 		p := math.Exp((float64(l) - mx) * inv)
 		probs[i] = p
 		z += p
+	}
+	if (s.TopP == 0 || s.TopP == 1) && s.TopK == 0 && s.MinP == 0 {
+		// Temperature alone keeps every token: draw in id order, no sort.
+		u := sm.rng.Float64() * z
+		for i, p := range probs {
+			u -= p
+			if u < 0 {
+				return i
+			}
+		}
+		return len(probs) - 1
 	}
 	// The candidates: every token, or only those that can be in the top k
 	// or the nucleus. A token less likely than a threshold t cannot be in
@@ -128,7 +145,7 @@ func (sm *sampler) pick(logits []float32) int {
 	threshold := 0.0
 	switch {
 	case topP < 1 || s.TopK > 0:
-		for threshold = 1e-3; threshold > 1e-300; threshold *= 1e-3 {
+		for threshold = 1e-1; threshold > 1e-300; threshold *= 1e-1 {
 			var held float64
 			n := 0
 			for _, p := range probs {
@@ -137,7 +154,7 @@ func (sm *sampler) pick(logits []float32) int {
 					n++
 				}
 			}
-			if (topP == 1 || held >= topP*z) && n >= s.TopK {
+			if (topP == 1 || held >= topP*z) && n >= s.TopK || n == len(probs) {
 				break
 			}
 		}

@@ -2,6 +2,8 @@ package generate
 
 import (
 	"math"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -132,4 +134,89 @@ func TestOptionsCheck(t *testing.T) {
 	if err := (&Options{MaxTokens: 5, Sampling: Sampling{Temperature: 0.7, TopP: 1, TopK: 40, MinP: 0.05, RepeatPenalty: 1.1}}).Check(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// On a SmolLM-sized vocabulary the tokens the sampler keeps (after its
+// threshold pruning) are those the warpers keep when every token is
+// sorted, as transformers does.
+func TestSamplingPruneKeepsWhatSortingKeeps(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	logits := make([]float32, 49152)
+	for i := range logits {
+		logits[i] = float32(r.NormFloat64() * 3)
+	}
+	for _, s := range []Sampling{
+		{Temperature: 0.8, TopP: 0.95}, {Temperature: 1.5, TopP: 0.5}, {Temperature: 0.7, TopK: 40},
+		{Temperature: 1, TopK: 1000, TopP: 0.9}, {Temperature: 0.8, MinP: 0.05}, {Temperature: 2, TopP: 0.99, MinP: 0.01},
+	} {
+		sm := newSampler(s, 0, nil)
+		sm.pick(append([]float32(nil), logits...))
+		got := map[int]bool{}
+		for _, c := range sm.cand {
+			got[c.id] = true
+		}
+		want := sortedKeep(logits, s)
+		if len(got) != len(want) {
+			t.Errorf("%+v: keeps %d tokens, sorting keeps %d", s, len(got), len(want))
+			continue
+		}
+		for _, id := range want {
+			if !got[id] {
+				t.Errorf("%+v: token %d kept by sorting, not by the sampler", s, id)
+				break
+			}
+		}
+	}
+}
+
+// sortedKeep applies temperature, top-k, top-p and min-p to every token,
+// sorted, by transformers' rules.
+func sortedKeep(logits []float32, s Sampling) []int {
+	type tp struct {
+		id int
+		p  float64
+	}
+	all := make([]tp, len(logits))
+	var z float64
+	for i, l := range logits {
+		all[i] = tp{i, math.Exp(float64(l) / s.Temperature)}
+		z += all[i].p
+	}
+	for i := range all {
+		all[i].p /= z
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].p > all[j].p })
+	if s.TopK > 0 {
+		all = all[:s.TopK]
+		var k float64
+		for _, x := range all {
+			k += x.p
+		}
+		for i := range all {
+			all[i].p /= k
+		}
+	}
+	if s.TopP > 0 && s.TopP < 1 {
+		cum, keep := 0.0, len(all)
+		for i := len(all) - 1; i > 0; i-- {
+			cum += all[i].p
+			if cum > 1-s.TopP {
+				break
+			}
+			keep = i
+		}
+		all = all[:keep]
+	}
+	if s.MinP > 0 {
+		k := 1
+		for k < len(all) && all[k].p >= s.MinP*all[0].p {
+			k++
+		}
+		all = all[:k]
+	}
+	out := make([]int, len(all))
+	for i, x := range all {
+		out[i] = x.id
+	}
+	return out
 }

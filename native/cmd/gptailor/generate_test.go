@@ -140,6 +140,10 @@ func TestGenerateRefuses(t *testing.T) {
 		{[]string{"--prompt", "a", "--max-tokens", "0"}, "--max-tokens 0: must be at least 1"},
 		{[]string{"--prompt", "a", "--temperature", "-0.5"}, "--temperature -0.5"},
 		{[]string{"--prompt", "a", "--top-p", "1.2"}, "--top-p 1.2: must be in (0, 1]"},
+		{[]string{"--prompt", "a", "--top-p", "0"}, "--top-p 0: must be in (0, 1]"},
+		{[]string{"--prompt", "a", "--repeat-penalty", "0"}, "--repeat-penalty 0: must be more than 0"},
+		{[]string{"--prompt", ""}, "--prompt is empty"},
+		{[]string{"--prompt", "a", "--prompts", file("two.jsonl", "{\"prompt\": \"a\"}\n")}, "--prompt and --prompts: give one"},
 		{[]string{"--prompt", "a", "--top-k", "-1"}, "--top-k -1"},
 		{[]string{"--prompt", "a", "--stop", ""}, "--stop #1 is empty"},
 		{[]string{"--prompt", "a", "--kv", "f8"}, `--kv "f8": f32 or bf16`},
@@ -162,6 +166,12 @@ func TestGenerateRefuses(t *testing.T) {
 	if code, _, _ := runCLI(t, "", "generate", "--model", base); code != 2 {
 		t.Errorf("no prompt: exit %d, want 2 (usage)", code)
 	}
+	// --compare resolves every entry before running any: nothing is
+	// generated when the last one is not a model.
+	code, out, errOut := runCLI(t, "", "generate", "--compare", "base,nosuch", "--family", "base="+base, "--prompt", "Once", "--max-tokens", "3")
+	if code != 1 || out != "" || !strings.Contains(errOut, "--compare nosuch: not a family alias") || strings.Contains(errOut, "prompt tokens at") {
+		t.Errorf("--compare with an unknown entry: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
 
 // eval --tasks runs a generate_until task on the engine's generator.
@@ -178,5 +188,44 @@ func TestEvalGenerateUntilTask(t *testing.T) {
 	}
 	if !strings.Contains(out, `"exact_match,none": 0.5`) {
 		t.Fatalf("want exact_match 0.5 (girl named Lily right, toys ≠ ball): %s", out)
+	}
+}
+
+// A plan mixing a merge, a cross-model take, a skipped attention and a
+// linear repair generates, through the CLI, the same tokens as the model
+// `gptailor build` writes from it (greedy, and sampled with one seed).
+func TestGeneratePlanEqualsBuiltModel(t *testing.T) {
+	tmp := t.TempDir()
+	calib, _ := filepath.Abs(filepath.Join(repoData, "data", "stories.jsonl"))
+	plan := filepath.Join(tmp, "plan.json")
+	os.WriteFile(plan, []byte(`{"slots":[
+		{"take":["base",0]},
+		{"merge":{"method":"ties","layer":1,"models":["base","code","math"],"density":0.5}},
+		{"take":["code",2],"mlp":["math",2]},
+		{"take":["base",3],"attn":"none"}
+	],"repair":{"method":"linear","calibration":`+fmt.Sprintf("%q", calib)+`,"samples":16}}`), 0o644)
+	fam := []string{"--family", "base=" + filepath.Join(repoData, "stories260K-base"), "--family", "code=" + filepath.Join(repoData, "stories260K-code"), "--family", "math=" + filepath.Join(repoData, "stories260K-math")}
+	built := filepath.Join(tmp, "built")
+	if code, _, errOut := runCLI(t, "", append([]string{"build", plan, "-o", built}, fam...)...); code != 0 {
+		t.Fatalf("build: exit %d: %s", code, errOut)
+	}
+	prompts := filepath.Join(tmp, "p.jsonl")
+	os.WriteFile(prompts, []byte("{\"prompt\": \"Once upon a time\"}\n{\"prompt\": \"The little dog\"}\n"), 0o644)
+	for _, sampling := range [][]string{nil, {"--temperature", "0.9", "--top-k", "40", "--seed", "7"}} {
+		args := append(append([]string{"generate", "--compare", plan + "," + built, "--prompts", prompts, "--max-tokens", "24", "--json", "--ignore-eos"}, sampling...), fam...)
+		code, out, errOut := runCLI(t, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", sampling, code, errOut)
+		}
+		rs := genLines(t, out)
+		if len(rs) != 4 {
+			t.Fatalf("%v: %d results, want 4: %s", sampling, len(rs), out)
+		}
+		for i := 0; i < 4; i += 2 {
+			p, b := rs[i], rs[i+1]
+			if p.Model != plan || b.Model != built || len(p.Tokens) != 24 || fmt.Sprint(p.Tokens) != fmt.Sprint(b.Tokens) || p.Text != b.Text {
+				t.Errorf("%v prompt %d: plan %v %q, built model %v %q", sampling, p.Prompt, p.Tokens, p.Text, b.Tokens, b.Text)
+			}
+		}
 	}
 }

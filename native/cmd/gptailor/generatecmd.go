@@ -91,7 +91,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 			sources++
 		}
 	}
-	if sources != 1 || (g.prompt == "") == (g.prompts == "") || fs.NArg() > 0 {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if sources != 1 || (!set["prompt"] && g.prompts == "") || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}
@@ -153,13 +155,24 @@ func (g *genFlags) check(fs *flag.FlagSet) error {
 	if g.system != "" && !g.chat {
 		errs = append(errs, errors.New("--system goes with --chat"))
 	}
-	if g.chat && g.prompt == "" {
-		errs = append(errs, errors.New("--chat applies the template to --prompt; a --prompts file gives messages instead"))
-	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if g.chat && !set["prompt"] {
+		errs = append(errs, errors.New("--chat applies the template to --prompt; a --prompts file gives messages instead"))
+	}
 	if set["prompt"] && g.prompt == "" {
 		errs = append(errs, errors.New("--prompt is empty"))
+	}
+	if set["prompt"] && g.prompts != "" {
+		errs = append(errs, errors.New("--prompt and --prompts: give one"))
+	}
+	// The library reads 0 as "off" for these two; on the command line 0 is
+	// out of range.
+	if set["top-p"] && g.opts.TopP == 0 {
+		errs = append(errs, errors.New("--top-p 0: must be in (0, 1]"))
+	}
+	if set["repeat-penalty"] && g.opts.RepeatPenalty == 0 {
+		errs = append(errs, errors.New("--repeat-penalty 0: must be more than 0 (1: off)"))
 	}
 	return errors.Join(errs...)
 }
@@ -270,6 +283,10 @@ func encodePrompt(tok *tokenizer.Tokenizer, modelDir, template string, p genProm
 func (g *genFlags) runCompare(ctx context.Context, prompts []genPrompt, stdout, stderr io.Writer) int {
 	var all [][]genResult
 	var names []string
+	// Every entry is resolved before the first one runs: a typo in the
+	// last is refused at once, not after the others have generated.
+	type source struct{ entry, modelDir, planPath string }
+	var sources []source
 	for _, entry := range strings.Split(g.compare, ",") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -279,7 +296,11 @@ func (g *genFlags) runCompare(ctx context.Context, prompts []genPrompt, stdout, 
 		if err != nil {
 			return fail(stderr, "generate", err)
 		}
-		res, err := g.generate(ctx, entry, modelDir, planPath, prompts, stdout, stderr, false)
+		sources = append(sources, source{entry, modelDir, planPath})
+	}
+	for _, src := range sources {
+		entry := src.entry
+		res, err := g.generate(ctx, entry, src.modelDir, src.planPath, prompts, stdout, stderr, false)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return fail(stderr, "generate", fmt.Errorf("--compare %s: %w", entry, err))
 		}
