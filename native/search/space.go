@@ -56,7 +56,6 @@ var SpaceKinds = []string{"full", "selection", "removal"}
 func (s *Space) removalOnly() bool   { return s.Kind == "removal" }
 func (s *Space) selectionOnly() bool { return s.Kind == "selection" }
 
-
 func (s *Space) extended() bool {
 	return len(s.Methods) > 1 || s.Weights || (len(s.Methods) == 1 && s.Methods[0] != "task_arithmetic")
 }
