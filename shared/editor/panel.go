@@ -44,7 +44,7 @@ func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
 			if k < len(m.Weights) {
 				w = m.Weights[k]
 			}
-			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), plan.Sig3(w), i, k)
+			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" id="panel-weight-%d" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), k, plan.Sig3(w), i, k)
 		}
 	}
 	subBlockControls(&b, s, fam, i)
