@@ -200,4 +200,3 @@ func mustEncode(t *testing.T, typ string, payload any) []byte {
 	}
 	return b
 }
-
