@@ -98,4 +98,3 @@ func demoTiesPlan() *plan.Plan {
 	p.Slots[2] = plan.Slot{Merge: &plan.Merge{Method: "ties", Layer: 2, Models: []string{"code", "docs"}, Params: plan.Params{Lambda: plan.Ptr(1.0), Density: plan.Ptr(0.5)}}}
 	return p
 }
-
