@@ -211,7 +211,7 @@ func ParetoChart(ts []TrialPoint, tasks []string, i, j int) string {
 // trials whose text matches filter ("budget=27", "failed", "ok" or a
 // minimum objective like ">1.2"), at most limit rows.
 func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter string, limit int) string {
-	rows := FilterTrials(ts, filter)
+	rows, ferr := FilterTrials(ts, tasks, filter)
 	value := func(t TrialPoint) float64 {
 		switch {
 		case key == "trial":
@@ -237,6 +237,9 @@ func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter s
 		return value(rows[a]) < value(rows[b])
 	})
 	var b strings.Builder
+	if ferr != nil {
+		fmt.Fprintf(&b, `<p class="problem" id="filter-problem">%s — showing every trial</p>`, html.EscapeString(ferr.Error()))
+	}
 	arrow := func(k string) string {
 		if k != key {
 			return ""
@@ -274,9 +277,39 @@ func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter s
 }
 
 // FilterTrials keeps the trials a filter matches: "" all, "failed", "ok",
-// "budget=N", ">X" (objective above X, e.g. >1.2 or >120%).
-func FilterTrials(ts []TrialPoint, filter string) []TrialPoint {
+// "budget=N", ">X" (objective above X, e.g. >1.2 or >120%) or "TASK>X"
+// (that task's retention above X, e.g. stories>60%). A filter it cannot
+// read is an error saying what it reads (and every trial is kept).
+func FilterTrials(ts []TrialPoint, tasks []string, filter string) ([]TrialPoint, error) {
 	f := strings.TrimSpace(filter)
+	task := -1 // the objective
+	var threshold float64
+	switch {
+	case f == "", f == "failed", f == "ok":
+	case strings.HasPrefix(f, "budget="):
+		if _, err := strconv.Atoi(strings.TrimPrefix(f, "budget=")); err != nil {
+			return ts, fmt.Errorf("filter %q: budget=N needs a whole number", filter)
+		}
+	case strings.Contains(f, ">"):
+		name, v, _ := strings.Cut(f, ">")
+		if name = strings.TrimSpace(name); name != "" {
+			if task = indexOf(tasks, name); task < 0 {
+				return ts, fmt.Errorf("filter %q: no task %q (the tasks: %s)", filter, name, strings.Join(tasks, ", "))
+			}
+		}
+		v = strings.TrimSpace(v)
+		scale := 1.0
+		if strings.HasSuffix(v, "%") {
+			v, scale = strings.TrimSuffix(v, "%"), 0.01
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return ts, fmt.Errorf("filter %q: %q is not a number (write e.g. >0.9 or >90%%)", filter, v)
+		}
+		threshold = x * scale
+	default:
+		return ts, fmt.Errorf("filter %q: write failed, ok, budget=N, >X or TASK>X (e.g. >90%%, %s>60%%)", filter, strings.Join(tasks, "|"))
+	}
 	var out []TrialPoint
 	for _, t := range ts {
 		keep := true
@@ -287,22 +320,18 @@ func FilterTrials(ts []TrialPoint, filter string) []TrialPoint {
 		case f == "ok":
 			keep = !t.Failed
 		case strings.HasPrefix(f, "budget="):
-			n, err := strconv.Atoi(strings.TrimPrefix(f, "budget="))
-			keep = err == nil && t.Budget == n
-		case strings.HasPrefix(f, ">"):
-			s := strings.TrimSpace(strings.TrimPrefix(f, ">"))
-			scale := 1.0
-			if strings.HasSuffix(s, "%") {
-				s, scale = strings.TrimSuffix(s, "%"), 0.01
-			}
-			x, err := strconv.ParseFloat(s, 64)
-			keep = err == nil && !t.Failed && t.Objective > x*scale
+			n, _ := strconv.Atoi(strings.TrimPrefix(f, "budget="))
+			keep = t.Budget == n
+		case task >= 0:
+			keep = !t.Failed && task < len(t.Retention) && t.Retention[task] > threshold
+		default:
+			keep = !t.Failed && t.Objective > threshold
 		}
 		if keep {
 			out = append(out, t)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // SlotDiff is one row of two plans compared slot by slot.

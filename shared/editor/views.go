@@ -148,7 +148,7 @@ func (a *App) dashboard() string {
 	}
 	b.WriteString(`</div>`)
 	b.WriteString(ParallelCoordinates(a.Trials, a.Fam()))
-	fmt.Fprintf(&b, `<div class="toolbar">filter <input id="trial-filter" data-action="filter" value="%s" placeholder="budget=27, ok, failed, >120%%"> <span class="hint">click a column to sort; "compare" two trials</span></div>`, html.EscapeString(a.filter))
+	fmt.Fprintf(&b, `<div class="toolbar">filter <input id="trial-filter" data-action="filter" value="%s" placeholder="budget=27, ok, failed, >90%%, TASK>60%%"> <span class="hint">click a column to sort; "compare" two trials</span></div>`, html.EscapeString(a.filter))
 	cols := a.Family.Tasks
 	for _, t := range a.Trials {
 		if !t.Failed && len(t.Retention) != len(cols) { // a scorer's search: one score per trial
