@@ -66,7 +66,12 @@ func (a *App) Click(action string, form Form) {
 		a.build(form.Value("build-name"))
 	case "stop":
 		a.request(protocol.SearchStop, nil, "stop the search", func(e *protocol.Envelope) {
-			a.Status = "stopping the search: the trials in flight finish first"
+			var st protocol.Status
+			json.Unmarshal(e.Payload, &st)
+			if st.Running {
+				a.stopping = true
+				a.Status = "stopping the search: the trials in flight finish first"
+			}
 		})
 	case "runs":
 		a.listRuns()
@@ -250,7 +255,10 @@ func (a *App) launch(req protocol.RunRequest, what, ok string) {
 	a.request(protocol.SearchStart, req, what, func(e *protocol.Envelope) {
 		var st protocol.Status
 		json.Unmarshal(e.Payload, &st)
-		a.Trials, a.Results, a.compare, a.Run = nil, nil, nil, st.Run
+		a.Trials, a.Results, a.compare, a.Run, a.stopping = nil, nil, nil, st.Run, false
+		if a.Runs != nil {
+			a.listRuns()
+		}
 		a.trialTarget, a.searchStart = 0, a.Now()
 		if req.Trials != nil {
 			a.trialTarget = *req.Trials

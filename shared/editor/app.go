@@ -52,6 +52,7 @@ type App struct {
 	nextID      int
 	pending     map[string]func(*protocol.Envelope)
 	nextNotice  int
+	stopping    bool // a stop was asked for: the search's end is a stop
 }
 
 // Notice is a message that stays on screen until dismissed: an error (a
@@ -238,8 +239,16 @@ func (a *App) searchStatus(st protocol.Status) {
 		a.Fail("search %s failed: %s", st.Run, st.Error)
 	case st.Running:
 		a.Status = fmt.Sprintf("search running: %d trials", st.Trials)
+	case a.stopping:
+		a.Status = fmt.Sprintf("search %s stopped after %d trials: resume it from the runs list", st.Run, st.Trials)
 	default:
 		a.Status = fmt.Sprintf("search %s finished: %d trials, the winner's objective %s", st.Run, st.Trials, pct(winner(st.Rows, st.Best)))
+	}
+	if !st.Running {
+		a.stopping = false
+		if a.Runs != nil { // the list shown is refreshed
+			a.listRuns()
+		}
 	}
 	a.Results = st.Rows
 }

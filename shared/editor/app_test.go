@@ -200,3 +200,42 @@ func mustEncode(t *testing.T, typ string, payload any) []byte {
 	}
 	return b
 }
+
+// The status line's number is the result table's winner (not the best
+// trial at any budget), a stop is said as a stop, and a shown runs list
+// is refreshed when a search ends.
+func TestSearchEndSaidRight(t *testing.T) {
+	f := newFake(t)
+	f.connect(demoPlan())
+	f.app.Click("runs", fields{})
+	f.reply(f.last(protocol.RunsList), protocol.RunsList, []protocol.RunInfo{{Name: "r1", Trials: 3, Target: 60}})
+	lists := 0
+	for _, e := range f.sent {
+		if e.Type == protocol.RunsList {
+			lists++
+		}
+	}
+	rows := []protocol.ResultRow{{Kind: "search", Name: "winner", Objective: 0.69}, {Kind: "shortgpt", Name: "ShortGPT", Objective: 0.6}}
+	f.app.Receive(mustEncode(t, protocol.SearchStatus, protocol.Status{Run: "r1", Trials: 60, Best: 0.702, Rows: rows}))
+	if !strings.Contains(f.app.Status, "r1 finished") || !strings.Contains(f.app.Status, "69%") || strings.Contains(f.app.Status, "70") {
+		t.Errorf("finished: %q", f.app.Status)
+	}
+	n := 0
+	for _, e := range f.sent {
+		if e.Type == protocol.RunsList {
+			n++
+		}
+	}
+	if n != lists+1 {
+		t.Errorf("the runs list was not refreshed when the search ended")
+	}
+	if !strings.Contains(f.app.Views()["statusbar"], "run r1") {
+		t.Errorf("the status bar does not name the run shown: %s", f.app.Views()["statusbar"])
+	}
+	f.app.Click("stop", fields{})
+	f.reply(f.last(protocol.SearchStop), protocol.SearchStatus, protocol.Status{Running: true, Run: "r2", Trials: 22})
+	f.app.Receive(mustEncode(t, protocol.SearchStatus, protocol.Status{Run: "r2", Trials: 22}))
+	if !strings.Contains(f.app.Status, "r2 stopped after 22 trials") {
+		t.Errorf("stopped: %q", f.app.Status)
+	}
+}
