@@ -186,19 +186,24 @@ func Diagram(p *plan.Plan, fam *plan.Family, diag *Diagnostics, selected int) st
 	}
 	// Output column: the tailored stack.
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-weight="bold">tailored</text>`, outX, top-8)
+	problems, _ := SlotProblems(p, fam)
 	for i, s := range p.Slots {
 		y := top + float64(i)*(blockH+rowGap)
 		fill, model := "#444", ""
 		if s.Take != nil {
 			fill, model = colorOf(fam, s.Take.Model), s.Take.Model
 		}
-		stroke := "none"
+		stroke, cls := "none", "slot"
 		if i == selected {
 			stroke = "#000"
 		}
 		desc := strings.TrimSpace(s.Describe())
-		fmt.Fprintf(&b, `<g class="slot" data-slot="%d"><rect x="%.1f" y="%.1f" width="%.0f" height="%.0f" rx="3" fill="%s" stroke="%s" stroke-width="2" data-slot="%d" data-slot-model="%s"/><text x="%.1f" y="%.1f" fill="white" pointer-events="none">%d  %s</text><title>slot %d: %s</title></g>`,
-			i, outX, y, slotW, blockH, fill, stroke, i, html.EscapeString(model), outX+6, y+15, i, html.EscapeString(clip(desc, 30)), i, html.EscapeString(desc))
+		if len(problems[i]) > 0 { // invalid: red, as in the grid
+			stroke, cls = "#b42318", "slot bad"
+			desc += " — " + strings.Join(problems[i], "; ")
+		}
+		fmt.Fprintf(&b, `<g class="%s" data-slot="%d"><rect x="%.1f" y="%.1f" width="%.0f" height="%.0f" rx="3" fill="%s" stroke="%s" stroke-width="2" data-slot="%d" data-slot-model="%s"/><text x="%.1f" y="%.1f" fill="white" pointer-events="none">%d  %s</text><title>slot %d: %s</title></g>`,
+			cls, i, outX, y, slotW, blockH, fill, stroke, i, html.EscapeString(model), outX+6, y+15, i, html.EscapeString(clip(desc, 30)), i, html.EscapeString(desc))
 	}
 	b.WriteString("</svg>")
 	return b.String()
