@@ -63,6 +63,10 @@ func main() {
 	on(doc, "mousedown", true, onMouseDown)
 	on(doc, "mouseup", true, onMouseUp)
 	on(doc, "keydown", true, onKey)
+	doc.Call("addEventListener", "mousemove", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		moveGhost(args[0])
+		return nil
+	}))
 	render()
 	select {}
 }
@@ -129,9 +133,29 @@ func onMouseDown(e js.Value) {
 		app.DragSlot(n)
 		e.Call("preventDefault")
 	}
+	if app.Dragging() {
+		doc.Get("body").Get("classList").Call("add", "dragging")
+		g := doc.Call("createElement", "div")
+		g.Set("id", "drag-ghost")
+		g.Set("textContent", app.DragLabel())
+		doc.Get("body").Call("appendChild", g)
+		moveGhost(e)
+	}
+}
+
+// moveGhost keeps the dragged block's label beside the pointer.
+func moveGhost(e js.Value) {
+	if g := el("drag-ghost"); !g.IsNull() {
+		g.Get("style").Set("left", strconv.Itoa(e.Get("clientX").Int()+12)+"px")
+		g.Get("style").Set("top", strconv.Itoa(e.Get("clientY").Int()+12)+"px")
+	}
 }
 
 func onMouseUp(e js.Value) {
+	doc.Get("body").Get("classList").Call("remove", "dragging")
+	if g := el("drag-ghost"); !g.IsNull() {
+		g.Call("remove")
+	}
 	if !app.Dragging() {
 		return
 	}

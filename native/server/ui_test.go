@@ -98,3 +98,32 @@ func demoTiesPlan() *plan.Plan {
 	p.Slots[2] = plan.Slot{Merge: &plan.Merge{Method: "ties", Layer: 2, Models: []string{"code", "docs"}, Params: plan.Params{Lambda: plan.Ptr(1.0), Density: plan.Ptr(0.5)}}}
 	return p
 }
+
+// At 900 px the whole diagram fits (no sideways scrolling, the tailored
+// column in view), and a real mouse drag shows what is dragged and where
+// it can go, takes the layer on release over a slot, and says so when
+// released elsewhere.
+func TestDragAt900px(t *testing.T) {
+	_, ctx, do, poll := browser(t, 900, 700, nil)
+	do("scroll", chromedp.Evaluate[chromedp.Void](`document.getElementById("diagram").scrollIntoView()`))
+	poll("the diagram fits", `(() => { const r = document.getElementById("diagram-svg").getBoundingClientRect(); return r.right <= window.innerWidth && document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('#diagram g.slot[data-slot="3"] rect').getBoundingClientRect().right <= window.innerWidth; })()`)
+	center := func(sel string) (float64, float64) {
+		t.Helper()
+		xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector('`+sel+`').getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2]; })()`))
+		if err != nil || len(xy) != 2 {
+			t.Fatalf("where is %s: %v", sel, err)
+		}
+		return xy[0], xy[1]
+	}
+	sx, sy := center(`#diagram g.source[data-model="code"][data-layer="3"] rect`)
+	dx, dy := center(`#diagram g.slot[data-slot="3"] rect`)
+	do("press on code[3] and move", chromedp.MouseEvent(chromedp.MousePressed, sx, sy, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, (sx+dx)/2, (sy+dy)/2, chromedp.ButtonLeft))
+	poll("feedback while dragging", `document.body.classList.contains("dragging") && document.getElementById("drag-ghost") && document.getElementById("drag-ghost").textContent.startsWith("code[3]")`)
+	do("release on slot 3", chromedp.MouseEvent(chromedp.MouseMoved, dx, dy, chromedp.ButtonLeft), chromedp.MouseEvent(chromedp.MouseReleased, dx, dy, chromedp.ButtonLeft))
+	poll("taken", `document.querySelector('#diagram g.slot[data-slot="3"] title').textContent == "slot 3: code[3]" && !document.body.classList.contains("dragging") && !document.getElementById("drag-ghost")`)
+	sx, sy = center(`#diagram g.source[data-model="docs"][data-layer="1"] rect`)
+	do("a missed drop", chromedp.MouseEvent(chromedp.MousePressed, sx, sy, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, sx, 5, chromedp.ButtonLeft), chromedp.MouseEvent(chromedp.MouseReleased, sx, 5, chromedp.ButtonLeft))
+	poll("said", `document.getElementById("status").textContent.startsWith("drop cancelled")`)
+}

@@ -187,6 +187,17 @@ func (a *App) DragSource(model string, layer int) { a.drag, a.dragSlot = &dragSo
 // DragSlot starts dragging slot i (to reorder it).
 func (a *App) DragSlot(i int) { a.drag, a.dragSlot = nil, i }
 
+// DragLabel is what follows the pointer during a drag ("" for none).
+func (a *App) DragLabel() string {
+	switch {
+	case a.drag != nil:
+		return fmt.Sprintf("%s[%d] → drop on a slot (shift: merge)", a.drag.model, a.drag.layer)
+	case a.dragSlot >= 0:
+		return fmt.Sprintf("slot %d → drop on another slot to move it", a.dragSlot)
+	}
+	return ""
+}
+
 // Dragging says whether a drag is under way.
 func (a *App) Dragging() bool { return a.drag != nil || a.dragSlot >= 0 }
 

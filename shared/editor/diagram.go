@@ -116,7 +116,7 @@ func Diagram(p *plan.Plan, fam *plan.Family, diag *Diagnostics, selected int) st
 	w := outX + slotW + left
 	h := top + float64(rows)*(blockH+rowGap) + 20
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" id="diagram-svg" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`, w, h, w, h)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" id="diagram-svg" viewBox="0 0 %.0f %.0f" width="100%%" style="max-width:%.0fpx;height:auto" font-family="sans-serif" font-size="12">`, w, h, w)
 	removed := 0.0
 	if fam.Layers > 0 {
 		removed = p.FractionRemoved(fam)
