@@ -186,6 +186,8 @@ func TestEndToEndInChromium(t *testing.T) {
 	poll("trials arrive", `document.querySelectorAll("#trials tr.trial").length >= 4`)
 	poll("charts with axes and legends", `document.querySelector("#chart .xlabel").textContent == "trial" && document.querySelectorAll("#chart text.legend").length >= 1`)
 	poll("search finished", `/^search \S+ finished/.test(document.getElementById("status").textContent)`)
+	do("click a chart point", chromedp.Click(`#chart circle.point[data-trial="1"]`))
+	poll("its trial opened", `document.getElementById("trial-detail") && document.getElementById("trial-detail").getAttribute("data-trial") == "1" && document.querySelectorAll("#trial-detail li").length >= 1`)
 	do("sort by trial", chromedp.Click(`#trials th[data-action="sort:trial"]`))
 	poll("sorted", `document.querySelector("#trials tr.trial").getAttribute("data-trial") == "0"`)
 	do("compare two trials", chromedp.Click(`#trials tr.trial[data-trial="0"] button[data-action="compare:0"]`),

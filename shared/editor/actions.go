@@ -92,6 +92,11 @@ func (a *App) Click(action string, form Form) {
 		if len(a.compare) > 2 {
 			a.compare = a.compare[len(a.compare)-2:]
 		}
+	case "open-trial": // open-trial:index — from a chart point
+		a.openTrial = slot
+		a.ScrollTo = "trial-detail"
+	case "close-trial":
+		a.openTrial = -1
 	case "load": // load:index — a trial's plan into the editor
 		a.loadTrial(slot)
 	}
@@ -299,7 +304,7 @@ func (a *App) openRun(name string) {
 	a.request(protocol.RunOpen, protocol.RunOpenRequest{Run: name}, "open run "+name, func(e *protocol.Envelope) {
 		var d protocol.RunData
 		json.Unmarshal(e.Payload, &d)
-		a.Trials, a.Results, a.compare, a.Run = nil, d.Rows, nil, d.Run
+		a.Trials, a.Results, a.compare, a.Run, a.openTrial = nil, d.Rows, nil, d.Run, -1
 		for _, tr := range d.Trials {
 			a.addTrial(tr)
 		}

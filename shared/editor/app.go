@@ -53,6 +53,7 @@ type App struct {
 	pending     map[string]func(*protocol.Envelope)
 	nextNotice  int
 	stopping    bool // a stop was asked for: the search's end is a stop
+	openTrial   int  // the trial opened from a chart (-1: none)
 }
 
 // Notice is a message that stays on screen until dismissed: an error (a
@@ -80,7 +81,7 @@ type dragSource struct {
 
 // NewApp is an app not yet connected, editing an empty plan.
 func NewApp() *App {
-	return &App{Ed: NewEditor(nil), sortKey: "objective", sortDesc: true, paretoY: 1, dragSlot: -1,
+	return &App{Ed: NewEditor(nil), sortKey: "objective", sortDesc: true, paretoY: 1, dragSlot: -1, openTrial: -1,
 		pending: map[string]func(*protocol.Envelope){}, Status: "connecting…",
 		Transmit: func([]byte) {}, TransmitBinary: func([]byte) {}, Download: func(string, string, string) {}, Now: func() float64 { return 0 }}
 }

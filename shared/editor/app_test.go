@@ -239,3 +239,28 @@ func TestSearchEndSaidRight(t *testing.T) {
 		t.Errorf("stopped: %q", f.app.Status)
 	}
 }
+
+// A chart point opens its trial: budget, objective, per task, its slots,
+// with load and compare; load puts its plan in the editor.
+func TestChartPointOpensTrial(t *testing.T) {
+	f := newFake(t)
+	f.connect(demoPlan())
+	obj := 0.8
+	tp := &plan.Plan{Version: 1, Slots: []plan.Slot{{Take: &plan.Take{Model: "code", Layer: 0}}, {Take: &plan.Take{Model: "base", Layer: 2}}}}
+	f.app.Receive(mustEncode(t, protocol.EventTrial, protocol.TrialEvent{Trial: protocol.Trial{Index: 7, Samples: 9, Objective: &obj, Retention: []float64{0.8, 0.9}}, Plan: tp}))
+	search := f.app.Views()["search"]
+	if !strings.Contains(search, `data-action="open-trial:7"`) {
+		t.Fatal("the objective chart's point has no action")
+	}
+	f.app.Click("open-trial:7", fields{})
+	d := f.app.Views()["search"]
+	for _, want := range []string{`id="trial-detail"`, "Trial 7", "budget 9 samples", "objective 80%", "code 90%", "<li>code[0]</li>", `data-action="load:7"`} {
+		if !strings.Contains(d, want) {
+			t.Errorf("trial detail lacks %q", want)
+		}
+	}
+	f.app.Click("load:7", fields{})
+	if got := recipes(f.app.Ed.Plan); got != "code[0] | base[2]" {
+		t.Errorf("loaded %s", got)
+	}
+}

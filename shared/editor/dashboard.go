@@ -141,8 +141,8 @@ func ObjectiveChart(ts []TrialPoint) string {
 			fmt.Fprintf(&body, `<text x="%.1f" y="%.1f" fill="#cb181d" text-anchor="middle">×<title>trial %d failed</title></text>`, x, c.h-c.bot-3, t.Index)
 			continue
 		}
-		fmt.Fprintf(&body, `<circle class="point" cx="%.1f" cy="%.1f" r="2.5" fill="%s" data-trial="%d"><title>trial %d, budget %d: %s</title></circle>`,
-			x, c.py(t.Objective), color[t.Budget], t.Index, t.Index, t.Budget, plan.Percent(t.Objective))
+		fmt.Fprintf(&body, `<circle class="point" cx="%.1f" cy="%.1f" r="4" fill="%s" data-trial="%d" data-action="open-trial:%d"><title>trial %d, budget %d: %s (click: open it)</title></circle>`,
+			x, c.py(t.Objective), color[t.Budget], t.Index, t.Index, t.Index, t.Budget, plan.Percent(t.Objective))
 		if t.Budget == top && t.Objective > best {
 			if !math.IsInf(best, -1) {
 				path = append(path, fmt.Sprintf("%.1f,%.1f", x, c.py(best)))
@@ -154,7 +154,7 @@ func ObjectiveChart(ts []TrialPoint) string {
 		}
 	}
 	if len(path) > 0 {
-		fmt.Fprintf(&body, `<polyline class="best" points="%s" fill="none" stroke="#cb181d" stroke-width="1.5"/>`, strings.Join(path, " "))
+		fmt.Fprintf(&body, `<polyline class="best" points="%s" fill="none" stroke="#cb181d" stroke-width="1.5" pointer-events="none"/>`, strings.Join(path, " "))
 		c.legend = append(c.legend, legendItem{fmt.Sprintf("best so far (budget %d)", top), "#cb181d", "line"})
 	}
 	return c.svg(body.String())
@@ -200,8 +200,8 @@ func ParetoChart(ts []TrialPoint, tasks []string, i, j int) string {
 		if dominated {
 			col, cls = "#9ecae1", "dominated"
 		}
-		fmt.Fprintf(&body, `<circle class="%s" cx="%.1f" cy="%.1f" r="3.5" fill="%s" data-trial="%d"><title>trial %d: %s %s, %s %s</title></circle>`,
-			cls, c.px(p.Retention[i]), c.py(p.Retention[j]), col, p.Index, p.Index, html.EscapeString(tasks[i]), plan.Percent(p.Retention[i]), html.EscapeString(tasks[j]), plan.Percent(p.Retention[j]))
+		fmt.Fprintf(&body, `<circle class="%s" cx="%.1f" cy="%.1f" r="4" fill="%s" data-trial="%d" data-action="open-trial:%d"><title>trial %d: %s %s, %s %s (click: open it)</title></circle>`,
+			cls, c.px(p.Retention[i]), c.py(p.Retention[j]), col, p.Index, p.Index, p.Index, html.EscapeString(tasks[i]), plan.Percent(p.Retention[i]), html.EscapeString(tasks[j]), plan.Percent(p.Retention[j]))
 	}
 	return c.svg(body.String())
 }
@@ -386,4 +386,31 @@ func CompareTable(a, b TrialPoint, tasks []string) string {
 	}
 	fmt.Fprintf(&s, `<tr class="task"><td>objective</td><td>%s</td><td>%s</td></tr></table>`, plan.Percent(a.Objective), plan.Percent(b.Objective))
 	return s.String()
+}
+
+// TrialDetail is one trial opened from a chart or the table: its budget,
+// objective, retention per task and slots, with load and compare.
+func TrialDetail(t TrialPoint, tasks []string) string {
+	var b strings.Builder
+	obj := plan.Percent(t.Objective)
+	if t.Failed {
+		obj = "failed"
+	}
+	fmt.Fprintf(&b, `<div id="trial-detail" data-trial="%d"><h3>Trial %d</h3><p>budget %d samples per task · objective %s`, t.Index, t.Index, t.Budget, obj)
+	for k, name := range tasks {
+		if k < len(t.Retention) {
+			fmt.Fprintf(&b, ` · %s %s`, html.EscapeString(name), plan.Percent(t.Retention[k]))
+		}
+	}
+	b.WriteString("</p>")
+	if t.Plan != nil {
+		b.WriteString("<ol start=\"0\">")
+		for _, s := range t.Plan.Slots {
+			fmt.Fprintf(&b, "<li>%s</li>", html.EscapeString(strings.TrimSpace(s.Describe())))
+		}
+		b.WriteString("</ol>")
+		fmt.Fprintf(&b, `<button data-action="load:%d">load into the editor</button> `, t.Index)
+	}
+	fmt.Fprintf(&b, `<button data-action="compare:%d">compare</button> <button data-action="close-trial">close</button></div>`, t.Index)
+	return b.String()
 }

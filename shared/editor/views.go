@@ -147,6 +147,11 @@ func (a *App) dashboard() string {
 		b.WriteString(`</div>`)
 	}
 	b.WriteString(`</div>`)
+	for _, t := range a.Trials {
+		if t.Index == a.openTrial {
+			b.WriteString(TrialDetail(t, a.Family.Tasks))
+		}
+	}
 	b.WriteString(ParallelCoordinates(a.Trials, a.Fam()))
 	fmt.Fprintf(&b, `<div class="toolbar">filter <input id="trial-filter" data-action="filter" value="%s" placeholder="budget=27, ok, failed, >90%%, TASK>60%%"> <span class="hint">click a column to sort; "compare" two trials</span></div>`, html.EscapeString(a.filter))
 	cols := a.Family.Tasks
