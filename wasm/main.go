@@ -171,7 +171,8 @@ func onKey(e js.Value) {
 	case "INPUT", "SELECT", "TEXTAREA":
 		return
 	}
-	if app.Key(e.Get("key").String(), e.Get("altKey").Bool()) {
+	ctrl := e.Get("ctrlKey").Bool() || e.Get("metaKey").Bool()
+	if app.Key(e.Get("key").String(), e.Get("altKey").Bool(), ctrl, e.Get("shiftKey").Bool()) {
 		e.Call("preventDefault")
 	}
 }

@@ -159,10 +159,22 @@ func (a *App) Change(action, value string) {
 }
 
 // Key handles a key press outside form fields; it reports whether the
-// key was used. With a slot selected: ↑/↓ select the neighbour, alt+↑/↓
-// move the slot, Delete removes it, Escape clears the selection.
-func (a *App) Key(key string, alt bool) bool {
+// key was used. Ctrl/Cmd+Z undoes, Ctrl/Cmd+Y or Ctrl/Cmd+Shift+Z redoes.
+// With a slot selected: ↑/↓ select the neighbour, alt+↑/↓ move the slot,
+// Delete removes it, Escape clears the selection.
+func (a *App) Key(key string, alt, ctrl, shift bool) bool {
 	e := a.Ed
+	if ctrl {
+		switch {
+		case (key == "z" || key == "Z") && !shift:
+			a.edit(e.Undo())
+		case key == "y" || key == "Y" || ((key == "z" || key == "Z") && shift):
+			a.edit(e.Redo())
+		default:
+			return false
+		}
+		return true
+	}
 	if e.Selected < 0 || e.Selected >= len(e.Plan.Slots) {
 		return false
 	}

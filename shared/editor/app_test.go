@@ -264,3 +264,30 @@ func TestChartPointOpensTrial(t *testing.T) {
 		t.Errorf("loaded %s", got)
 	}
 }
+
+// The keyboard: Ctrl+Z/Ctrl+Y (and Ctrl+Shift+Z), and with a slot
+// selected alt+↓ moves it and Delete removes it.
+func TestKeyboard(t *testing.T) {
+	f := newFake(t)
+	f.connect(demoPlan())
+	start := recipes(f.app.Ed.Plan)
+	f.app.Click("select:0", fields{})
+	if !f.app.Key("ArrowDown", true, false, false) || recipes(f.app.Ed.Plan) != "math[1] | base[0] | task_arithmetic(code+docs)[2] λ=0.5 | base[4]" || f.app.Ed.Selected != 1 {
+		t.Fatalf("alt+↓: %s, selected %d", recipes(f.app.Ed.Plan), f.app.Ed.Selected)
+	}
+	f.app.Key("Delete", false, false, false)
+	moved := recipes(f.app.Ed.Plan)
+	if moved != "math[1] | task_arithmetic(code+docs)[2] λ=0.5 | base[4]" {
+		t.Fatalf("Delete: %s", moved)
+	}
+	f.app.Key("z", false, true, false)
+	f.app.Key("z", false, true, false)
+	if got := recipes(f.app.Ed.Plan); got != start {
+		t.Errorf("ctrl+z twice: %s, want %s", got, start)
+	}
+	f.app.Key("y", false, true, false)
+	f.app.Key("Z", false, true, true)
+	if got := recipes(f.app.Ed.Plan); got != moved {
+		t.Errorf("ctrl+y, ctrl+shift+z: %s, want %s", got, moved)
+	}
+}
