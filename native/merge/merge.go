@@ -28,8 +28,9 @@ type Input struct {
 // Func merges one tensor.
 type Func func(in Input) ([]float32, error)
 
-// Methods is the registry of merge methods, filled here and nowhere else.
-var Methods = map[string]Func{
+// funcs implements every method of the registry (plan.MethodNames; a test
+// checks the two list the same methods).
+var funcs = map[string]Func{
 	"linear":          linear,
 	"task_arithmetic": taskArithmetic(nil, false, false),
 	"ties":            taskArithmetic(magnitude, true, true),
@@ -43,20 +44,15 @@ var Methods = map[string]Func{
 
 // Elementwise says whether a method computes each entry from the same
 // entry of its inputs alone, so a tensor may be merged a slice at a time
-// with the same result: linear, task arithmetic and passthrough. TIES,
-// DARE and breadcrumbs rank or sample over the whole tensor; SLERP and
-// model stock use its norms.
+// with the same result (the registry's plan.MethodInfo.Elementwise).
 func Elementwise(method string) bool {
-	switch method {
-	case "linear", "task_arithmetic", "passthrough":
-		return true
-	}
-	return false
+	info, _ := plan.LookupMethod(method)
+	return info.Elementwise
 }
 
 // Tensor merges one tensor by the named method.
 func Tensor(method string, in Input) ([]float32, error) {
-	f, ok := Methods[method]
+	f, ok := funcs[method]
 	if !ok {
 		return nil, fmt.Errorf("unknown merge method %q", method)
 	}

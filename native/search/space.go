@@ -56,9 +56,6 @@ var SpaceKinds = []string{"full", "selection", "removal"}
 func (s *Space) removalOnly() bool   { return s.Kind == "removal" }
 func (s *Space) selectionOnly() bool { return s.Kind == "selection" }
 
-// ExtensionMethods are the methods Space.Methods may list.
-var ExtensionMethods = map[string]bool{"task_arithmetic": true, "ties": true, "linear": true, "slerp": true}
-
 func (s *Space) extended() bool {
 	return len(s.Methods) > 1 || s.Weights || (len(s.Methods) == 1 && s.Methods[0] != "task_arithmetic")
 }
@@ -79,8 +76,8 @@ func (s *Space) Validate() error {
 		return err
 	}
 	for _, m := range s.Methods {
-		if !ExtensionMethods[m] {
-			return fmt.Errorf("merge method %q cannot be searched (task_arithmetic, ties, linear, slerp)", m)
+		if info, _ := plan.LookupMethod(m); !info.Searchable {
+			return fmt.Errorf("merge method %q cannot be searched (%s)", m, strings.Join(plan.SearchableMethods(), ", "))
 		}
 	}
 	switch s.Kind {

@@ -94,7 +94,8 @@ func TestEndToEndInChromium(t *testing.T) {
 	poll := func(what, expr string) {
 		t.Helper()
 		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
-			t.Fatalf("%s: %v (status %q)", what, err, text("status"))
+			dbg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("notices").textContent + " | " + (document.getElementById("runs") ? document.getElementById("runs").outerHTML : "no #runs") + " | " + (() => { const r = document.getElementById("list-runs").getBoundingClientRect(); const e = document.elementFromPoint(r.x + r.width/2, r.y + r.height/2); return r.y + " " + (e ? e.outerHTML.slice(0, 80) : "none"); })()`))
+			t.Fatalf("%s: %v (status %q; notices, runs: %s)", what, err, text("status"), dbg)
 		}
 	}
 	do("open", chromedp.Navigate(ts.URL+"/?token=e2e-token"), chromedp.WaitVisible(chromedp.ID("take-4-base")))
@@ -116,7 +117,7 @@ func TestEndToEndInChromium(t *testing.T) {
 	want := &plan.Plan{Version: 1, Slots: []plan.Slot{
 		{Take: &plan.Take{Model: "base", Layer: 0}},
 		{Take: &plan.Take{Model: "math", Layer: 1}},
-		{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 2, Models: []string{"code", "docs"}, Params: plan.Params{Lambda: plan.Ptr(0.5)}}},
+		{Merge: &plan.Merge{Method: "task_arithmetic", Layer: 2, Models: []string{"code", "docs"}, Params: plan.Params{Lambda: plan.Ptr(1.0)}}},
 		{Take: &plan.Take{Model: "base", Layer: 4}},
 	}}
 	ev, err := s.ses.Evaluate(context.Background(), session.Target{Plan: want}, 2, -1)
@@ -167,7 +168,9 @@ func TestEndToEndInChromium(t *testing.T) {
 	setValue("#panel-mlp", "take:code")
 	poll("MLP from another model", `document.getElementById("slot-recipe").textContent.endsWith("· mlp: code[1]") && document.querySelector('#diagram path.link[data-from-model="code"][data-from-layer="1"][data-to-slot="1"]') != null`)
 	drag("docs", 4, 1, true) // another layer cannot join the merge: refused, said
-	poll("refused drop", `document.getElementById("status").textContent.includes("cannot join it")`)
+	poll("refused drop, said in a notice", `document.getElementById("notices").textContent.includes("cannot join it")`)
+	do("dismiss the notice", chromedp.Click(`#notices button[data-action^="dismiss:"]`))
+	poll("notice dismissed", `document.querySelectorAll("#notices .notice").length == 0`)
 	planFile := filepath.Join(t.TempDir(), "three.json")
 	os.WriteFile(planFile, []byte(`{"version":1,"slots":[{"take":["base",0]},{"take":["code",1]},{"take":["base",4]}]}`), 0o644)
 	do("open a plan", chromedp.SetUploadFiles(chromedp.ID("open-plan"), []string{planFile}))
@@ -182,7 +185,9 @@ func TestEndToEndInChromium(t *testing.T) {
 	do("search", chromedp.SetValue(chromedp.ID("trial-budget"), "4"), chromedp.Click(chromedp.ID("start-search")))
 	poll("trials arrive", `document.querySelectorAll("#trials tr.trial").length >= 4`)
 	poll("charts with axes and legends", `document.querySelector("#chart .xlabel").textContent == "trial" && document.querySelectorAll("#chart text.legend").length >= 1`)
-	poll("search finished", `document.getElementById("status").textContent.startsWith("search finished")`)
+	poll("search finished", `/^search \S+ finished/.test(document.getElementById("status").textContent)`)
+	do("click a chart point", chromedp.Click(`#chart circle.point[data-trial="1"]`))
+	poll("its trial opened", `document.getElementById("trial-detail") && document.getElementById("trial-detail").getAttribute("data-trial") == "1" && document.querySelectorAll("#trial-detail li").length >= 1`)
 	do("sort by trial", chromedp.Click(`#trials th[data-action="sort:trial"]`))
 	poll("sorted", `document.querySelector("#trials tr.trial").getAttribute("data-trial") == "0"`)
 	do("compare two trials", chromedp.Click(`#trials tr.trial[data-trial="0"] button[data-action="compare:0"]`),

@@ -213,8 +213,15 @@ func (s *Server) Handler() http.Handler {
 			http.Error(w, "gptailor: open the URL with the access token that `gptailor serve` printed", http.StatusUnauthorized)
 			return
 		}
-		if r.URL.Query().Get("token") != "" {
+		if q := r.URL.Query(); q.Get("token") != "" {
+			// The cookie carries the token from now on: redirect to the
+			// page without it, so it leaves the address bar and history.
 			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.cfg.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			q.Del("token")
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			return
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -72,8 +73,9 @@ func TestTokenAndOrigin(t *testing.T) {
 	if r, _ := http.Get(ts.URL + "/"); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("page without token: %d", r.StatusCode)
 	}
-	r, err := http.Get(ts.URL + "/?token=secret")
-	if err != nil || r.StatusCode != 200 || len(r.Cookies()) == 0 {
+	jar, _ := cookiejar.New(nil)
+	r, err := (&http.Client{Jar: jar}).Get(ts.URL + "/?token=secret") // the cookie, then the page without the token
+	if err != nil || r.StatusCode != 200 || r.Request.URL.RawQuery != "" {
 		t.Errorf("page with token: %v %v", r, err)
 	}
 	if _, resp, err := dial(t, ts, "wrong", ""); err == nil || resp.StatusCode != http.StatusUnauthorized {

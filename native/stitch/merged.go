@@ -86,7 +86,7 @@ func (b *Builder) mergeRange(m *plan.Merge, name string, source func(k int) stri
 		}
 		in.Models = append(in.Models, v)
 	}
-	if plan.Methods[m.Method].UsesBase {
+	if m.Info().UsesBase {
 		bm, err := b.model(m.BaseModel())
 		if err != nil {
 			return nil, err

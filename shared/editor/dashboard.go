@@ -141,8 +141,8 @@ func ObjectiveChart(ts []TrialPoint) string {
 			fmt.Fprintf(&body, `<text x="%.1f" y="%.1f" fill="#cb181d" text-anchor="middle">×<title>trial %d failed</title></text>`, x, c.h-c.bot-3, t.Index)
 			continue
 		}
-		fmt.Fprintf(&body, `<circle class="point" cx="%.1f" cy="%.1f" r="2.5" fill="%s" data-trial="%d"><title>trial %d, budget %d: %s</title></circle>`,
-			x, c.py(t.Objective), color[t.Budget], t.Index, t.Index, t.Budget, plan.Percent(t.Objective))
+		fmt.Fprintf(&body, `<circle class="point" cx="%.1f" cy="%.1f" r="4" fill="%s" data-trial="%d" data-action="open-trial:%d"><title>trial %d, budget %d: %s (click: open it)</title></circle>`,
+			x, c.py(t.Objective), color[t.Budget], t.Index, t.Index, t.Index, t.Budget, plan.Percent(t.Objective))
 		if t.Budget == top && t.Objective > best {
 			if !math.IsInf(best, -1) {
 				path = append(path, fmt.Sprintf("%.1f,%.1f", x, c.py(best)))
@@ -154,7 +154,7 @@ func ObjectiveChart(ts []TrialPoint) string {
 		}
 	}
 	if len(path) > 0 {
-		fmt.Fprintf(&body, `<polyline class="best" points="%s" fill="none" stroke="#cb181d" stroke-width="1.5"/>`, strings.Join(path, " "))
+		fmt.Fprintf(&body, `<polyline class="best" points="%s" fill="none" stroke="#cb181d" stroke-width="1.5" pointer-events="none"/>`, strings.Join(path, " "))
 		c.legend = append(c.legend, legendItem{fmt.Sprintf("best so far (budget %d)", top), "#cb181d", "line"})
 	}
 	return c.svg(body.String())
@@ -200,8 +200,8 @@ func ParetoChart(ts []TrialPoint, tasks []string, i, j int) string {
 		if dominated {
 			col, cls = "#9ecae1", "dominated"
 		}
-		fmt.Fprintf(&body, `<circle class="%s" cx="%.1f" cy="%.1f" r="3.5" fill="%s" data-trial="%d"><title>trial %d: %s %s, %s %s</title></circle>`,
-			cls, c.px(p.Retention[i]), c.py(p.Retention[j]), col, p.Index, p.Index, html.EscapeString(tasks[i]), plan.Percent(p.Retention[i]), html.EscapeString(tasks[j]), plan.Percent(p.Retention[j]))
+		fmt.Fprintf(&body, `<circle class="%s" cx="%.1f" cy="%.1f" r="4" fill="%s" data-trial="%d" data-action="open-trial:%d"><title>trial %d: %s %s, %s %s (click: open it)</title></circle>`,
+			cls, c.px(p.Retention[i]), c.py(p.Retention[j]), col, p.Index, p.Index, p.Index, html.EscapeString(tasks[i]), plan.Percent(p.Retention[i]), html.EscapeString(tasks[j]), plan.Percent(p.Retention[j]))
 	}
 	return c.svg(body.String())
 }
@@ -211,7 +211,7 @@ func ParetoChart(ts []TrialPoint, tasks []string, i, j int) string {
 // trials whose text matches filter ("budget=27", "failed", "ok" or a
 // minimum objective like ">1.2"), at most limit rows.
 func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter string, limit int) string {
-	rows := FilterTrials(ts, filter)
+	rows, ferr := FilterTrials(ts, tasks, filter)
 	value := func(t TrialPoint) float64 {
 		switch {
 		case key == "trial":
@@ -237,6 +237,9 @@ func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter s
 		return value(rows[a]) < value(rows[b])
 	})
 	var b strings.Builder
+	if ferr != nil {
+		fmt.Fprintf(&b, `<p class="problem" id="filter-problem">%s — showing every trial</p>`, html.EscapeString(ferr.Error()))
+	}
 	arrow := func(k string) string {
 		if k != key {
 			return ""
@@ -274,9 +277,39 @@ func TrialTable(ts []TrialPoint, tasks []string, key string, desc bool, filter s
 }
 
 // FilterTrials keeps the trials a filter matches: "" all, "failed", "ok",
-// "budget=N", ">X" (objective above X, e.g. >1.2 or >120%).
-func FilterTrials(ts []TrialPoint, filter string) []TrialPoint {
+// "budget=N", ">X" (objective above X, e.g. >1.2 or >120%) or "TASK>X"
+// (that task's retention above X, e.g. stories>60%). A filter it cannot
+// read is an error saying what it reads (and every trial is kept).
+func FilterTrials(ts []TrialPoint, tasks []string, filter string) ([]TrialPoint, error) {
 	f := strings.TrimSpace(filter)
+	task := -1 // the objective
+	var threshold float64
+	switch {
+	case f == "", f == "failed", f == "ok":
+	case strings.HasPrefix(f, "budget="):
+		if _, err := strconv.Atoi(strings.TrimPrefix(f, "budget=")); err != nil {
+			return ts, fmt.Errorf("filter %q: budget=N needs a whole number", filter)
+		}
+	case strings.Contains(f, ">"):
+		name, v, _ := strings.Cut(f, ">")
+		if name = strings.TrimSpace(name); name != "" {
+			if task = indexOf(tasks, name); task < 0 {
+				return ts, fmt.Errorf("filter %q: no task %q (the tasks: %s)", filter, name, strings.Join(tasks, ", "))
+			}
+		}
+		v = strings.TrimSpace(v)
+		scale := 1.0
+		if strings.HasSuffix(v, "%") {
+			v, scale = strings.TrimSuffix(v, "%"), 0.01
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return ts, fmt.Errorf("filter %q: %q is not a number (write e.g. >0.9 or >90%%)", filter, v)
+		}
+		threshold = x * scale
+	default:
+		return ts, fmt.Errorf("filter %q: write failed, ok, budget=N, >X or TASK>X (e.g. >90%%, %s>60%%)", filter, strings.Join(tasks, "|"))
+	}
 	var out []TrialPoint
 	for _, t := range ts {
 		keep := true
@@ -287,22 +320,18 @@ func FilterTrials(ts []TrialPoint, filter string) []TrialPoint {
 		case f == "ok":
 			keep = !t.Failed
 		case strings.HasPrefix(f, "budget="):
-			n, err := strconv.Atoi(strings.TrimPrefix(f, "budget="))
-			keep = err == nil && t.Budget == n
-		case strings.HasPrefix(f, ">"):
-			s := strings.TrimSpace(strings.TrimPrefix(f, ">"))
-			scale := 1.0
-			if strings.HasSuffix(s, "%") {
-				s, scale = strings.TrimSuffix(s, "%"), 0.01
-			}
-			x, err := strconv.ParseFloat(s, 64)
-			keep = err == nil && !t.Failed && t.Objective > x*scale
+			n, _ := strconv.Atoi(strings.TrimPrefix(f, "budget="))
+			keep = t.Budget == n
+		case task >= 0:
+			keep = !t.Failed && task < len(t.Retention) && t.Retention[task] > threshold
+		default:
+			keep = !t.Failed && t.Objective > threshold
 		}
 		if keep {
 			out = append(out, t)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // SlotDiff is one row of two plans compared slot by slot.
@@ -357,4 +386,31 @@ func CompareTable(a, b TrialPoint, tasks []string) string {
 	}
 	fmt.Fprintf(&s, `<tr class="task"><td>objective</td><td>%s</td><td>%s</td></tr></table>`, plan.Percent(a.Objective), plan.Percent(b.Objective))
 	return s.String()
+}
+
+// TrialDetail is one trial opened from a chart or the table: its budget,
+// objective, retention per task and slots, with load and compare.
+func TrialDetail(t TrialPoint, tasks []string) string {
+	var b strings.Builder
+	obj := plan.Percent(t.Objective)
+	if t.Failed {
+		obj = "failed"
+	}
+	fmt.Fprintf(&b, `<div id="trial-detail" data-trial="%d"><h3>Trial %d</h3><p>budget %d samples per task · objective %s`, t.Index, t.Index, t.Budget, obj)
+	for k, name := range tasks {
+		if k < len(t.Retention) {
+			fmt.Fprintf(&b, ` · %s %s`, html.EscapeString(name), plan.Percent(t.Retention[k]))
+		}
+	}
+	b.WriteString("</p>")
+	if t.Plan != nil {
+		b.WriteString("<ol start=\"0\">")
+		for _, s := range t.Plan.Slots {
+			fmt.Fprintf(&b, "<li>%s</li>", html.EscapeString(strings.TrimSpace(s.Describe())))
+		}
+		b.WriteString("</ol>")
+		fmt.Fprintf(&b, `<button data-action="load:%d">load into the editor</button> `, t.Index)
+	}
+	fmt.Fprintf(&b, `<button data-action="compare:%d">compare</button> <button data-action="close-trial">close</button></div>`, t.Index)
+	return b.String()
 }

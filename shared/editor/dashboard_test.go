@@ -69,10 +69,31 @@ func TestTrialTable(t *testing.T) {
 	if strings.Contains(tab, `data-trial="0"`) || !strings.Contains(tab, "▲") {
 		t.Error("budget filter or sort arrow")
 	}
-	for f, want := range map[string]int{"": 6, "failed": 1, "ok": 5, "budget=3": 2, ">1.05": 2, ">100%": 2, "budget=x": 0} {
-		if got := len(FilterTrials(points(), f)); got != want {
-			t.Errorf("filter %q: %d trials, want %d", f, got, want)
+	for f, want := range map[string]int{"": 6, "failed": 1, "ok": 5, "budget=3": 2, ">1.05": 2, ">100%": 2} {
+		got, err := FilterTrials(points(), []string{"a", "b"}, f)
+		if err != nil || len(got) != want {
+			t.Errorf("filter %q: %d trials (%v), want %d", f, len(got), err, want)
 		}
+	}
+	// A task's retention, and filters it cannot read said as such (they
+	// used to keep every trial silently).
+	pts := points()
+	want := 0
+	for _, p := range pts {
+		if !p.Failed && len(p.Retention) > 1 && p.Retention[1] > 1 {
+			want++
+		}
+	}
+	if got, err := FilterTrials(pts, []string{"a", "b"}, "b>100%"); err != nil || len(got) != want || want == 0 || want == 5 {
+		t.Errorf("b>100%%: %d trials (%v), want %d", len(got), err, want)
+	}
+	for _, f := range []string{"nonsense", "stories>60%", "budget=x", ">lots"} {
+		if _, err := FilterTrials(pts, []string{"a", "b"}, f); err == nil {
+			t.Errorf("filter %q accepted", f)
+		}
+	}
+	if tab := TrialTable(pts, []string{"a", "b"}, "trial", false, "nonsense", 50); !strings.Contains(tab, `id="filter-problem"`) {
+		t.Error("an unreadable filter is not said in the table")
 	}
 	if tab := TrialTable(points(), nil, "trial", false, "", 2); !strings.Contains(tab, "4 more trials") {
 		t.Error("limit not said")

@@ -116,7 +116,7 @@ func Diagram(p *plan.Plan, fam *plan.Family, diag *Diagnostics, selected int) st
 	w := outX + slotW + left
 	h := top + float64(rows)*(blockH+rowGap) + 20
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" id="diagram-svg" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`, w, h, w, h)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" id="diagram-svg" viewBox="0 0 %.0f %.0f" width="100%%" style="max-width:%.0fpx;height:auto" font-family="sans-serif" font-size="12">`, w, h, w)
 	removed := 0.0
 	if fam.Layers > 0 {
 		removed = p.FractionRemoved(fam)
@@ -186,19 +186,24 @@ func Diagram(p *plan.Plan, fam *plan.Family, diag *Diagnostics, selected int) st
 	}
 	// Output column: the tailored stack.
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-weight="bold">tailored</text>`, outX, top-8)
+	problems, _ := SlotProblems(p, fam)
 	for i, s := range p.Slots {
 		y := top + float64(i)*(blockH+rowGap)
 		fill, model := "#444", ""
 		if s.Take != nil {
 			fill, model = colorOf(fam, s.Take.Model), s.Take.Model
 		}
-		stroke := "none"
+		stroke, cls := "none", "slot"
 		if i == selected {
 			stroke = "#000"
 		}
 		desc := strings.TrimSpace(s.Describe())
-		fmt.Fprintf(&b, `<g class="slot" data-slot="%d"><rect x="%.1f" y="%.1f" width="%.0f" height="%.0f" rx="3" fill="%s" stroke="%s" stroke-width="2" data-slot="%d" data-slot-model="%s"/><text x="%.1f" y="%.1f" fill="white" pointer-events="none">%d  %s</text><title>slot %d: %s</title></g>`,
-			i, outX, y, slotW, blockH, fill, stroke, i, html.EscapeString(model), outX+6, y+15, i, html.EscapeString(clip(desc, 30)), i, html.EscapeString(desc))
+		if len(problems[i]) > 0 { // invalid: red, as in the grid
+			stroke, cls = "#b42318", "slot bad"
+			desc += " — " + strings.Join(problems[i], "; ")
+		}
+		fmt.Fprintf(&b, `<g class="%s" data-slot="%d"><rect x="%.1f" y="%.1f" width="%.0f" height="%.0f" rx="3" fill="%s" stroke="%s" stroke-width="2" data-slot="%d" data-slot-model="%s"/><text x="%.1f" y="%.1f" fill="white" pointer-events="none">%d  %s</text><title>slot %d: %s</title></g>`,
+			cls, i, outX, y, slotW, blockH, fill, stroke, i, html.EscapeString(model), outX+6, y+15, i, html.EscapeString(clip(desc, 30)), i, html.EscapeString(desc))
 	}
 	b.WriteString("</svg>")
 	return b.String()

@@ -186,3 +186,42 @@ func TestSetSubBlock(t *testing.T) {
 		t.Errorf("panel lacks the sub-block selects:\n%s", panel)
 	}
 }
+
+// An invalid slot is marked in the diagram as in the grid, with its
+// problem in the hover text.
+func TestInvalidSlotMarkedInBothViews(t *testing.T) {
+	p := demoPlan()
+	p.Slots[1] = plan.Slot{Merge: &plan.Merge{Method: "slerp", Layer: 1, Models: []string{"code", "docs"}}}
+	svg := Diagram(p, fam, nil, -1)
+	bad := 0
+	for _, e := range elements(t, svg) {
+		if e[""] == "g" && e["class"] == "slot bad" {
+			if e["data-slot"] != "1" {
+				t.Errorf("slot %s marked bad", e["data-slot"])
+			}
+			bad++
+		}
+	}
+	if bad != 1 || !strings.Contains(svg, "slot 1: slerp") || !strings.Contains(svg, "at most 1") && !strings.Contains(svg, "model") {
+		t.Errorf("the diagram marks %d bad slots", bad)
+	}
+	if g := Grid(p, fam, -1); !strings.Contains(g, `id="slot-1" class="bad"`) {
+		t.Error("the grid does not mark slot 1 bad")
+	}
+}
+
+// A plan with more slots than the base has layers is said to be larger,
+// not "-20% removed"; insert adds the layer after the selected slot's.
+func TestInsertAndLargerPlan(t *testing.T) {
+	e := NewEditor(BasePlan(fam))
+	e.Select(1)
+	if err := e.Insert(e.Selected, fam); err != nil {
+		t.Fatal(err)
+	}
+	if got := recipes(e.Plan); got != "base[0] | base[1] | base[2] | base[2] | base[3] | base[4]" {
+		t.Errorf("inserted after slot 1: %s", got)
+	}
+	if info := Info(e.Plan, fam); !strings.Contains(info, "6 slots") || !strings.Contains(info, "larger than the base") || strings.Contains(info, "-") {
+		t.Errorf("info: %q", info)
+	}
+}

@@ -30,12 +30,13 @@ func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
 			fmt.Fprintf(&b, `<option%s>%s</option>`, sel, name)
 		}
 		b.WriteString(`</select></label><br>`)
-		if m.Method == "slerp" {
+		info := m.Info()
+		if info.Scale == "t" {
 			fmt.Fprintf(&b, `<label>t <input id="panel-lambda" type="number" step="0.05" min="0" max="1" value="%s" data-action="lambda:%d"></label><br>`, num(m.T, 0.5), i)
-		} else if plan.Methods[m.Method].UsesBase {
+		} else if info.Scale == "lambda" {
 			fmt.Fprintf(&b, `<label>λ <input id="panel-lambda" type="number" step="0.05" value="%s" data-action="lambda:%d"></label><br>`, num(m.Lambda, 1), i)
 		}
-		if strings.Contains(m.Method, "ties") || strings.Contains(m.Method, "dare") || m.Method == "breadcrumbs" {
+		if info.Density {
 			fmt.Fprintf(&b, `<label>density <input id="panel-density" type="number" step="0.05" min="0" max="1" value="%s" data-action="density:%d"></label><br>`, num(m.Density, 1), i)
 		}
 		for k, model := range m.Models {
@@ -43,7 +44,7 @@ func SlotPanel(p *plan.Plan, fam *plan.Family, i int) string {
 			if k < len(m.Weights) {
 				w = m.Weights[k]
 			}
-			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), plan.Sig3(w), i, k)
+			fmt.Fprintf(&b, `<label>weight of %s <input class="panel-weight" id="panel-weight-%d" type="number" step="0.1" value="%s" data-action="weight:%d:%d"></label><br>`, html.EscapeString(model), k, plan.Sig3(w), i, k)
 		}
 	}
 	subBlockControls(&b, s, fam, i)

@@ -75,7 +75,8 @@ func Export(p *plan.Plan) ([]byte, error) {
 	out := yaml.Node{Kind: yaml.MappingNode}
 	add := func(k string, v *yaml.Node) { out.Content = append(out.Content, str(k), v) }
 	var slices []*yaml.Node
-	usesBase := plan.Methods[method].UsesBase
+	info, _ := plan.LookupMethod(method)
+	usesBase := info.UsesBase
 	if method == "passthrough" {
 		// Takes (and scaled passthrough merges), consecutive layers grouped.
 		for i := 0; i < len(p.Slots); {

@@ -80,7 +80,7 @@ func readConfig(doc *yaml.Node, layers LayerCounter) (*config, error) {
 	if c.method, err = scalarString(mm, "merge_method"); err != nil {
 		return nil, err
 	}
-	if _, ok := plan.Methods[c.method]; !ok {
+	if _, ok := plan.LookupMethod(c.method); !ok {
 		return nil, fail(mm, "merge_method", "%q is not a method gptailor runs (%v)", c.method, plan.MethodNames())
 	}
 	if b, ok := top["base_model"]; ok {
@@ -309,7 +309,7 @@ func (c *config) mergeFor(s *slice, layer int, t float64, tensors []string, al *
 	if base == "" {
 		base = c.base
 	}
-	info := plan.Methods[c.method]
+	info, _ := plan.LookupMethod(c.method)
 	m := &plan.Merge{Method: c.method, Layer: layer}
 	if info.UsesBase {
 		if base == "" {
@@ -573,7 +573,7 @@ func trimLayerPrefix(f string, layer int) string {
 func (c *config) simplify(m *plan.Merge, al *aliases) plan.Slot {
 	if len(m.Overrides) == 0 {
 		switch {
-		case plan.Methods[m.Method].UsesBase && len(m.Models) == 0:
+		case m.Info().UsesBase && len(m.Models) == 0:
 			return plan.Slot{Take: &plan.Take{Model: m.BaseModel(), Layer: m.Layer}}
 		case m.Method == "linear" && len(m.Models) == 1 && plan.Get(m.Normalize, true):
 			return plan.Slot{Take: &plan.Take{Model: m.Models[0], Layer: m.Layer}}

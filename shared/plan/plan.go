@@ -96,35 +96,6 @@ type Outer struct {
 	Merge *Merge `json:"merge,omitempty"`
 }
 
-// Methods lists the merge methods, in one place.
-var Methods = map[string]MethodInfo{
-	"linear":          {MinModels: 1, UsesBase: false},
-	"task_arithmetic": {MinModels: 1, UsesBase: true},
-	"ties":            {MinModels: 1, UsesBase: true},
-	"dare_linear":     {MinModels: 1, UsesBase: true},
-	"dare_ties":       {MinModels: 1, UsesBase: true},
-	"breadcrumbs":     {MinModels: 1, UsesBase: true},
-	"model_stock":     {MinModels: 2, UsesBase: true},
-	"slerp":           {MinModels: 1, MaxModels: 1, UsesBase: true},
-	"passthrough":     {MinModels: 1, MaxModels: 1},
-}
-
-// MethodInfo is what validation needs to know about a method.
-type MethodInfo struct {
-	MinModels, MaxModels int // MaxModels 0: no limit
-	UsesBase             bool
-}
-
-// MethodNames lists the methods in sorted order.
-func MethodNames() []string {
-	var out []string
-	for m := range Methods {
-		out = append(out, m)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // SourceLayer is the layer model k of the merge contributes.
 func (m *Merge) SourceLayer(k int) int {
 	if m.Layers != nil {
@@ -355,7 +326,7 @@ func (p *Plan) Aliases() []string {
 		for _, a := range m.Models {
 			set[a] = true
 		}
-		if Methods[m.Method].UsesBase {
+		if m.Info().UsesBase {
 			set[m.BaseModel()] = true
 		}
 	}

@@ -89,7 +89,7 @@ func (p *Plan) check(f *Family) Problems {
 		}
 	}
 	checkMerge := func(path string, m *Merge, layered bool) {
-		info, ok := Methods[m.Method]
+		info, ok := LookupMethod(m.Method)
 		if !ok {
 			add(path+".method", "unknown merge method %q (one of %v)", m.Method, MethodNames())
 		}

@@ -25,7 +25,7 @@ type RunRequest struct {
 	// keeps at most that fraction of the base's parameters instead.
 	Remove      int      `json:"remove"`
 	ParamBudget float64  `json:"param_budget,omitempty"`
-	Methods     []string `json:"methods,omitempty"`     // extension: the merge method per layer among these (plan.MethodNames)
+	Methods     []string `json:"methods,omitempty"`     // extension: the merge method per layer among these (plan.SearchableMethods)
 	Weights     bool     `json:"weights,omitempty"`     // extension: a weight per fine-tune in merges
 	Space       string   `json:"space,omitempty"`       // full (default), selection or removal
 	Granularity string   `json:"granularity,omitempty"` // layer (default) or block

@@ -56,7 +56,7 @@ func searchFlags(fs *flag.FlagSet, req *protocol.RunRequest) *searchCLI {
 	fs.Var(&c.fam, "family", "[alias=]DIR of a family model, the base first (repeatable)")
 	fs.IntVar(&req.Remove, "remove", 1, "layers to remove")
 	fs.Float64Var(&req.ParamBudget, "param-budget", 0, "instead of --remove: keep at most this fraction of the base's parameters (e.g. 0.8)")
-	fs.Func("methods", "extension: also search the merge method per layer among these ("+strings.Join(plan.MethodNames(), ",")+")", func(v string) error {
+	fs.Func("methods", "extension: also search the merge method per layer among these ("+strings.Join(plan.SearchableMethods(), ",")+")", func(v string) error {
 		req.Methods = nil
 		for _, m := range strings.Split(v, ",") {
 			if m = strings.TrimSpace(m); m != "" {

@@ -34,6 +34,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	cacheMB := fs.Int("cache-mb", -1, "memory for packed layers, source and merged alike (default 40% of the machine's memory, as search)")
 	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between a search's candidates with common first slots (0: off; default a quarter of the machine's memory, as search)")
 	distOpts := distFlags(fs)
+	tokenFile := fs.String("token-file", "", "keep the access token in this file (created with a new token when missing), so a restarted server accepts the browser's URL and cookie")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417]")
@@ -71,6 +72,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	f := ses.Family
 	defer f.Close()
 	cfg := server.Config{UIDir: *ui, Session: ses, TasksPath: *tasksPath, RunsDir: *runs, FileDirs: files}
+	if *tokenFile != "" {
+		if cfg.Token, err = server.TokenFromFile(*tokenFile); err != nil {
+			return fail(stderr, "serve", err)
+		}
+	}
 	if distOpts.Active() {
 		distOpts.Dir, distOpts.Log, distOpts.Fingerprint = filepath.Join(*runs, "nats"), stderr, f.Fingerprint
 		tokenFromEnv(&distOpts.Token)
