@@ -175,6 +175,12 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, what string, fn func(c
 		}
 		started = true
 		mu.Unlock()
+		defer func() {
+			// A bug in one request must not take the server down.
+			if v := recover(); v != nil {
+				writeError(w, internal(fmt.Errorf("internal error: %v", v)))
+			}
+		}()
 		fn(jctx)
 	})
 	if err != nil {

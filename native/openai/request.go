@@ -188,7 +188,8 @@ type outcome struct {
 // do runs a request on a net: the prompts scored (echo with logprobs),
 // then continued by MaxTokens tokens.
 func (a *API) do(ctx context.Context, net *engine.Net, w *work) (*outcome, error) {
-	out := &outcome{res: make([]generate.Result, len(w.prompts)), sent: make([]int, len(w.prompts))}
+	n := len(w.prompts)
+	out := &outcome{res: make([]generate.Result, n), gen: make([][]scored, n), sent: make([]int, n)}
 	if w.echo && w.k >= 0 {
 		var err error
 		if out.prompt, err = scorePrompts(net, w.prompts, w.k); err != nil {
