@@ -21,7 +21,7 @@ const repoData = "../../testdata"
 
 // golden is testdata/golden: windows and PyTorch's per-window mean NLL.
 type golden struct {
-	Windows map[string][][]int            `json:"windows"`
+	Windows map[string][][]int              `json:"windows"`
 	NLL     map[string]map[string][]float64 `json:"nll"`
 }
 
