@@ -65,6 +65,7 @@ type API struct {
 	cfg    Config
 	models *registry
 	nets   *netCache
+	batch  batcher
 
 	tplOnce sync.Once
 	tpl     *chattemplate.Template
@@ -160,8 +161,9 @@ func clientOf(r *http.Request) string {
 // run queues fn as the request's job and waits for it: a refusal is a
 // 429; a client that goes before its job starts has it skipped, and one
 // that goes while it runs has its context cancelled (fn returns soon
-// after: decoding checks it every token). fn writes the response.
-func (a *API) run(w http.ResponseWriter, r *http.Request, what string, fn func(ctx context.Context)) {
+// after: decoding checks it every token). fn writes the response. run
+// says whether the job was queued.
+func (a *API) run(w http.ResponseWriter, r *http.Request, what string, fn func(ctx context.Context)) bool {
 	ctx := r.Context()
 	var mu sync.Mutex
 	started, abandoned := false, false
@@ -185,7 +187,7 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, what string, fn func(c
 	})
 	if err != nil {
 		writeError(w, busy(err))
-		return
+		return false
 	}
 	select {
 	case <-done:
@@ -194,11 +196,12 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, what string, fn func(c
 		if !started {
 			abandoned = true // the queue skips it, or it returns at once
 			mu.Unlock()
-			return
+			return true
 		}
 		mu.Unlock()
 		<-done
 	}
+	return true
 }
 
 // newID is a response id: prefix and 24 hex digits.

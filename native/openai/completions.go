@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gptailor/gptailor/native/engine"
+	"github.com/gptailor/gptailor/native/session"
 )
 
 // completionRequest is POST /v1/completions' body.
@@ -168,6 +169,29 @@ func (a *API) completions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	wk := &work{prompts: prompts, opts: opts, k: k, echo: req.Echo}
+	if key := batchKey(session.JobID(e.target, 0, 0), wk); key != "" && !req.Stream {
+		// Greedy, unstreamed: may share a batch with concurrent requests.
+		it := a.batch.add(r.Context(), key, wk)
+		queued := a.run(w, r, "completion", func(ctx context.Context) {
+			a.runBatch(it, func(ctx context.Context, all *work) (*outcome, error) {
+				net, err := a.nets.get(e.target)
+				if err != nil {
+					return nil, internal(err)
+				}
+				return a.do(ctx, net, all)
+			})
+			if it.out == nil {
+				writeError(w, it.err)
+				return
+			}
+			c := &completionCall{a: a, req: &req, model: e.ID, id: newID("cmpl-"), created: time.Now().Unix(), w: wk}
+			writeJSON(w, c.response(it.out))
+		})
+		if !queued {
+			a.batch.drop(it)
+		}
+		return
+	}
 	a.run(w, r, "completion", func(ctx context.Context) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
