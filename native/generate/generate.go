@@ -30,6 +30,11 @@ type Options struct {
 	// TruncateLeft drops a prompt's first tokens when prompt + MaxTokens
 	// exceed the context, instead of refusing it.
 	TruncateLeft bool
+	// Observe, when set, sees each token chosen for sequence i with the
+	// logits it was chosen from (after a repetition penalty; reused once
+	// Observe returns), EOS and stop-string tokens included, in order: the
+	// OpenAI-compatible API's logprobs.
+	Observe func(i int, logits []float32, token int)
 }
 
 // Check names the flag or field of a value out of range.
@@ -188,6 +193,9 @@ func (g *Generator) Run(ctx context.Context, prompts [][]int, o Options, onText 
 		start := time.Now()
 		err := g.Net.Extend(cs, in, false, func(k, _ int, logits []float32) {
 			picked[k] = samplers[active[k]].next(logits)
+			if o.Observe != nil {
+				o.Observe(active[k], logits, picked[k])
+			}
 		})
 		if err != nil {
 			return nil, err

@@ -17,7 +17,7 @@ type jobQueue struct {
 	maxAll int
 	maxPer int
 	total  int
-	per    map[*client]int
+	per    map[any]int // by owner: a tab (*client) or an API client
 	ch     chan job
 	closed bool
 	// ran and skipped count jobs run and jobs dropped because their
@@ -26,47 +26,54 @@ type jobQueue struct {
 }
 
 type job struct {
-	c   *client
-	run func(ctx context.Context)
+	owner any
+	ctx   context.Context // cancelled when its owner goes
+	run   func(ctx context.Context)
 }
 
 func newJobQueue(maxAll, maxPer int) *jobQueue {
-	q := &jobQueue{maxAll: maxAll, maxPer: maxPer, per: map[*client]int{}, ch: make(chan job, maxAll)}
+	q := &jobQueue{maxAll: maxAll, maxPer: maxPer, per: map[any]int{}, ch: make(chan job, maxAll)}
 	go q.work()
 	return q
 }
 
 // submit queues fn for client c, or says why not.
 func (q *jobQueue) submit(c *client, what string, fn func(ctx context.Context)) error {
+	return q.add(c, c.ctx, "this tab", what, fn)
+}
+
+// add queues fn for an owner (who names it in a refusal) whose work
+// stops when ctx is done.
+func (q *jobQueue) add(owner any, ctx context.Context, who, what string, fn func(ctx context.Context)) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return fmt.Errorf("%s refused: the server is shutting down", what)
 	}
-	if q.per[c] >= q.maxPer {
-		return fmt.Errorf("%s refused: this tab already has %d requests queued or running (limit %d); wait for a reply", what, q.per[c], q.maxPer)
+	if q.per[owner] >= q.maxPer {
+		return fmt.Errorf("%s refused: %s already has %d requests queued or running (limit %d); wait for a reply", what, who, q.per[owner], q.maxPer)
 	}
 	if q.total >= q.maxAll {
 		return fmt.Errorf("%s refused: the server has %d requests queued or running (limit %d); try again shortly", what, q.total, q.maxAll)
 	}
-	q.per[c]++
+	q.per[owner]++
 	q.total++
-	q.ch <- job{c: c, run: fn} // never blocks: total <= cap
+	q.ch <- job{owner: owner, ctx: ctx, run: fn} // never blocks: total <= cap
 	return nil
 }
 
 func (q *jobQueue) work() {
 	for j := range q.ch {
-		if j.c.ctx.Err() == nil {
-			j.run(j.c.ctx)
+		if j.ctx.Err() == nil {
+			j.run(j.ctx)
 			q.ran.Add(1)
 		} else {
 			q.skipped.Add(1)
 		}
 		q.mu.Lock()
 		q.total--
-		if q.per[j.c]--; q.per[j.c] == 0 {
-			delete(q.per, j.c)
+		if q.per[j.owner]--; q.per[j.owner] == 0 {
+			delete(q.per, j.owner)
 		}
 		q.mu.Unlock()
 	}

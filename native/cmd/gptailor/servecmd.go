@@ -35,9 +35,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between a search's candidates with common first slots (0: off; default a quarter of the machine's memory, as search)")
 	distOpts := distFlags(fs)
 	tokenFile := fs.String("token-file", "", "keep the access token in this file (created with a new token when missing), so a restarted server accepts the browser's URL and cookie")
+	api := apiFlags(fs)
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417]")
+		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417] [--plan FILE]... [--api-only]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -107,8 +108,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "gptailor: serving %s\nopen http://%s/?token=%s\n", *ui, ln.Addr(), s.Token())
+	handler, err := api.mount(s, ses.Family, *runs)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if !api.only {
+		fmt.Fprintf(stdout, "gptailor: serving %s\nopen http://%s/?token=%s\n", *ui, ln.Addr(), s.Token())
+	}
+	api.announce(stdout, ln.Addr().String(), s.Token())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	go func() {
