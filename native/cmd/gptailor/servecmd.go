@@ -34,6 +34,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	cacheMB := fs.Int("cache-mb", -1, "memory for packed layers, source and merged alike (default 40% of the machine's memory, as search)")
 	prefixMB := fs.Int("prefix-cache-mb", -1, "memory for activations shared between a search's candidates with common first slots (0: off; default a quarter of the machine's memory, as search)")
 	distOpts := distFlags(fs)
+	quant := fs.String("quant", "none", "score the app's evaluations and its searches (those that do not name one) with the weights as a GGUF file of this type stores them: none, q8_0 or q4_0")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417]")
@@ -70,6 +71,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	f := ses.Family
 	defer f.Close()
+	if err := f.CheckQuant(*quant); err != nil {
+		return fail(stderr, "serve", err)
+	}
+	if *quant != "none" {
+		ses.Quant = *quant
+	}
 	cfg := server.Config{UIDir: *ui, Session: ses, TasksPath: *tasksPath, RunsDir: *runs, FileDirs: files}
 	if distOpts.Active() {
 		distOpts.Dir, distOpts.Log, distOpts.Fingerprint = filepath.Join(*runs, "nats"), stderr, f.Fingerprint
