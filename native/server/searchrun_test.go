@@ -119,17 +119,18 @@ func TestAppSearchOnWorkers(t *testing.T) {
 	for _, a := range []string{"base", "code", "docs", "math"} {
 		ms = append(ms, model.Member{Alias: a, Dir: filepath.Join(repoData, "stories260K-"+a)})
 	}
-	c, err := dist.Start(context.Background(), ms, dist.Options{Dir: filepath.Join(runs, "nats"), Listen: "127.0.0.1:0", AckWait: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	wf, err := session.OpenFamily(ms, session.FamilyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer wf.Close()
-	nc, js, err := dist.Connect(context.Background(), c.URL, dist.ConnectOptions{Name: "w"})
+	token := dist.NewToken() // the embedded server always requires one
+	c, err := dist.Start(context.Background(), ms, dist.Options{Dir: filepath.Join(runs, "nats"), Listen: "127.0.0.1:0", AckWait: 5 * time.Second, Token: token, Fingerprint: wf.Fingerprint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nc, js, err := dist.Connect(context.Background(), c.URL, dist.ConnectOptions{Name: "w", Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func Resolve(dir string, req protocol.RunRequest, members []model.Member, tasksP
 			}
 		}
 	} else if fileExists(journal) {
-		return nil, fmt.Errorf("%s already holds a search: resume it or choose another run", dir)
+		return nil, fmt.Errorf("%s already holds a search: resume it (--resume) or choose another run", dir)
 	}
 	return fresh(req, members, tasksPath)
 }

@@ -53,7 +53,7 @@ func (s *Session) Prepare(spec RunSpec, dir string) (*Run, error) {
 	}
 	if spec.ReportTasks != "" {
 		if _, err := task.ReadList(spec.ReportTasks); err != nil {
-			return nil, fmt.Errorf("report tasks: %w", err)
+			return nil, fmt.Errorf("report tasks (--report-tasks): %w", err)
 		}
 	}
 	if spec.RunID == "" {

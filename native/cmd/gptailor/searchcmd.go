@@ -148,6 +148,19 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	); err != nil {
 		return fail(stderr, "search", err)
 	}
+	// A request's 0 means "the default"; typed on the command line it is a
+	// value, checked as the search checks it.
+	if st := session.DefaultSettings(); (set["min-budget"] && req.MinSamples == 0) || (set["max-budget"] && req.MaxSamples == 0) {
+		if set["min-budget"] {
+			st.MinBudget = req.MinSamples
+		}
+		if set["max-budget"] {
+			st.MaxBudget = req.MaxSamples
+		}
+		if err := st.Validate(); err != nil {
+			return fail(stderr, "search", err)
+		}
+	}
 	runLock, err := runlock.Acquire(c.run, "gptailor search --run "+c.run)
 	if err != nil {
 		return fail(stderr, "search", err)
