@@ -124,13 +124,21 @@ func TestNewArchitecturesAgainstHFReference(t *testing.T) {
 			if kernel.ComputeBF16() {
 				tol = 0.1 // activations rounded to bfloat16 (the golden NLL test bounds it too)
 			}
-			worst := 0.0
+			worst, worstLogP := 0.0, 0.0
 			for s, seq := range refSeqs {
 				rows := make([]Row, len(seq))
 				for i := range rows {
 					rows[i] = Row{0, i}
 				}
 				err := net.Rows([]Seq{{Tokens: seq}}, rows, func(i int, logits []float32) {
+					got := make([]float64, len(logits))
+					for v, l := range logits {
+						got[v] = float64(l)
+					}
+					lse, lseRef := logSumExp(got), logSumExp(want[s][i])
+					for v := range logits {
+						worstLogP = max(worstLogP, math.Abs((got[v]-lse)-(want[s][i][v]-lseRef)))
+					}
 					for v, l := range logits {
 						ref := want[s][i][v]
 						diff := math.Abs(float64(l) - ref)
@@ -144,7 +152,10 @@ func TestNewArchitecturesAgainstHFReference(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			t.Logf("%s, kernel %s: largest |Δ logit|/(1+|logit|) %.2g", c.name, k, worst)
+			t.Logf("%s, kernel %s: largest |Δ logit|/(1+|logit|) %.2g, largest |Δ log p| %.2g", c.name, k, worst, worstLogP)
+			if !kernel.ComputeBF16() && worstLogP > 1e-4 {
+				t.Errorf("%s kernel %s: log-probabilities differ from the reference's by %.2g, above 1e-4", c.name, k, worstLogP)
+			}
 		}
 		m.Close()
 	}
@@ -206,4 +217,17 @@ func TestKVCacheMatchesForwardNewArchitectures(t *testing.T) {
 			})
 		})
 	}
+}
+
+// logSumExp is log Σ exp(x), in float64.
+func logSumExp(x []float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var sum float64
+	for _, v := range x {
+		sum += math.Exp(v - m)
+	}
+	return m + math.Log(sum)
 }

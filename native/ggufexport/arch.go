@@ -12,30 +12,49 @@ import (
 // Arch is how one Hugging Face model_type is written for llama.cpp: the
 // general.architecture it loads, whether q/k rows are permuted (llama.cpp's
 // llama graph applies rope to interleaved pairs, Hugging Face's to halves:
-// convert_hf_to_gguf.py's LlamaModel.permute), and the tensor names
-// ({i} is the block). Extend Architectures for a new family.
+// convert_hf_to_gguf.py's LlamaModel.permute), whether RMSNorm weights are
+// stored as 1 + w (Gemma: Hugging Face multiplies by 1 + w, llama.cpp by
+// the stored weight, so the converter adds 1), and the tensor names ({i}
+// is the block). What else a family needs (its keys, the tensors beyond
+// the plan's, what llama.cpp cannot express) is in families.go. Extend
+// Architectures for a new family.
 type Arch struct {
 	Name      string
 	PermuteQK bool
+	NormShift bool
 	Tensors   map[string]string // a layer role or build.Outer* → GGUF name
 }
 
+// llamaTensors names every role under llama.cpp's names (llama-arch.cpp's
+// LLM_TENSOR_NAMES): a family uses the roles its layer has. Gemma's
+// pre_feedforward_layernorm is the MLP's input norm (ffn_norm), its
+// post-attention and post-feed-forward norms post_attention_norm and
+// post_ffw_norm; Phi-3's fused gate_up is ffn_up with 2 × n_ff rows (gate
+// first, as ggml's swiglu splits it) and its fused qkv attn_qkv.
 var llamaTensors = map[string]string{
 	build.OuterEmbed: "token_embd.weight", build.OuterNorm: "output_norm.weight", build.OuterLMHead: "output.weight",
 	model.AttnNorm: "blk.{i}.attn_norm.weight", model.Q: "blk.{i}.attn_q.weight", model.K: "blk.{i}.attn_k.weight",
 	model.V: "blk.{i}.attn_v.weight", model.O: "blk.{i}.attn_output.weight",
 	model.QBias: "blk.{i}.attn_q.bias", model.KBias: "blk.{i}.attn_k.bias", model.VBias: "blk.{i}.attn_v.bias",
 	model.MLPNorm: "blk.{i}.ffn_norm.weight", model.Gate: "blk.{i}.ffn_gate.weight", model.Up: "blk.{i}.ffn_up.weight",
-	model.Down: "blk.{i}.ffn_down.weight",
+	model.Down:  "blk.{i}.ffn_down.weight",
+	model.QNorm: "blk.{i}.attn_q_norm.weight", model.KNorm: "blk.{i}.attn_k_norm.weight",
+	model.PostAttnNorm: "blk.{i}.post_attention_norm.weight", model.PostMLPNorm: "blk.{i}.post_ffw_norm.weight",
+	model.QKV: "blk.{i}.attn_qkv.weight", model.GateUp: "blk.{i}.ffn_up.weight",
 }
 
 // Architectures maps config.json's model_type to its GGUF form. Mistral
-// is llama to llama.cpp (as convert_hf_to_gguf.py writes it); Qwen2 has its
-// own graph, with q/k/v biases and unpermuted rows.
+// is llama to llama.cpp (as convert_hf_to_gguf.py writes it); Qwen2,
+// Qwen3, Gemma 2, Gemma 3 and Phi-3 have their own graphs, all rotating
+// halves (NEOX), so no row permutation.
 var Architectures = map[string]Arch{
-	"llama":   {Name: "llama", PermuteQK: true, Tensors: llamaTensors},
-	"mistral": {Name: "llama", PermuteQK: true, Tensors: llamaTensors},
-	"qwen2":   {Name: "qwen2", Tensors: llamaTensors},
+	"llama":       {Name: "llama", PermuteQK: true, Tensors: llamaTensors},
+	"mistral":     {Name: "llama", PermuteQK: true, Tensors: llamaTensors},
+	"qwen2":       {Name: "qwen2", Tensors: llamaTensors},
+	"qwen3":       {Name: "qwen3", Tensors: llamaTensors},
+	"gemma2":      {Name: "gemma2", NormShift: true, Tensors: llamaTensors},
+	"gemma3_text": {Name: "gemma3", NormShift: true, Tensors: llamaTensors},
+	"phi3":        {Name: "phi3", Tensors: llamaTensors},
 }
 
 func archFor(modelType string) (Arch, error) {

@@ -17,7 +17,9 @@ import (
 	"strings"
 
 	"github.com/gptailor/gptailor/native/atomicfile"
+	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/build"
+	"github.com/gptailor/gptailor/native/f16"
 	"github.com/gptailor/gptailor/native/gguf"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
@@ -103,12 +105,23 @@ func Export(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	fam, err := familyOf(arch, cfg, stitch.SlotKinds(p, cfg))
+	if err != nil {
+		return nil, err
+	}
+	notes = append(notes, fam.notes...)
+	if n := embedScaleNote(cfg, ts[0].DType); n != "" {
+		notes = append(notes, n)
+	}
 	notes = append(notes, planNotes(p, fits)...)
 	name := opt.Name
 	if name == "" {
 		if name = p.Name; name == "" {
 			name = strings.TrimSuffix(filepath.Base(opt.Out), filepath.Ext(opt.Out))
 		}
+	}
+	if err := phi3Name(name, vocab); err != nil {
+		return nil, err
 	}
 	w := gguf.NewWriter()
 	a := arch.Name
@@ -131,6 +144,7 @@ func Export(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 	if cfg.HeadDim*cfg.NumAttentionHeads != cfg.HiddenSize {
 		ps = append(ps, pair{a + ".attention.key_length", uint32(cfg.HeadDim)}, pair{a + ".attention.value_length", uint32(cfg.HeadDim)})
 	}
+	ps = append(ps, fam.keys...)
 	ps = append(ps, pair{"general.file_type", opt.Type.FileType()}, pair{"general.quantization_version", uint32(2)})
 	if err := setAll(w, ps); err != nil {
 		return nil, err
@@ -139,17 +153,18 @@ func Export(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 		return nil, err
 	}
 
-	// Tensors: rope factors (llama3 scaling), then the plan's in order.
+	// Tensors: the family's (rope factors), then the plan's in order.
 	type src struct {
 		t     *build.Tensor
 		extra []float32
+		adj   adjust
 	}
 	var srcs []src
-	if f := ropeFactors(cfg); f != nil {
-		if err := w.AddTensor(gguf.TensorInfo{Name: "rope_freqs.weight", Shape: []int{len(f)}, Type: gguf.F32}); err != nil {
+	for _, e := range fam.extra {
+		if err := w.AddTensor(gguf.TensorInfo{Name: e.name, Shape: []int{len(e.v)}, Type: gguf.F32}); err != nil {
 			return nil, err
 		}
-		srcs = append(srcs, src{extra: f})
+		srcs = append(srcs, src{extra: e.v})
 	}
 	res := &Result{Path: opt.Out, Types: map[gguf.Type]int{}, Notes: notes, Vocab: vocab, BaseDir: base.Dir}
 	for i := range ts {
@@ -163,7 +178,7 @@ func Export(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 		if err := w.AddTensor(gguf.TensorInfo{Name: n, Shape: t.Shape, Type: typ}); err != nil {
 			return nil, err
 		}
-		srcs = append(srcs, src{t: t})
+		srcs = append(srcs, src{t: t, adj: fam.adjustFor(arch, t.Role)})
 	}
 	for _, ti := range w.Tensors() {
 		res.Types[ti.Type]++
@@ -178,7 +193,7 @@ func Export(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 		if s := srcs[i]; s.t == nil {
 			return gguf.Encode(gguf.F32, s.extra)
 		}
-		return encode(srcs[i].t, ti.Type, heads(arch, cfg, srcs[i].t.Role))
+		return encode(srcs[i].t, ti.Type, heads(arch, cfg, srcs[i].t.Role), srcs[i].adj)
 	}
 	if res.Bytes, err = writeFile(opt.Out, w, data); err != nil {
 		return nil, err
@@ -204,14 +219,15 @@ func heads(a Arch, cfg *model.Config, role string) int {
 var sameType = map[safetensors.DType]gguf.Type{safetensors.F32: gguf.F32, safetensors.F16: gguf.F16, safetensors.BF16: gguf.BF16}
 
 // encode produces one tensor's data: the stored bytes when the type is
-// the source's (rows permuted in place), else float32 values converted.
-func encode(t *build.Tensor, typ gguf.Type, nHeads int) ([]byte, error) {
+// the source's and the values do not change (rows permuted in place),
+// else float32 values adjusted and converted.
+func encode(t *build.Tensor, typ gguf.Type, nHeads int, adj adjust) ([]byte, error) {
 	rows := t.Shape[0]
 	cols := 1
 	for _, d := range t.Shape[1:] {
 		cols *= d
 	}
-	if st, ok := sameType[t.DType]; ok && st == typ && !t.Zero {
+	if st, ok := sameType[t.DType]; ok && st == typ && !t.Zero && adj.identity() {
 		b, err := t.Encode("")
 		if err != nil || nHeads == 0 {
 			return b, err
@@ -221,6 +237,17 @@ func encode(t *build.Tensor, typ gguf.Type, nHeads int) ([]byte, error) {
 	v, err := t.Float32()
 	if err != nil {
 		return nil, err
+	}
+	// A computed tensor (a merge, a repair) holds what the safetensors
+	// build writes and the plan's net evaluates: rounded to its dtype.
+	switch t.DType {
+	case safetensors.BF16:
+		bf16.Round(v)
+	case safetensors.F16:
+		f16.Round(v)
+	}
+	if !adj.identity() {
+		adj.apply(v)
 	}
 	if nHeads > 0 {
 		v = permuteRows(v, rows, cols, nHeads)
@@ -264,20 +291,22 @@ func writeFile(out string, w *gguf.Writer, data func(int, gguf.TensorInfo) ([]by
 	return n, atomicfile.SyncDir(dir)
 }
 
-// contextLength is the context llama.cpp may use. llama.cpp's llama graph
-// has no sliding window: a Mistral whose window is shorter than its
-// context is written with the window as context (where both attend to
-// everything); Qwen2 with use_sliding_window cannot be expressed.
+// contextLength is the context llama.cpp may use. llama.cpp's llama and
+// phi3 graphs have no sliding window (phi3's loader turns it off): a
+// Mistral or Phi-3 whose window is shorter than its context is written
+// with the window as context (where both attend to everything); Qwen2 with
+// use_sliding_window cannot be expressed. Gemma's sliding layers are keys
+// of their own (families.go).
 func contextLength(cfg *model.Config) (int, []string, error) {
 	ctx := cfg.MaxPositionEmbeddings
 	win := cfg.Window()
-	if win <= 0 || win >= ctx {
+	if win <= 0 || win >= ctx || cfg.Spec().LayerKinds != "" { // Gemma's windows are keys (families.go)
 		return ctx, nil, nil
 	}
 	if cfg.ModelType == "qwen2" {
 		return 0, nil, fmt.Errorf("config.json: use_sliding_window with sliding_window %d < max_position_embeddings %d: llama.cpp's qwen2 graph attends to the whole context, so no GGUF file computes this model", win, ctx)
 	}
-	return win, []string{fmt.Sprintf("context_length is the sliding window (%d tokens): llama.cpp's llama graph attends to the whole context, which equals the window only up to its length", win)}, nil
+	return win, []string{fmt.Sprintf("context_length is the sliding window (%d tokens): llama.cpp's %s graph attends to the whole context, which equals the window only up to its length", win, cfg.ModelType)}, nil
 }
 
 // ropeFactors are llama3 rope scaling's per-frequency divisors, as

@@ -6,12 +6,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/gptailor/gptailor/native/build"
 	"github.com/gptailor/gptailor/native/gguf"
+	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/safetensors"
 )
 
 // The file holds exactly the plan's weights, stored as gguf.StorageType
@@ -39,16 +42,28 @@ func TestExportHoldsThePlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(vals) != len(ts) {
-				t.Errorf("%s %s: %d tensors, the plan has %d", c.name, typ, len(vals), len(ts))
+			extra := ropeTensorsWanted(cfg)
+			if len(vals) != len(ts)+len(extra) {
+				t.Errorf("%s %s: %d tensors, the plan has %d and the family %d", c.name, typ, len(vals), len(ts), len(extra))
+			}
+			for name, want := range extra {
+				if got := vals[name]; !slices.Equal(got, want) {
+					t.Errorf("%s %s: %s = %v, want %v", c.name, typ, name, got, want)
+				}
 			}
 			for i := range ts {
 				tn := &ts[i]
 				name, _ := arch.tensorName(tn)
-				want, err := tn.Float32()
+				// What the safetensors build writes for it.
+				raw, err := tn.Encode("")
 				if err != nil {
 					t.Fatal(err)
 				}
+				want, err := safetensors.ToFloat32(tn.DType, raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = wantAdjusted(cfg, len(p.Slots), tn.Role, want)
 				head := tn.Role == build.OuterLMHead || (tn.Role == build.OuterEmbed && cfg.TieWordEmbeddings)
 				st := gguf.StorageType(typ, len(tn.Shape), tn.Shape[len(tn.Shape)-1], head)
 				if types[name] != st {
@@ -121,4 +136,51 @@ func (d *fullDisk) Write(p []byte) (int, error) {
 	}
 	d.left -= len(p)
 	return d.f.Write(p)
+}
+
+// wantAdjusted is what the file holds for a plan tensor, from llama.cpp's
+// loaders and convert_hf_to_gguf.py rather than this package's code:
+// Gemma's RMSNorm weights plus 1 (Gemma2Model/Gemma3Model.modify_tensors),
+// and queries rescaled from Hugging Face's 1/√query_pre_attn_scalar to
+// llama.cpp's 1/√head_dim (1/√(hidden/heads) for gemma2 at 46 blocks,
+// gemma3 at 62), in q_proj for Gemma 2 and in q_norm for Gemma 3.
+func wantAdjusted(cfg *model.Config, blocks int, role string, v []float32) []float32 {
+	gemma2, gemma3 := cfg.ModelType == "gemma2", cfg.ModelType == "gemma3_text"
+	if !gemma2 && !gemma3 {
+		return v
+	}
+	out := slices.Clone(v)
+	if model.NormRole(role) || role == build.OuterNorm {
+		for i := range out {
+			out[i] += 1
+		}
+	}
+	d := cfg.HeadDim
+	if gemma2 && blocks == 46 || gemma3 && blocks == 62 {
+		d = cfg.HiddenSize / cfg.NumAttentionHeads
+	}
+	c := float32(math.Sqrt(float64(d) / *cfg.QueryPreAttnScalar))
+	if gemma2 && (role == model.Q || role == model.QBias) || gemma3 && role == model.QNorm {
+		for i := range out {
+			out[i] *= c
+		}
+	}
+	return out
+}
+
+// ropeTensorsWanted are the rope factor tensors llama.cpp reads for the
+// config: Phi-3's longrope factors (Phi3MiniModel.generate_extra_tensors).
+func ropeTensorsWanted(cfg *model.Config) map[string][]float32 {
+	rs := cfg.RopeScaling
+	if rs == nil || rs.RopeType != "longrope" {
+		return nil
+	}
+	conv := func(v []float64) []float32 {
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	return map[string][]float32{"rope_factors_long.weight": conv(rs.LongFactor), "rope_factors_short.weight": conv(rs.ShortFactor)}
 }

@@ -1,6 +1,7 @@
 package ggufexport
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -45,6 +46,68 @@ var cases = []exportCase{
 	{"bf16-sharded", map[string]string{"base": repoPath("testdata", "stories260K-base-bf16-sharded")}, `{"slots":[{"take":["base",0]},{"take":["base",1]},{"take":["base",2]},{"take":["base",3]},{"take":["base",4]}]}`},
 	{"qwen2", map[string]string{"base": filepath.Join("testdata", "qwen2-tiny", "base"), "ft1": filepath.Join("testdata", "qwen2-tiny", "ft1")}, `{"slots":[{"take":["base",0]},{"take":["ft1",2]}]}`},
 	{"mistral", map[string]string{"base": filepath.Join("testdata", "mistral-tiny", "base"), "ft1": filepath.Join("testdata", "mistral-tiny", "ft1")}, `{"slots":[{"take":["ft1",0]},{"take":["base",2]}]}`},
+	{"qwen3", tinyDirs("qwen3"), `{"slots":[{"take":["base",0]},{"take":["ft1",1]},{"merge":{"method":"task_arithmetic","layer":2,"models":["ft1"],"lambda":0.5}}]}`},
+	// Gemma 2's kinds S G S G: slots S G S (base 2, ft1 3, base 0) are
+	// sliding_window_pattern 2.
+	{"gemma2", tinyDirs("gemma2"), `{"slots":[{"take":["base",2]},{"take":["ft1",3]},{"take":["base",0],"mlp":["ft1",1]}]}`},
+	// Gemma 3's kinds S S G S S G (sliding_window_pattern 3): slots S S G S.
+	{"gemma3", tinyDirs("gemma3"), `{"slots":[{"take":["base",0]},{"merge":{"method":"task_arithmetic","layer":4,"models":["ft1"],"lambda":0.5}},{"take":["base",5]},{"take":["ft1",1],"attn":"none"}]}`},
+	// Not "phi3": llama.cpp would look up Phi-3's own tokens by that name
+	// (phi3Name), and this tokenizer is Llama 2's cut.
+	// Every slot global (layers 1 and 3 of Gemma 2, 2 and 5 of Gemma 3).
+	{"gemma2-global", tinyDirs("gemma2"), `{"slots":[{"take":["ft1",1]},{"take":["base",3]}]}`},
+	{"gemma3-global", tinyDirs("gemma3"), `{"slots":[{"take":["ft1",2]},{"take":["base",5]}]}`},
+	{"gemma3-linear", tinyDirs("gemma3"), `{"slots":[{"take":["base",0]},{"take":["ft1",1]},{"take":["base",2]}]}`},
+	{"phi-window", tinyDirs("phi3"), `{"slots":[{"take":["base",0]},{"take":["ft1",3]}]}`},
+	{"phi-tiny", tinyDirs("phi3"), `{"slots":[{"take":["base",0]},{"take":["ft1",2]},{"take":["base",3],"mlp":["ft1",1]}]}`},
+}
+
+// caseConfig changes config.json fields of a case's models (in copies):
+// the same weights under another setting.
+var caseConfig = map[string]map[string]any{
+	// Gemma 3 4B and up: linear RoPE scaling (factor 8) on the global
+	// layers only.
+	"gemma3-linear": {"rope_scaling": map[string]any{"rope_type": "linear", "factor": 8.0}},
+	// A window shorter than the context: llama.cpp's phi3 graph has none,
+	// so context_length becomes the window (the test's sequences fit it).
+	"phi-window": {"sliding_window": 48},
+}
+
+// patchedCopy copies model directory dir into a temporary one with
+// config.json's fields set.
+func patchedCopy(t *testing.T, dir string, set map[string]any) string {
+	t.Helper()
+	out := t.TempDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "config.json" {
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range set {
+				m[k] = v
+			}
+			raw, _ = json.Marshal(m)
+		}
+		if err := os.WriteFile(filepath.Join(out, e.Name()), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// tinyDirs is a synthetic family of testdata/NAME-tiny: base and ft1.
+func tinyDirs(name string) map[string]string {
+	d := filepath.Join("testdata", name+"-tiny")
+	return map[string]string{"base": filepath.Join(d, "base"), "ft1": filepath.Join(d, "ft1")}
 }
 
 var allTypes = []gguf.Type{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q4_0}
@@ -55,6 +118,9 @@ func (c exportCase) open(t *testing.T) (*stitch.Builder, *plan.Plan) {
 	var ms []model.Member
 	for _, a := range []string{"base", "code", "docs", "math", "ft1"} {
 		if d, ok := c.members[a]; ok {
+			if set := caseConfig[c.name]; set != nil {
+				d = patchedCopy(t, d, set)
+			}
 			ms = append(ms, model.Member{Alias: a, Dir: d})
 		}
 	}
@@ -158,15 +224,49 @@ func meta(t *testing.T, gf *parser.GGUFFile, key string) parser.GGUFMetadataKV {
 	return kv
 }
 
-// netFromGGUF runs the file's decoded weights in gptailor's engine.
-func netFromGGUF(t *testing.T, cfg model.Config, vals map[string][]float32, blocks int) *engine.Net {
+// netFromGGUF runs the file's decoded weights in gptailor's engine, read
+// as llama.cpp reads them: Gemma's norms hold 1 + w (the engine adds the
+// 1), queries are scaled by 1/√head_dim (1/√(hidden/heads) at the 27B
+// depths), and layer i is sliding when i mod n < n-1 for the file's
+// sliding_window_pattern n.
+func netFromGGUF(t *testing.T, cfg model.Config, vals map[string][]float32, blocks int, gf *parser.GGUFFile) *engine.Net {
 	t.Helper()
 	cfg.NumHiddenLayers = blocks
 	arch := Architectures[cfg.ModelType]
+	var kinds []model.LayerKind
+	if arch.NormShift {
+		for name, v := range vals {
+			if strings.HasSuffix(name, "norm.weight") {
+				w := make([]float32, len(v))
+				for k := range v {
+					w[k] = v[k] - 1
+				}
+				vals[name] = w
+			}
+		}
+		dl := float64(cfg.HeadDim)
+		if blocks == map[string]int{"gemma2": 46, "gemma3": 62}[arch.Name] {
+			dl = float64(cfg.HiddenSize / cfg.NumAttentionHeads)
+		}
+		cfg.QueryPreAttnScalar = &dl
+		n := 1 // no sliding_window: every layer global
+		if _, ok := gf.Header.MetadataKV.Get(arch.Name + ".attention.sliding_window"); ok {
+			n = int(meta(t, gf, arch.Name+".attention.sliding_window_pattern").ValueUint32())
+			w := int(meta(t, gf, arch.Name+".attention.sliding_window").ValueUint32())
+			cfg.SlidingWindow = &w
+		}
+		for i := 0; i < blocks; i++ {
+			k := model.Global
+			if n == 0 || i%n < n-1 {
+				k = model.Sliding
+			}
+			kinds = append(kinds, k)
+		}
+	}
 	layers := make([]*engine.Layer, blocks)
 	for i := range layers {
 		ts := engine.Tensors{}
-		for _, role := range model.LayerRoles {
+		for _, role := range cfg.Roles() {
 			if v, ok := vals[strings.ReplaceAll(arch.Tensors[role], "{i}", strconv.Itoa(i))]; ok {
 				ts[role] = v
 			}
@@ -182,5 +282,7 @@ func netFromGGUF(t *testing.T, cfg model.Config, vals map[string][]float32, bloc
 	if err != nil {
 		t.Fatal(err)
 	}
-	return engine.NewNet(&cfg, h, layers)
+	net := engine.NewNet(&cfg, h, layers)
+	net.Kinds = kinds
+	return net
 }

@@ -19,6 +19,7 @@ var checkTexts = []string{
 	"func main() {\n\tfmt.Println(\"hello\")\n\tfor i := 0; i < 10; i++ {\n\t\tx += i\n\t}\n}",
 	"Héllo wörld — naïve café, 世界 ☃ 🦙",
 	"<s>Tom said</s> <unk> hi <|im_start|>user\nhi<|im_end|>",
+	"<bos><start_of_turn>user\nWrite  two\n\nlines<end_of_turn>\n<start_of_turn>model\n<|user|>\n\tok<|end|>",
 }
 
 // nodeDir holds the pinned node-llama-cpp (npm ci there; .ci/run does).
@@ -44,6 +45,7 @@ type nodeCase struct {
 	Seqs  [][]int   `json:"seqs"`
 	Cands [][][]int `json:"cands"`
 	ours  [][][]float64
+	plan  [][][]float64 // F32 only: the plan's own net (stitch), Hugging Face's semantics
 }
 
 type nodeResult struct {
@@ -67,8 +69,8 @@ func TestLlamaCpp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, vals, _ := readBack(t, path)
-			net := netFromGGUF(t, *base.Config, vals, len(p.Slots))
+			gf, vals, _ := readBack(t, path)
+			net := netFromGGUF(t, *base.Config, vals, len(p.Slots), gf)
 			nc := nodeCase{Path: path, Texts: checkTexts}
 			for _, text := range checkTexts[:2] {
 				seq := tok.Encode(text, true)
@@ -78,6 +80,13 @@ func TestLlamaCpp(t *testing.T) {
 				nc.Seqs = append(nc.Seqs, seq)
 			}
 			nc.Cands, nc.ours = ourLogProbs(t, net, nc.Seqs)
+			if typ == gguf.F32 {
+				pn, err := b.Net(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				nc.plan = logProbsOf(t, pn, nc.Seqs, nc.Cands)
+			}
 			ncs = append(ncs, nc)
 			labels = append(labels, c.name+" "+typ.String())
 			toks = append(toks, tok)
@@ -99,6 +108,7 @@ func TestLlamaCpp(t *testing.T) {
 	}
 	worst, sum, count := map[gguf.Type]float64{}, map[gguf.Type]float64{}, map[gguf.Type]float64{}
 	for i, nc := range ncs {
+		caseWorst := 0.0
 		for k, text := range nc.Texts {
 			want := toks[i].Encode(text, false)
 			if !equalInts(res[i].IDs[k], want) {
@@ -111,12 +121,29 @@ func TestLlamaCpp(t *testing.T) {
 				for j, lp := range res[i].LogP[s][pos] {
 					d := math.Abs(lp - nc.ours[s][pos][j])
 					worst[typ] = max(worst[typ], d)
+					caseWorst = max(caseWorst, d)
 					sum[typ] += d
 					count[typ]++
 					if d > tolerance[typ] {
 						t.Errorf("%s: seq %d position %d token %d: llama.cpp log-prob %.6f, gptailor %.6f", labels[i], s, pos, nc.Cands[s][pos][j], lp, nc.ours[s][pos][j])
 					}
 				}
+			}
+		}
+		if typ == gguf.F32 {
+			// The file against the plan it came from: kinds, query scale,
+			// norms and rope as Hugging Face computes the plan.
+			planWorst := 0.0
+			for s := range nc.Seqs {
+				for pos := range nc.Seqs[s] {
+					for j, lp := range res[i].LogP[s][pos] {
+						planWorst = max(planWorst, math.Abs(lp-nc.plan[s][pos][j]))
+					}
+				}
+			}
+			t.Logf("%s: largest |log-prob difference| %.2e from the file's weights, %.2e from the plan's net, over %d positions", labels[i], caseWorst, planWorst, len(nc.Seqs[0])+len(nc.Seqs[1]))
+			if planWorst > planTolerance {
+				t.Errorf("%s: llama.cpp's log-probs differ from the plan's (stitch.Builder.Net) by %.2e, above %.0e", labels[i], planWorst, planTolerance)
 			}
 		}
 	}
@@ -135,6 +162,41 @@ func TestLlamaCpp(t *testing.T) {
 // other types differ by that rounding of the activations (measured: see
 // the test log and RATIONALE).
 var tolerance = map[gguf.Type]float64{gguf.F32: 1e-3, gguf.F16: 3e-2, gguf.BF16: 0.2, gguf.Q8_0: 0.5, gguf.Q4_0: 0.5}
+
+// planTolerance bounds llama.cpp's F32 log-probs against the plan's own
+// net (weights before export, Hugging Face's semantics).
+const planTolerance = 1e-3
+
+// logProbsOf computes log-softmax of net's logits for the candidates.
+func logProbsOf(t *testing.T, net *engine.Net, seqs [][]int, cands [][][]int) [][][]float64 {
+	t.Helper()
+	out := make([][][]float64, len(seqs))
+	for s, seq := range seqs {
+		var rows []engine.Row
+		for pos := range seq {
+			rows = append(rows, engine.Row{Seq: 0, Row: pos})
+		}
+		out[s] = make([][]float64, len(seq))
+		err := net.Rows([]engine.Seq{{Tokens: seq}}, rows, func(i int, logits []float32) {
+			mx := math.Inf(-1)
+			for _, l := range logits {
+				mx = max(mx, float64(l))
+			}
+			var sum float64
+			for _, l := range logits {
+				sum += math.Exp(float64(l) - mx)
+			}
+			lse := mx + math.Log(sum)
+			for _, id := range cands[s][i] {
+				out[s][i] = append(out[s][i], float64(logits[id])-lse)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
 
 // meanTolerance bounds the mean difference over every compared value.
 var meanTolerance = map[gguf.Type]float64{gguf.F32: 1e-4, gguf.F16: 3e-3, gguf.BF16: 2e-2, gguf.Q8_0: 3e-2, gguf.Q4_0: 3e-2}

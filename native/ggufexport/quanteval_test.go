@@ -1,7 +1,9 @@
 package ggufexport
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gptailor/gptailor/native/engine"
@@ -13,12 +15,19 @@ import (
 // the same logits.
 func TestQuantEvalIsTheFile(t *testing.T) {
 	dir := t.TempDir()
-	for _, c := range []exportCase{cases[0], cases[4]} {
+	full := func(name string, layers int, label string) exportCase {
+		var slots []string
+		for i := 0; i < layers; i++ {
+			slots = append(slots, fmt.Sprintf(`{"take":["base",%d]}`, i))
+		}
+		return exportCase{label, tinyDirs(name), `{"slots":[` + strings.Join(slots, ",") + `]}`}
+	}
+	for _, c := range []exportCase{cases[0], cases[4], full("qwen3", 4, "qwen3-base"), full("gemma2", 4, "gemma2-base"), full("gemma3", 6, "gemma3-base"), full("phi3", 4, "phi-base")} {
 		for _, typ := range []gguf.Type{gguf.Q8_0, gguf.Q4_0} {
 			path, b, p := c.export(t, dir, typ)
-			_, vals, _ := readBack(t, path)
+			gf, vals, _ := readBack(t, path)
 			base := b.Family.Base()
-			fromFile := netFromGGUF(t, *base.Config, vals, len(p.Slots))
+			fromFile := netFromGGUF(t, *base.Config, vals, len(p.Slots), gf)
 			l := engine.NewLoader()
 			l.Quant = typ
 			quant, err := l.Net(base, nil)
@@ -42,7 +51,16 @@ func TestQuantEvalIsTheFile(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if worst > 1e-5 {
+			// Gemma 2 with its query scale folded into attn_q (this family's
+			// query_pre_attn_scalar is 256, head_dim 32): the file quantizes
+			// c·W, eval --quant W scaled after — equal up to the quantization
+			// grain, not bit for bit (RATIONALE).
+			tol := 1e-5
+			if c.name == "gemma2-base" {
+				tol = 1e-3
+			}
+			t.Logf("%s %s: largest |Δ logit| %.2g", c.name, typ, worst)
+			if worst > tol {
 				t.Errorf("%s %s: eval --quant logits differ from the file's weights' by %g", c.name, typ, worst)
 			}
 		}

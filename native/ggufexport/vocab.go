@@ -96,6 +96,7 @@ type Vocab struct {
 	Unk, Pad     int
 	AddBOS       bool
 	AddEOS       bool
+	SpacePrefix  bool // SentencePiece-style: a ▁ is put before the text (Llama 2), or not (Gemma)
 	ChatTemplate string
 	Tok          *tokenizer.Tokenizer
 }
@@ -145,6 +146,12 @@ func LoadVocab(dir string, cfg *model.Config) (*Vocab, error) {
 		}
 	case tok.ByteFallback():
 		v.Model, v.Pre = "llama", "default"
+		// tokenizer.ggml.add_space_prefix: whether the normalizer puts
+		// ▁ before the text, seen in what it does to one.
+		if ids := tok.Encode("a", false); len(ids) > 0 {
+			s, _ := tok.Token(ids[0])
+			v.SpacePrefix = strings.HasPrefix(s, "\u2581")
+		}
 		v.Scores = make([]float32, cfg.VocabSize)
 		rank := map[string]int{}
 		for r, m := range tok.Merges() {
@@ -282,6 +289,9 @@ func (v *Vocab) set(w *gguf.Writer) error {
 		}
 	}
 	ps = append(ps, pair{"tokenizer.ggml.add_bos_token", v.AddBOS}, pair{"tokenizer.ggml.add_eos_token", v.AddEOS})
+	if v.Model == "llama" {
+		ps = append(ps, pair{"tokenizer.ggml.add_space_prefix", v.SpacePrefix})
+	}
 	if v.ChatTemplate != "" {
 		ps = append(ps, pair{"tokenizer.chat_template", v.ChatTemplate})
 	}

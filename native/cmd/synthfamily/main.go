@@ -64,6 +64,9 @@ func main() {
 	if *layers > 0 {
 		delete(c, "layer_types")
 	}
+	if _, ok := c["rope_scaling"].(map[string]any); ok && c["model_type"] == "phi3" && (*hidden > 0 || *heads > 0) {
+		c["rope_scaling"] = phi3Rope(c["hidden_size"].(int), c["num_attention_heads"].(int)) // head_dim/2 factors
+	}
 	c["torch_dtype"] = map[safetensors.DType]string{safetensors.F32: "float32", safetensors.BF16: "bfloat16", safetensors.F16: "float16"}[dt]
 	raw, _ := json.MarshalIndent(c, "", "  ")
 	cfg, err := model.ParseConfig(raw, *preset)

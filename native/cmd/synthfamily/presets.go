@@ -62,14 +62,20 @@ func gemma3(hidden, inter, layers, heads, kv, headDim, vocab, window int) map[st
 // per-model data).
 func phi3(hidden, inter, layers, heads, kv, vocab int) map[string]any {
 	c := common("phi3", "Phi3ForCausalLM", hidden, inter, layers, heads, kv, vocab)
+	c["tie_word_embeddings"], c["max_position_embeddings"], c["original_max_position_embeddings"] = false, 131072, 4096
+	c["rms_norm_eps"], c["rope_theta"], c["hidden_act"], c["sliding_window"] = 1e-5, 10000.0, "silu", 262144
+	c["rope_scaling"] = phi3Rope(hidden, heads)
+	return c
+}
+
+// phi3Rope is longrope with head_dim/2 made-up factors per list (main
+// calls it again when -hidden or -heads change head_dim).
+func phi3Rope(hidden, heads int) map[string]any {
 	half := hidden / heads / 2
 	short, long := make([]float64, half), make([]float64, half)
 	for i := range short {
 		short[i] = 1 + 0.05*float64(i)/float64(half)
 		long[i] = 1 + 40*float64(i*i)/float64(half*half)
 	}
-	c["tie_word_embeddings"], c["max_position_embeddings"], c["original_max_position_embeddings"] = false, 131072, 4096
-	c["rms_norm_eps"], c["rope_theta"], c["hidden_act"], c["sliding_window"] = 1e-5, 10000.0, "silu", 262144
-	c["rope_scaling"] = map[string]any{"type": "longrope", "short_factor": short, "long_factor": long}
-	return c
+	return map[string]any{"type": "longrope", "short_factor": short, "long_factor": long}
 }

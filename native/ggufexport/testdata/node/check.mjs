@@ -12,7 +12,12 @@ const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 const out = [];
 for (const c of cases) {
-    const model = await llama.loadModel({modelPath: c.path});
+    let model;
+    try {
+        model = await llama.loadModel({modelPath: c.path});
+    } catch (e) {
+        throw new Error(`llama.cpp cannot load ${c.path}: ${e.message}`);
+    }
     const ids = c.texts.map((t) => Array.from(model.tokenize(t, true)));
     const logp = [];
     for (let s = 0; s < c.seqs.length; s++) {

