@@ -16,11 +16,18 @@ import (
 // reader decodes them.
 func TestQuantPlanIsTheFile(t *testing.T) {
 	dir := t.TempDir()
+	// The Llama, Mistral and Qwen2 cases; the newer architectures' files
+	// (Qwen3, Gemma, Phi-3) are checked by TestLlamaCpp, not here yet.
 	for _, c := range cases {
+		switch c.name {
+		case "demo-base", "demo-merges", "demo-subblock", "demo-repaired", "bf16-sharded", "qwen2", "mistral":
+		default:
+			continue
+		}
 		for _, typ := range []gguf.Type{gguf.Q8_0, gguf.Q4_0} {
 			path, b, p := c.export(t, dir, typ)
-			_, vals, _ := readBack(t, path)
-			fromFile := netFromGGUF(t, *b.Family.Base().Config, vals, len(p.Slots))
+			gf, vals, _ := readBack(t, path)
+			fromFile := netFromGGUF(t, *b.Family.Base().Config, vals, len(p.Slots), gf)
 			quant, err := b.Quantized(typ).Net(p)
 			if err != nil {
 				t.Fatal(err)
