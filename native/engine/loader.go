@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/gptailor/gptailor/native/gguf"
+	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 )
 
@@ -32,7 +33,7 @@ func NewLoaderWithCache(c *LayerCache) *Loader {
 // is pinned in the cache until the net it goes into is collected
 // (LayerCache.Adopt) or the caller unpins it.
 func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
-	key := fmt.Sprintf("%s\x00%d", m.Dir, i)
+	key := fmt.Sprintf("%s\x00%d", m.Dir, i) + QuantKey(l.Quant)
 	if ly, ok := l.Cache.Get("source", key); ok {
 		return ly.(*Layer), nil
 	}
@@ -41,7 +42,7 @@ func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 	if ly, ok := l.Cache.Get("source", key); ok {
 		return ly.(*Layer), nil
 	}
-	l.Cache.Reserve(LayerBytes(m.Config, WeightFormat(m, i)))
+	l.Cache.Reserve(LayerBytes(m.Config, l.format(WeightFormat(m, i))))
 	var ly *Layer
 	var err error
 	if l.Quant != gguf.F32 {
@@ -65,7 +66,7 @@ func (l *Loader) Layer(m *model.Model, i int) (*Layer, error) {
 // head is pinned until the net it goes into is collected (LayerCache.Adopt
 // with pinnedHead) or the caller unpins it (UnpinHead).
 func (l *Loader) Head(m *model.Model) (*Head, error) {
-	key := "member\x00" + m.Dir
+	key := "member\x00" + m.Dir + QuantKey(l.Quant)
 	if h, ok := l.Cache.Get("head", key); ok {
 		return h.(*Head), nil
 	}
@@ -74,7 +75,7 @@ func (l *Loader) Head(m *model.Model) (*Head, error) {
 	if h, ok := l.Cache.Get("head", key); ok {
 		return h.(*Head), nil
 	}
-	l.Cache.Reserve(HeadBytes(m.Config, CheckpointSource(m, -1).Format(HeadEmbed)))
+	l.Cache.Reserve(HeadBytes(m.Config, l.format(CheckpointSource(m, -1).Format(HeadEmbed))))
 	var h *Head
 	var err error
 	if l.Quant != gguf.F32 {
@@ -87,6 +88,22 @@ func (l *Loader) Head(m *model.Model) (*Head, error) {
 	}
 	l.Cache.Put("head", key, h)
 	return h, nil
+}
+
+// Quantized is a loader over the same cache whose layers and heads are
+// packed with the weights a GGUF file of type t stores (t F32: full
+// precision); they are cached under their own keys (QuantKey).
+func (l *Loader) Quantized(t gguf.Type) *Loader {
+	return &Loader{Cache: l.Cache, Quant: t}
+}
+
+// format is the panels' format of weights stored as f: float32 when
+// quantized (QuantSource).
+func (l *Loader) format(f kernel.Format) kernel.Format {
+	if l.Quant != gguf.F32 {
+		return kernel.F32
+	}
+	return f
 }
 
 // Net builds a net from m's head and the given layers of m, in order (nil:

@@ -96,6 +96,11 @@ func Export(b *stitch.Builder, p *plan.Plan, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Type.Quantized() {
+		// Repairs fitted on the quantized prefix, as eval, search and
+		// serve --quant score the plan (stitch.Builder.Quantized).
+		b = b.Quantized(opt.Type)
+	}
 	ts, fits, err := build.Tensors(b, p)
 	if err != nil {
 		return nil, err

@@ -36,7 +36,9 @@ func TestExportHoldsThePlan(t *testing.T) {
 			if got := meta(t, gf, "general.file_type").ValueUint32(); got != typ.FileType() {
 				t.Errorf("%s: file_type %d, want %d", c.name, got, typ.FileType())
 			}
-			ts, _, err := build.Tensors(b, p)
+			// A quantized file's repairs are fitted on the quantized prefix
+			// (what eval --quant scores): its builder is the quantized view.
+			ts, _, err := build.Tensors(b.Quantized(typ), p)
 			if err != nil {
 				t.Fatal(err)
 			}

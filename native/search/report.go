@@ -40,6 +40,10 @@ type ReportInput struct {
 	// Notes are said under their own heading (e.g. tasks whose reference
 	// scored 0, where retention is defined as 100 %).
 	Notes []string
+	// Weights names the weights every evaluation scored (e.g. "q4_0: as a
+	// Q4_0 GGUF file stores them"); every table's heading repeats it.
+	// Empty: full precision, not said.
+	Weights string
 }
 
 // Report writes a run's summary: report.md, objective.svg (objective per
@@ -100,12 +104,17 @@ func Report(dir string, in ReportInput) error {
 		}
 	}
 	fmt.Fprintf(&md, "# Search report\n\n%d trials (%d failed); top budget %d samples per task; objective: %s.\n\n", len(trials), failed, top, in.Objective)
+	wq := ""
+	if in.Weights != "" {
+		fmt.Fprintf(&md, "Weights: %s.\n\n", in.Weights)
+		wq = " (weights " + strings.SplitN(in.Weights, ":", 2)[0] + ")"
+	}
 	md.WriteString("![objective](objective.svg)\n\n")
 	if twoD {
 		md.WriteString("![pareto](pareto.svg)\n\n")
 	}
 	if haveRows {
-		md.WriteString("## Retention per task\n\n![retention](retention.svg)\n\nIn brackets: 95 % bootstrap intervals over the task's samples.\n\n| plan | " + strings.Join(in.Tasks, " | ") + " | objective |\n|---|" + strings.Repeat("---|", len(in.Tasks)+1) + "\n")
+		md.WriteString("## Retention per task" + wq + "\n\n![retention](retention.svg)\n\nIn brackets: 95 % bootstrap intervals over the task's samples.\n\n| plan | " + strings.Join(in.Tasks, " | ") + " | objective |\n|---|" + strings.Repeat("---|", len(in.Tasks)+1) + "\n")
 		for _, r := range rows {
 			fmt.Fprintf(&md, "| %s |", r.Name)
 			for i, v := range r.Retention {
@@ -119,7 +128,7 @@ func Report(dir string, in ReportInput) error {
 		for _, r := range rows {
 			search[r.Name] = r.Objective
 		}
-		md.WriteString("\n## Held-out tasks\n\nScored after the search on tasks it never saw, with the same objective: a plan that shines on the search tasks and not here was fitted to them.\n\n| plan | objective on the search tasks | " + strings.Join(in.HeldOutTasks, " | ") + " | held-out objective |\n|---|---|" + strings.Repeat("---|", len(in.HeldOutTasks)+1) + "\n")
+		md.WriteString("\n## Held-out tasks" + wq + "\n\nScored after the search on tasks it never saw, with the same objective: a plan that shines on the search tasks and not here was fitted to them.\n\n| plan | objective on the search tasks | " + strings.Join(in.HeldOutTasks, " | ") + " | held-out objective |\n|---|---|" + strings.Repeat("---|", len(in.HeldOutTasks)+1) + "\n")
 		for _, r := range in.HeldOut {
 			so := "–"
 			if v, ok := search[r.Name]; ok {
@@ -133,7 +142,7 @@ func Report(dir string, in ReportInput) error {
 		}
 	}
 	if len(corr) > 0 {
-		md.WriteString("\n## Do cheap budgets predict expensive ones?\n\nRank correlation of the objective between budgets, over the configurations evaluated at both (near 1: Hyperband's early stops are sound; near 0: it discards on noise).\n\n![fidelity](fidelity.svg)\n\n| budgets | configurations | Spearman | Kendall |\n|---|---|---|---|\n")
+		md.WriteString("\n## Do cheap budgets predict expensive ones?" + wq + "\n\nRank correlation of the objective between budgets, over the configurations evaluated at both (near 1: Hyperband's early stops are sound; near 0: it discards on noise).\n\n![fidelity](fidelity.svg)\n\n| budgets | configurations | Spearman | Kendall |\n|---|---|---|---|\n")
 		for _, c := range corr {
 			fmt.Fprintf(&md, "| %d → %d | %d | %s | %s |\n", c.Low, c.High, c.N, plan.Sig3(c.Spearman), plan.Sig3(c.Kendall))
 		}
@@ -154,7 +163,7 @@ func Report(dir string, in ReportInput) error {
 			return err
 		}
 	}
-	fmt.Fprintf(&md, "\n## Pareto front at budget %d (%d plans)\n\n| trial | %s |\n|---|%s\n", top, len(pareto), strings.Join(objectives, " | "), strings.Repeat("---|", len(objectives)))
+	fmt.Fprintf(&md, "\n## Pareto front at budget %d (%d plans)%s\n\n| trial | %s |\n|---|%s\n", top, len(pareto), wq, strings.Join(objectives, " | "), strings.Repeat("---|", len(objectives)))
 	for _, t := range pareto {
 		fmt.Fprintf(&md, "| %d |", t.Index)
 		for _, v := range t.Retention {

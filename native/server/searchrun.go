@@ -34,6 +34,9 @@ func (s *Server) prepare(req protocol.RunRequest) (*session.Run, *runlock.Lock, 
 	if req.ReportTasks != "" {
 		return nil, nil, errors.New("report_tasks: held-out tasks are a CLI option (search --report-tasks)")
 	}
+	if req.Quant == "" && !req.Resume {
+		req.Quant = s.ses.Quant // serve --quant
+	}
 	if req.Repair != "" {
 		calib, err := s.clientFile("repair", req.Repair)
 		if err != nil {

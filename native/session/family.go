@@ -210,21 +210,34 @@ func safetensorsHeader(path string) ([]byte, error) {
 type Target struct {
 	Plan  *plan.Plan `json:"plan,omitempty"`
 	Model string     `json:"model,omitempty"`
+	// Quant, when set (q8_0 or q4_0), evaluates the target with its
+	// weights as a GGUF file of that type stores them
+	// (stitch.Builder.Quantized); it is part of the job's identity.
+	Quant string `json:"quant,omitempty"`
 }
 
 // Name says what the target is, for progress and errors.
 func (t Target) Name() string {
+	q := ""
+	if t.Quant != "" && t.Quant != "none" {
+		q = " (" + t.Quant + ")"
+	}
 	if t.Model != "" {
-		return "dense " + t.Model
+		return "dense " + t.Model + q
 	}
 	if t.Plan != nil && t.Plan.Name != "" {
-		return t.Plan.Name
+		return t.Plan.Name + q
 	}
-	return "plan"
+	return "plan" + q
 }
 
 // Net builds the target's network.
 func (f *Family) Net(t Target) (*engine.Net, error) {
+	q, err := engine.ParseQuant(t.Quant)
+	if err != nil {
+		return nil, err
+	}
+	b := f.Builder.Quantized(q)
 	switch {
 	case t.Model != "" && t.Plan != nil:
 		return nil, errors.New("a target is a plan or a model, not both")
@@ -233,9 +246,9 @@ func (f *Family) Net(t Target) (*engine.Net, error) {
 		if !ok {
 			return nil, fmt.Errorf("model %q is not in the family (%v)", t.Model, f.Names())
 		}
-		return f.Builder.Loader.Net(m, nil)
+		return b.Loader.Net(m, nil)
 	case t.Plan != nil:
-		return f.Builder.Net(t.Plan)
+		return b.Net(t.Plan)
 	}
 	return nil, errors.New("an empty target: neither a plan nor a model")
 }
@@ -286,4 +299,14 @@ func (f *Family) RunFrom(ctx context.Context, t Target, specs []task.Spec, budge
 		out[i] = r
 	}
 	return out, nil
+}
+
+// CheckQuant refuses a quantization (a --quant value) that is not one, or
+// that means nothing for this family (engine.CheckQuant).
+func (f *Family) CheckQuant(quant string) error {
+	q, err := engine.ParseQuant(quant)
+	if err != nil {
+		return err
+	}
+	return engine.CheckQuant(f.Base().Config, q)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/shared/plan"
@@ -108,6 +109,9 @@ func fresh(req protocol.RunRequest, members []model.Member, tasksPath string) (*
 	if err := spec.Settings.Validate(); err != nil {
 		return nil, err
 	}
+	if _, err := engine.ParseQuant(spec.Quant); err != nil {
+		return nil, err
+	}
 	// An unreadable list is left for the session to refuse, naming it.
 	spec.TaskHashes, _ = TaskHashes(spec.Tasks)
 	return &Resolved{Spec: spec}, nil
@@ -140,7 +144,11 @@ func specOf(req protocol.RunRequest) RunSpec {
 	if req.Aggregate != "" {
 		obj.Aggregate = req.Aggregate
 	}
-	spec := RunSpec{Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space,
+	quant := req.Quant
+	if quant == "none" {
+		quant = ""
+	}
+	spec := RunSpec{Quant: quant, Remove: req.Remove, ParamBudget: req.ParamBudget, Methods: req.Methods, Weights: req.Weights, Space: req.Space,
 		Objective: obj, ReportTasks: req.ReportTasks, Settings: st, Granularity: req.Granularity}
 	if req.Repair != "" {
 		n := req.RepairSamples
@@ -252,6 +260,7 @@ func resumeChanges(saved *RunSpec, asked RunSpec, given func(string) bool) ([]st
 	fixed("repair", !reflect.DeepEqual(asked.Repair, saved.Repair), repairString(saved.Repair), repairString(asked.Repair))
 	fixed("repair-samples", !reflect.DeepEqual(asked.Repair, saved.Repair), repairString(saved.Repair), repairString(asked.Repair))
 	fixed("tasks", asked.Tasks != saved.Tasks, saved.Tasks, asked.Tasks)
+	fixed("quant", asked.QuantName() != saved.QuantName(), saved.QuantName(), asked.QuantName())
 	fixed("family", !SameMembers(asked.Family, saved.Family), MembersString(saved.Family), MembersString(asked.Family))
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("the journal was made with other settings, so it would not replay: %s; resume with the run's settings (or leave those out), or start another run", strings.Join(refused, ", "))

@@ -51,6 +51,22 @@ type RunSpec struct {
 	// TaskHashes are the SHA-256 of the task list and its data files when
 	// the run started (TaskHashes): a resume refuses tasks that changed.
 	TaskHashes map[string]string `json:"task_hashes,omitempty"`
+
+	// Quant (q8_0 or q4_0; "": full precision): every evaluation of the run
+	// scores the weights as a GGUF file of that type stores them.
+	Quant string `json:"quant,omitempty"`
+}
+
+// QuantName is the run's quantization for reports: none, q8_0 or q4_0.
+func (s RunSpec) QuantName() string { return orDefault(s.Quant, "none") }
+
+// WeightsName says, for a quantized run's report, which weights were
+// scored ("" for full precision).
+func (s RunSpec) WeightsName() string {
+	if s.Quant == "" {
+		return ""
+	}
+	return s.Quant + ": every plan, baseline and the reference scored with its weights as a " + strings.ToUpper(s.Quant) + " GGUF file of it stores them (build --format gguf --type " + s.Quant + ")"
 }
 
 // Granularities are the values of RunSpec.Granularity (search --granularity).
@@ -197,7 +213,7 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 		return nil, err
 	}
 	s.Objective = spec.Objective
-	s.Repair, s.Blocks = spec.Repair, spec.Blocks()
+	s.Repair, s.Blocks, s.Quant = spec.Repair, spec.Blocks(), spec.Quant
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -293,7 +309,7 @@ func (s *Session) RunSearch(ctx context.Context, spec RunSpec, o RunOptions) (*O
 		logf("note: %s", n)
 	}
 	if err := search.Report(o.Dir, search.ReportInput{Tasks: s.Tasks(), Objectives: ev.Tasks(), Objective: objective, Trials: trials, Rows: cmp,
-		HeldOutTasks: out.HeldOutTasks, HeldOut: held, Notes: notes}); err != nil {
+		HeldOutTasks: out.HeldOutTasks, HeldOut: held, Notes: notes, Weights: spec.WeightsName()}); err != nil {
 		return out, err
 	}
 	return out, nil

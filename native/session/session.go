@@ -89,6 +89,11 @@ type Session struct {
 	// Recheck, when set, re-evaluates the final table's rows before they
 	// are reported (a distributed run's rows came from its workers).
 	Recheck func(ctx context.Context, rows []Row, budget int) error
+	// Quant, when set (q8_0 or q4_0), evaluates every target — candidates,
+	// baselines, dense members and the reference — with its weights as a
+	// GGUF file of that type stores them (Target.Quant): a run's spec sets
+	// it (RunSpec.Quant), eval and serve from --quant.
+	Quant string
 
 	mu     sync.Mutex
 	refRes map[int][]*task.Result    // the base's, by budget
@@ -179,8 +184,13 @@ func (s *Session) Costs(e *Evaluation) []float64 {
 	return out
 }
 
-// Results runs a job through the session's runner.
+// Results runs a job through the session's runner (its target quantized
+// as the session's Quant says).
 func (s *Session) Results(ctx context.Context, j Job) ([]*task.Result, error) {
+	if q := s.Quant; q != "" && q != "none" && j.Target.Quant == "" {
+		j.Target.Quant = q
+		j.ID = JobID(j.Target, j.Budget, j.From)
+	}
 	res, err := s.Runner.Run(ctx, j)
 	if err != nil {
 		return nil, err

@@ -45,6 +45,9 @@ func (s *Session) Prepare(spec RunSpec, dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.Family.CheckQuant(spec.Quant); err != nil {
+		return nil, err
+	}
 	if err := spec.Objective.Validate(s.Specs); err != nil {
 		return nil, err
 	}

@@ -138,16 +138,16 @@ func (b *Builder) outerRecipe(o *plan.Outer, name string) (recipe, error) {
 }
 
 // layerSource gives a merged layer's tensors by role.
-func (b *Builder) layerSource(m *plan.Merge) engine.Source {
-	return planSource{b, func(role string) (recipe, error) { return b.layerRecipe(m, role), nil }}
+func (b *Builder) layerSource(m *plan.Merge) planSource {
+	return planSource{b: b, recipe: func(role string) (recipe, error) { return b.layerRecipe(m, role), nil }}
 }
 
 // headSource gives a plan's embeddings, final norm and lm_head. With tied
 // embeddings the lm_head is the plan's embeddings (as in every tied
 // checkpoint); the head source then decides the final norm only.
-func (b *Builder) headSource(p *plan.Plan) engine.Source {
+func (b *Builder) headSource(p *plan.Plan) planSource {
 	base := b.Family.Base()
-	return planSource{b, func(name string) (recipe, error) {
+	return planSource{b: b, recipe: func(name string) (recipe, error) {
 		switch name {
 		case engine.HeadEmbed:
 			r, err := b.outerRecipe(p.Embed, base.Arch.Embed)
@@ -174,9 +174,15 @@ func wrap(what string, err error) error {
 type planSource struct {
 	b      *Builder
 	recipe func(name string) (recipe, error)
+	raw    bool // merges unrounded (to be quantized: Builder.deployed)
 }
 
-func (s planSource) Format(string) kernel.Format { return s.b.format }
+func (s planSource) Format(string) kernel.Format {
+	if s.raw {
+		return kernel.F32
+	}
+	return s.b.format
+}
 
 func (s planSource) Float32(name string) ([]float32, error) {
 	r, err := s.recipe(name)
@@ -187,7 +193,7 @@ func (s planSource) Float32(name string) ([]float32, error) {
 		return r.model.Tensors.ReadFloat32(r.tensor)
 	}
 	v, err := s.b.mergeTensor(r.merge, r.tensor, r.source)
-	if err == nil {
+	if err == nil && !s.raw {
 		s.b.round(v)
 	}
 	return v, err

@@ -83,9 +83,9 @@ type RepairStats struct {
 
 // RepairStats returns the builder's repair counts so far.
 func (b *Builder) RepairStats() RepairStats {
-	b.statsMu.Lock()
-	defer b.statsMu.Unlock()
-	return b.stats
+	b.stats.mu.Lock()
+	defer b.stats.mu.Unlock()
+	return b.stats.RepairStats
 }
 
 // Repairs computes the repair of every repairable cut of p (from the cache
@@ -154,13 +154,13 @@ func (b *Builder) repair(p *plan.Plan, head *engine.Head, layers []*engine.Layer
 			f.Elapsed = time.Since(start)
 			b.fits.put(key, t)
 		}
-		b.statsMu.Lock()
+		b.stats.mu.Lock()
 		b.stats.Cuts++
 		if f.Elapsed > 0 {
 			b.stats.Fits++
 			b.stats.Seconds += f.Elapsed.Seconds()
 		}
-		b.statsMu.Unlock()
+		b.stats.mu.Unlock()
 		f.T = t
 		ml, err := b.repairedMLP(key, mlp, t)
 		if err != nil {
@@ -227,7 +227,7 @@ func (b *Builder) teacherHidden(teacher *model.Model, to int, windows [][]int, c
 	for i := range layers {
 		layers[i] = i
 	}
-	tnet, err := b.Loader.Net(teacher, layers)
+	tnet, err := b.root.Loader.Net(teacher, layers) // the full-precision teacher, whatever the view
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +254,9 @@ func (b *Builder) repairedMLP(key string, mlp plan.Part, t []float64) (*engine.L
 	}
 	ts, err := b.RepairedMLPTensors(mlp, t)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.quantize(ts); err != nil {
 		return nil, err
 	}
 	l, err := engine.NewMLPLayer(b.Family.Base().Config, ts)

@@ -117,12 +117,12 @@ func (b *Builder) checkRepair(p *plan.Plan, head *engine.Head, plain, repaired [
 	// A NaN repaired NLL is never the better one.
 	c.Kept = c.RepairedNLL <= c.PlainNLL
 	b.checks.put(key, c)
-	b.statsMu.Lock()
+	b.stats.mu.Lock()
 	b.stats.Checked++
 	if !c.Kept {
 		b.stats.LeftOut++
 	}
-	b.statsMu.Unlock()
+	b.stats.mu.Unlock()
 	return c, nil
 }
 

@@ -7,11 +7,11 @@ package stitch
 import (
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/gptailor/gptailor/native/bf16"
 	"github.com/gptailor/gptailor/native/engine"
 	"github.com/gptailor/gptailor/native/f16"
+	"github.com/gptailor/gptailor/native/gguf"
 	"github.com/gptailor/gptailor/native/kernel"
 	"github.com/gptailor/gptailor/native/model"
 	"github.com/gptailor/gptailor/native/safetensors"
@@ -33,11 +33,17 @@ type Builder struct {
 	// holds the family's tokenizer); nil: plans with a repair are refused.
 	Calibrate func(r *plan.Repair) ([][]int, error)
 
-	fits    fifo[[]float64]   // fitted repair maps
-	checks  fifo[RepairCheck] // repairs checked on held-out calibration windows
-	hidden  fifo[[]float32]   // teachers' hidden states on calibration text
-	statsMu sync.Mutex
-	stats   RepairStats
+	fits   *fifo[[]float64]   // fitted repair maps
+	checks *fifo[RepairCheck] // repairs checked on held-out calibration windows (per view)
+	hidden *fifo[[]float32]   // teachers' hidden states on calibration text
+	stats  *repairCounter
+
+	// quant, when not F32, is the GGUF type the nets' weights are stored
+	// as before packing (a view made by Quantized); root is the
+	// full-precision builder views share their caches with.
+	quant gguf.Type
+	root  *Builder
+	views *viewSet
 
 	cache *engine.LayerCache // source and merged layers and heads, one bound
 	// format, when every model stores its weights as BF16 (or every one as
@@ -54,10 +60,12 @@ type Builder struct {
 // recently used are dropped and read or merged again when needed.
 func New(f *model.Family, cacheBytes int64) *Builder {
 	c := engine.NewLayerCache(cacheBytes)
-	return &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, format: familyFormat(f),
-		fits:   fifo[[]float64]{max: 256 << 20, size: func(t []float64) int64 { return int64(len(t)) * 8 }},
-		hidden: fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }},
-		checks: fifo[RepairCheck]{max: 1 << 16, size: func(RepairCheck) int64 { return 1 }}}
+	b := &Builder{Family: f, Loader: engine.NewLoaderWithCache(c), cache: c, format: familyFormat(f),
+		fits:   &fifo[[]float64]{max: 256 << 20, size: func(t []float64) int64 { return int64(len(t)) * 8 }},
+		hidden: &fifo[[]float32]{max: 256 << 20, size: func(h []float32) int64 { return int64(len(h)) * 4 }},
+		checks: newChecks(), stats: &repairCounter{}, views: &viewSet{}}
+	b.root = b
+	return b
 }
 
 // familyFormat is BF16 for a family stored all in BF16, F16 for one all
@@ -130,7 +138,7 @@ func (b *Builder) netChecked(p *plan.Plan) (*engine.Net, []Fitted, RepairCheck, 
 			b.cache.Unpin(layers)
 			return nil, nil, check, fmt.Errorf("slots[%d]: %w", i, err)
 		}
-		keys[i] = p.SlotHash(i)
+		keys[i] = p.SlotHash(i) + engine.QuantKey(b.quant)
 	}
 	head, pinnedHead, err := b.head(p)
 	if err != nil {
@@ -162,7 +170,7 @@ func (b *Builder) netChecked(p *plan.Plan) (*engine.Net, []Fitted, RepairCheck, 
 	net := engine.NewNet(b.Family.Base().Config, head, layers)
 	b.cache.Adopt(net, pinnedHead)
 	if b.Prefix != nil {
-		net.Prefix = &engine.Prefixes{Cache: b.Prefix, EmbedKey: p.OuterHash(p.Embed), LayerKeys: keys}
+		net.Prefix = &engine.Prefixes{Cache: b.Prefix, EmbedKey: p.OuterHash(p.Embed) + engine.QuantKey(b.quant), LayerKeys: keys}
 	}
 	return net, fits, check, nil
 }
@@ -220,12 +228,13 @@ func (b *Builder) PartTensor(pt plan.Part, role string) ([]float32, error) {
 }
 
 func (b *Builder) mergedLayer(key string, m *plan.Merge) (*engine.Layer, error) {
+	key += engine.QuantKey(b.quant)
 	if l, ok := b.cache.Get("merge", key); ok {
 		return l.(*engine.Layer), nil
 	}
 	cfg := b.Family.Base().Config
-	b.cache.Reserve(engine.LayerBytes(cfg, b.format))
-	l, err := engine.BuildLayer(cfg, b.layerSource(m), true)
+	b.cache.Reserve(engine.LayerBytes(cfg, b.panelFormat()))
+	l, err := engine.BuildLayer(cfg, b.deployed(b.layerSource(m)), true)
 	if err != nil {
 		return nil, err
 	}
@@ -256,13 +265,13 @@ func (b *Builder) head(p *plan.Plan) (h *engine.Head, pinned bool, err error) {
 		h, err = b.Loader.Head(m)
 		return h, err == nil, err
 	}
-	key := p.OuterHash(p.Embed) + "/" + p.OuterHash(p.Head)
+	key := p.OuterHash(p.Embed) + "/" + p.OuterHash(p.Head) + engine.QuantKey(b.quant)
 	if w, ok := b.cache.Get("head", key); ok {
 		return w.(*engine.Head), true, nil
 	}
 	cfg := b.Family.Base().Config
-	b.cache.Reserve(engine.HeadBytes(cfg, b.format))
-	if h, err = engine.BuildHead(cfg, b.headSource(p)); err != nil {
+	b.cache.Reserve(engine.HeadBytes(cfg, b.panelFormat()))
+	if h, err = engine.BuildHead(cfg, b.deployed(b.headSource(p))); err != nil {
 		return nil, false, err
 	}
 	b.cache.Put("head", key, h)
@@ -279,3 +288,8 @@ func (b *Builder) CacheStats() (hits, misses int, bytes int64) {
 
 // Cache is the builder's layer cache.
 func (b *Builder) Cache() *engine.LayerCache { return b.cache }
+
+// newChecks is an empty cache of repair checks.
+func newChecks() *fifo[RepairCheck] {
+	return &fifo[RepairCheck]{max: 1 << 16, size: func(RepairCheck) int64 { return 1 }}
+}

@@ -251,7 +251,7 @@ func searchRequest(form Form) protocol.RunRequest {
 		Space: val("space"), Reference: val("reference"), Aggregate: val("aggregate"),
 		MinSamples: int(num("min-budget")), MaxSamples: int(num("max-budget")), Eta: num("eta"),
 		Seed: uint64(num("seed")), Batch: int(num("batch")), ParamBudget: num("param-budget"),
-		Granularity: val("granularity"), Repair: val("repair"), Weights: form.Checked("search-weights")}
+		Granularity: val("granularity"), Repair: val("repair"), Quant: val("quant"), Weights: form.Checked("search-weights")}
 	for _, x := range strings.Split(val("methods"), ",") {
 		if x = strings.TrimSpace(x); x != "" {
 			req.Methods = append(req.Methods, x)

@@ -53,6 +53,10 @@ type RunRequest struct {
 	// ReportTasks is a held-out task list scored at the end (the CLI's
 	// --report-tasks; the server refuses it).
 	ReportTasks string `json:"report_tasks,omitempty"`
+	// Quant (q8_0 or q4_0; "" or none: full precision) scores every
+	// candidate, baseline and the reference with its weights as a GGUF
+	// file of that type stores them (build --format gguf --type).
+	Quant string `json:"quant,omitempty"`
 }
 
 // UnmarshalJSON reads the old names of the per-task samples, min_budget

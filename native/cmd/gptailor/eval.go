@@ -33,6 +33,7 @@ import (
 type evalResult struct {
 	Model           string  `json:"model"`
 	Layers          []int   `json:"layers"`
+	Quant           string  `json:"quant"` // the weights scored: none, q8_0 or q4_0
 	Data            string  `json:"data"`
 	Documents       int     `json:"documents"`
 	Seq             int     `json:"seq"`
@@ -74,7 +75,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	compute := fs.String("compute", "", "f32 (default: exact float32 products) or bf16 (bfloat16 products with float32 sums, on CPUs with avx512_bf16)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the evaluation to this file")
 	repairOpt := repairFlags(fs, "with --plan: repair its cuts with ReplaceMe's linear map fitted on this calibration text (text or JSONL)")
-	quant := fs.String("quant", "none", "with --model: score the weights as a GGUF file of this type stores them: none, q8_0 or q4_0")
+	quant := fs.String("quant", "none", "score the weights (the model's, the plan's — merges computed in full precision, then quantized — and the reference's) as a GGUF file of this type stores them: none, q8_0 or q4_0")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor eval (--model DIR | --plan PLAN) (--data FILE | --tasks FILE [--reference DIR|PLAN]) [--seq N] [--layers LIST] [--json]")
 		fs.PrintDefaults()
@@ -99,7 +100,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	q, qerr := parseQuant(*quant, *planPath != "")
+	q, qerr := parseQuant(*quant)
 	if qerr != nil {
 		return fail(stderr, "eval", qerr)
 	}
@@ -107,7 +108,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if *tasksPath != "" && *planPath != "" && (*reference == "" || slices.Contains(session.References, *reference)) {
 		// Through the session, as search and serve evaluate: the same
 		// objective for the same plan and samples.
-		o := evalTaskOptions{plan: *planPath, fam: fam, tasks: *tasksPath, repair: repairOpt(), samples: *samples, scorer: *scorerPath,
+		o := evalTaskOptions{quant: *quant, plan: *planPath, fam: fam, tasks: *tasksPath, repair: repairOpt(), samples: *samples, scorer: *scorerPath,
 			objective: session.Objective{Reference: orBase(*reference), Aggregate: *aggregate}, asJSON: *asJSON,
 			limits: scorer.Limits{MemoryBytes: uint64(*scorerMem) << 20, CallTimeout: *scorerTime}}
 		if err := errors.Join(between("--scorer-memory-mib", float64(*scorerMem), 1, scorer.MaxMemoryBytes>>20), positiveDuration("--scorer-timeout", *scorerTime), atLeast("--samples", *samples, 0)); err != nil {
@@ -163,7 +164,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "eval", err)
 	}
-	res.Model, res.Data, res.Layers, res.RepairCheck = name, *data, layers, check
+	res.Model, res.Data, res.Layers, res.RepairCheck, res.Quant = name, *data, layers, check, quantName(evalQuant)
 	res.Kernel, res.PeakRSSMB = kernel.Active(), sysmem.PeakRSSMB()
 	if *asJSON {
 		b, err := finiteJSON(res, false)
@@ -194,10 +195,14 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *
 		if f == nil {
 			return nil, "", "", nil, fmt.Errorf(`%s: the plan names no models: add "models": {"base": DIR, ...} or pass --family base=DIR`, planPath)
 		}
+		if err := engine.CheckQuant(f.Base().Config, evalQuant); err != nil {
+			return nil, "", "", nil, err
+		}
 		b, err := planBuilder(f)
 		if err != nil {
 			return nil, "", "", nil, err
 		}
+		b = b.Quantized(evalQuant)
 		if repair != nil {
 			if p, err = withRepairFlag(p, repair, f); err != nil {
 				return nil, "", "", nil, err
@@ -222,6 +227,9 @@ func openEvalNet(modelDir, planPath, layerSpec string, fam memberFlags, repair *
 	}
 	layers, err := parseLayers(layerSpec, m.Config.NumHiddenLayers)
 	if err != nil {
+		return nil, "", "", nil, err
+	}
+	if err := engine.CheckQuant(m.Config, evalQuant); err != nil {
 		return nil, "", "", nil, err
 	}
 	// The packed weights and room for the tensors being read: without a
@@ -300,6 +308,9 @@ func printEval(w io.Writer, r *evalResult) {
 	fmt.Fprintf(w, "model          %s\n", r.Model)
 	if r.Layers != nil {
 		fmt.Fprintf(w, "layers         %v\n", r.Layers)
+	}
+	if r.Quant != "none" {
+		fmt.Fprintf(w, "weights        %s (as a %s GGUF file stores them)\n", r.Quant, strings.ToUpper(r.Quant))
 	}
 	fmt.Fprintf(w, "data           %s: %d documents\n", r.Data, r.Documents)
 	fmt.Fprintf(w, "windows        %d of up to %d tokens: %d tokens predicted, %d bytes of text\n", r.Windows, r.Seq, r.Tokens, r.Bytes)
@@ -405,6 +416,7 @@ func runTasks(net *engine.Net, tokDir, name, listPath, reference, scorerPath, pl
 // sandboxed scorer's score.
 func reportTasks(stdout, stderr io.Writer, name, reference string, res, ref []*task.Result, obj session.Objective, scorerPath, planPath string, lim scorer.Limits, asJSON bool) int {
 	rep := task.NewReport(name, reference, res, ref)
+	rep.Config["quant"] = quantName(evalQuant)
 	if ref != nil {
 		if err := obj.Validate(nil); err != nil {
 			return fail(stderr, "eval", err)
@@ -474,6 +486,7 @@ func runScorer(path, planPath, name string, res, ref []*task.Result, lim scorer.
 // evalTaskOptions are eval --plan --tasks's settings.
 type evalTaskOptions struct {
 	plan, tasks, scorer string
+	quant               string
 	fam                 memberFlags
 	repair              *plan.Repair
 	samples             int
@@ -519,6 +532,12 @@ func evalPlanTasks(o evalTaskOptions, stdout, stderr io.Writer) int {
 		return fail(stderr, "eval", err)
 	}
 	ses.Objective = o.objective
+	if err := ses.Family.CheckQuant(o.quant); err != nil {
+		return fail(stderr, "eval", err)
+	}
+	if o.quant != "none" {
+		ses.Quant = o.quant
+	}
 	ses.LimitMemory()
 	bar := progress.New(stderr, "eval "+o.plan, "evaluations", 1)
 	ev, err := ses.Evaluate(context.Background(), session.Target{Plan: p}, o.samples, -1)

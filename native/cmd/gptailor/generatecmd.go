@@ -76,6 +76,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&g.kv, "kv", "f32", "KV cache precision: f32 or bf16 (half the memory)")
 	fs.IntVar(&g.batch, "batch", 8, "prompts decoded together")
 	compute := fs.String("compute", "", "f32 (default) or bf16 (bfloat16 products, on CPUs with avx512_bf16)")
+	quant := fs.String("quant", "none", "generate with the weights as a GGUF file of this type stores them (build --format gguf --type): none, q8_0 or q4_0")
 	fs.StringVar(&g.compare, "compare", "", "comma-separated family aliases, model directories or plans to run the same prompts on, side by side")
 	fs.BoolVar(&g.asJSON, "json", false, "print one JSON object per prompt (and model), one a line")
 	fs.Usage = func() {
@@ -101,6 +102,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	if err := g.check(fs); err != nil {
 		return fail(stderr, "generate", err)
 	}
+	q, err := parseQuant(*quant)
+	if err != nil {
+		return fail(stderr, "generate", err)
+	}
+	evalQuant = q
 	if err := kernel.SetCompute(*compute); err != nil { // before any weight is packed
 		return fail(stderr, "generate", err)
 	}

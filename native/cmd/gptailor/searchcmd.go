@@ -98,6 +98,7 @@ func searchFlags(fs *flag.FlagSet, req *protocol.RunRequest) *searchCLI {
 	fs.StringVar(&req.Granularity, "granularity", "layer", "layer (whole layers) or block: attention and MLP sub-blocks removed and sourced separately, removing at least the parameters of --remove layers (or --param-budget)")
 	fs.StringVar(&req.Repair, "repair", "", "apply ReplaceMe's linear repair, fitted on this calibration text (text or JSONL), to every candidate and to the pruning baselines")
 	fs.IntVar(&req.RepairSamples, "repair-samples", plan.DefaultRepairSamples, "with --repair: calibration windows of 128 tokens the repair is fitted on")
+	fs.StringVar(&req.Quant, "quant", "none", "score every candidate, baseline and the reference with its weights as a GGUF file of this type stores them: none, q8_0 or q4_0 (build --format gguf --type)")
 	fs.StringVar(&c.scorer, "scorer", "", "a WebAssembly scoring module (docs/scorer-abi.md) whose score is the objective instead of task retention")
 	return c
 }
@@ -272,7 +273,7 @@ func reportSearch(stdout, stderr io.Writer, run *session.Run, out *session.Outco
 	evaluated, reused := ses.SampleCounts()
 	_, cachePeak := ses.Family.Builder.Cache().Bytes()
 	if asJSON {
-		sum := searchSummary{Run: run.Dir, Trials: len(out.Trials), Seconds: el.Seconds(), Objective: spec.Objective.String(),
+		sum := searchSummary{Run: run.Dir, Quant: spec.QuantName(), Trials: len(out.Trials), Seconds: el.Seconds(), Objective: spec.Objective.String(),
 			Tasks: ses.Tasks(), Rows: out.Rows, HeldOutTasks: out.HeldOutTasks, HeldOut: out.HeldOut, Correlations: search.RankCorrelations(out.Trials),
 			SamplesEvaluated: evaluated, SamplesReused: reused, PeakRSSMB: sysmem.PeakRSSMB(), CachePeakMB: int(cachePeak >> 20), Kernel: kernel.Active()}
 		if spec.Repair != nil {
@@ -286,7 +287,7 @@ func reportSearch(stdout, stderr io.Writer, run *session.Run, out *session.Outco
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	printSearch(stdout, ses.Tasks(), spec.Objective, out, el, run.Dir)
+	printSearch(stdout, ses.Tasks(), spec.Objective, out, el, run.Dir, spec.Quant)
 	if evaluated+reused > 0 {
 		fmt.Fprintf(stdout, "\nsamples: %d evaluated, %d reused from the same plan at a lower budget or a duplicate (%.0f%% saved)\n", evaluated, reused, 100*float64(reused)/float64(evaluated+reused))
 	}
@@ -304,13 +305,18 @@ func reportSearch(stdout, stderr io.Writer, run *session.Run, out *session.Outco
 	return 0
 }
 
-func printSearch(w io.Writer, tasks []string, obj session.Objective, out *session.Outcome, el time.Duration, dir string) {
+func printSearch(w io.Writer, tasks []string, obj session.Objective, out *session.Outcome, el time.Duration, dir, quant string) {
 	fmt.Fprintf(w, "search: %d trials in %.1f s; report, journal and best plan in %s\n\n", len(out.Trials), el.Seconds(), dir)
+	wq := ""
+	if quant != "" {
+		fmt.Fprintf(w, "weights: %s (every row scored as a %s GGUF file stores its weights)\n\n", quant, strings.ToUpper(quant))
+		wq = ", weights " + quant
+	}
 	fmt.Fprintln(w, "winning plan:")
 	for i, s := range out.Winner().Plan.Slots {
 		fmt.Fprintf(w, "  slot %d  %s\n", i, strings.TrimSpace(s.Describe()))
 	}
-	fmt.Fprintf(w, "\nretention per task (primary metric, vs the %s; the objective: %s, with the tasks' weights):\n", obj.RefName(), obj)
+	fmt.Fprintf(w, "\nretention per task (primary metric, vs the %s; the objective: %s, with the tasks' weights%s):\n", obj.RefName(), obj, wq)
 	fmt.Fprintf(w, "  %-40s", "plan")
 	for _, t := range tasks {
 		fmt.Fprintf(w, " %9s", t)
@@ -331,7 +337,7 @@ func printSearch(w io.Writer, tasks []string, obj session.Objective, out *sessio
 		fmt.Fprintln(w)
 	}
 	if corr := search.RankCorrelations(out.Trials); len(corr) > 0 {
-		fmt.Fprintf(w, "\ndo cheap budgets predict expensive ones? rank correlation of the objective (Spearman, Kendall):\n")
+		fmt.Fprintf(w, "\ndo cheap budgets predict expensive ones? rank correlation of the objective (Spearman, Kendall%s):\n", wq)
 		for _, c := range corr {
 			fmt.Fprintf(w, "  budget %d → %d: %s, %s over %d configurations\n", c.Low, c.High, plan.Sig3(c.Spearman), plan.Sig3(c.Kendall), c.N)
 		}
@@ -339,7 +345,7 @@ func printSearch(w io.Writer, tasks []string, obj session.Objective, out *sessio
 	if len(out.HeldOut) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nheld-out tasks (never seen by the search; same objective):\n  %-40s %9s", "plan", "search")
+	fmt.Fprintf(w, "\nheld-out tasks (never seen by the search; same objective%s):\n  %-40s %9s", wq, "plan", "search")
 	for _, t := range out.HeldOutTasks {
 		fmt.Fprintf(w, " %15s", t)
 	}
@@ -468,6 +474,7 @@ func runPrune(args []string, stdout, stderr io.Writer) int {
 // searchSummary is what search --json prints.
 type searchSummary struct {
 	Run              string                     `json:"run"`
+	Quant            string                     `json:"quant"` // the weights scored: none, q8_0 or q4_0
 	Trials           int                        `json:"trials"`
 	Seconds          float64                    `json:"seconds"`
 	Objective        string                     `json:"objective"`

@@ -36,6 +36,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	distOpts := distFlags(fs)
 	tokenFile := fs.String("token-file", "", "keep the access token in this file (created with a new token when missing), so a restarted server accepts the browser's URL and cookie")
 	api := apiFlags(fs)
+	quant := fs.String("quant", "none", "score the app's evaluations and its searches (those that do not name one) with the weights as a GGUF file of this type stores them: none, q8_0 or q4_0")
 	remote := fs.Bool("allow-remote", false, "allow --addr to be a non-loopback address (every request still needs the token; prefer an SSH tunnel)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gptailor serve --family base=DIR --family [alias=]DIR ... [--tasks FILE] [--addr 127.0.0.1:8417] [--plan FILE]... [--api-only]")
@@ -72,6 +73,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	f := ses.Family
 	defer f.Close()
+	if err := f.CheckQuant(*quant); err != nil {
+		return fail(stderr, "serve", err)
+	}
+	if *quant != "none" {
+		ses.Quant = *quant
+	}
 	cfg := server.Config{UIDir: *ui, Session: ses, TasksPath: *tasksPath, RunsDir: *runs, FileDirs: files}
 	if *tokenFile != "" {
 		if cfg.Token, err = server.TokenFromFile(*tokenFile); err != nil {
