@@ -55,7 +55,7 @@ func RankCorrelations(trials []Trial) []BudgetCorrelation {
 			}
 			c := BudgetCorrelation{Low: lo, High: hi, N: len(x), Spearman: nan(), Kendall: nan()}
 			if len(x) >= 3 {
-				c.Spearman = stat.Correlation(ranks(x), ranks(y), nil)
+				c.Spearman = stat.Correlation(Ranks(x), Ranks(y), nil)
 				c.Kendall = stat.Kendall(x, y, nil)
 			}
 			out = append(out, c)
@@ -64,8 +64,9 @@ func RankCorrelations(trials []Trial) []BudgetCorrelation {
 	return out
 }
 
-// ranks gives each value its rank, ties sharing their mean rank.
-func ranks(v []float64) []float64 {
+// Ranks gives each value its rank (from 0), ties sharing their mean
+// rank: Spearman's ρ is the Pearson correlation of two Ranks.
+func Ranks(v []float64) []float64 {
 	idx := make([]int, len(v))
 	for i := range idx {
 		idx[i] = i

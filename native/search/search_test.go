@@ -517,7 +517,7 @@ func TestRankCorrelations(t *testing.T) {
 			t.Errorf("pair %d: %+v, want %+v", i, g, w)
 		}
 	}
-	if r := ranks([]float64{3, 1, 3, 2}); !reflect.DeepEqual(r, []float64{2.5, 0, 2.5, 1}) {
+	if r := Ranks([]float64{3, 1, 3, 2}); !reflect.DeepEqual(r, []float64{2.5, 0, 2.5, 1}) {
 		t.Errorf("ranks with ties %v", r)
 	}
 	if c := RankCorrelations(trials[:6]); !math.IsNaN(c[0].Spearman) || c[0].N != 2 {

@@ -19,7 +19,6 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"gonum.org/v1/gonum/stat"
@@ -29,6 +28,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gptailor/gptailor/native/model"
+	"github.com/gptailor/gptailor/native/search"
 	"github.com/gptailor/gptailor/native/session"
 	"github.com/gptailor/gptailor/shared/plan"
 	"github.com/gptailor/gptailor/shared/protocol"
@@ -146,7 +146,7 @@ func study(fam members, tasks string, trials, remove, maxBudget int, seed uint64
 		return i
 	}
 	for _, q := range quants {
-		rho := stat.Correlation(ranks(obj[""]), ranks(obj[q]), nil)
+		rho := stat.Correlation(search.Ranks(obj[""]), search.Ranks(obj[q]), nil)
 		tau := stat.Kendall(obj[""], obj[q], nil)
 		fmt.Printf("| %s | %.3f | %.3f | %v | %.4f |\n", name(q), rho, tau, best(obj[q]) == best(obj[""]), stat.Mean(obj[q], nil))
 	}
@@ -186,27 +186,6 @@ func describe(p *plan.Plan) string {
 		s = append(s, strings.TrimSpace(sl.Describe()))
 	}
 	return strings.Join(s, "; ")
-}
-
-// ranks gives each value its rank, ties sharing their mean rank.
-func ranks(v []float64) []float64 {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
-	out := make([]float64, len(v))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && v[idx[j+1]] == v[idx[i]] {
-			j++
-		}
-		for k := i; k <= j; k++ {
-			out[idx[k]] = float64(i+j) / 2
-		}
-		i = j + 1
-	}
-	return out
 }
 
 // figure draws each configuration's quantized objective against its
