@@ -165,7 +165,7 @@ func (a *App) hello(st protocol.State) {
 	} else {
 		a.Ed = NewEditor(BasePlan(a.Fam()))
 	}
-	a.Status = "connected"
+	a.Status = "ready: edit the plan, evaluate it or start a search"
 	if len(a.Family.Tasks) > 0 {
 		a.request(protocol.Diagnostics, nil, "layer diagnostics", func(e *protocol.Envelope) {
 			var d Diagnostics
